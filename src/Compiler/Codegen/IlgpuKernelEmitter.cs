@@ -1,0 +1,537 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// Emits one ILGPU kernel per planned kernel. Each kernel's op list is matched to a fused
+/// template; compile-time shapes appear as constants of the enclosing <c>Kernels</c> class
+/// (D, E, K, H, H1, TM, HC), the token count arrives in <c>LayerArgs</c>.
+/// </summary>
+public static class IlgpuKernelEmitter
+{
+    private const string F = "global::ILGPU.ArrayView<float>";
+    private const string I = "global::ILGPU.ArrayView<int>";
+    private const string Args = "global::Wudao.LayerArgs";
+
+    public static IReadOnlyList<EmittedKernel> Emit(KernelPlan plan)
+    {
+        var result = new List<EmittedKernel>();
+        foreach (var kernel in plan.Kernels)
+        {
+            var emitted = kernel.Space switch
+            {
+                IterationSpace.TokenRows => Gate(kernel, plan),
+                IterationSpace.TokenScan => Route(kernel),
+                IterationSpace.Choices => Dispatch(kernel),
+                IterationSpace.ExpertRows => ExpertFfn(kernel),
+                IterationSpace.TokenGather => Combine(kernel),
+                _ => null,
+            };
+            if (emitted == null)
+            {
+                throw NoTemplate(kernel);
+            }
+
+            CheckWritten(kernel, plan, emitted);
+            result.Add(emitted);
+        }
+
+        return result;
+    }
+
+    /// <summary>Name of the constant holding a value's offset in the statistics block.</summary>
+    public static string MetaOffset(string value) => "Meta_" + value;
+
+    private static EmittedKernel Gate(PlannedKernel k, KernelPlan plan)
+    {
+        var known = new[] { Ops.MatMul, Ops.Softmax, Ops.TopK, Ops.Renorm, Ops.SecondDrop };
+        if (k.Nodes.Count < 3 || k.Nodes[0].Op != Ops.MatMul || k.Nodes[1].Op != Ops.Softmax || k.Nodes[2].Op != Ops.TopK || k.OpNames.Any(o => !known.Contains(o)))
+        {
+            throw NoTemplate(k);
+        }
+
+        var matmul = k.Nodes[0];
+        var softmax = k.Nodes[1];
+        var topk = k.Nodes[2];
+        var renorm = k.Nodes.FirstOrDefault(n => n.Op == Ops.Renorm);
+        var drop = k.Nodes.FirstOrDefault(n => n.Op == Ops.SecondDrop);
+        var gates = renorm?.Results[0] ?? topk.Results[0];
+        var experts = drop?.Results[0] ?? topk.Results[1];
+        var input = plan.Graph.Inputs.Any(i => i.Key == matmul.Operands[0]) ? BindingKind.Input : BindingKind.Buffer;
+        var ps = new List<KernelParam>
+        {
+            new(input, matmul.Operands[0], F, "x"),
+            new(BindingKind.Weight, matmul.Operands[1], F, "wg"),
+            new(BindingKind.Buffer, softmax.Results[0], F, "probs"),
+            new(BindingKind.Buffer, experts, I, "experts"),
+            new(BindingKind.Buffer, gates, F, "gates"),
+            new(BindingKind.Args, "", Args, "args"),
+        };
+        var body = @"int ti = index;
+long xo = (long)ti * D;
+long po = (long)ti * E;
+long co = (long)ti * K;
+// matmul: router logits, one GEMV per token, kept in the probs row.
+float max = float.NegativeInfinity;
+for (int e = 0; e < E; e++)
+{
+    float acc = 0f;
+    for (int d = 0; d < D; d++)
+    {
+        acc += x[xo + d] * wg[(long)d * E + e];
+    }
+
+    probs[po + e] = acc;
+    if (acc > max)
+    {
+        max = acc;
+    }
+}
+
+// softmax over experts, in place.
+float sum = 0f;
+for (int e = 0; e < E; e++)
+{
+    float v = global::ILGPU.Algorithms.XMath.Exp(probs[po + e] - max);
+    probs[po + e] = v;
+    sum += v;
+}
+
+for (int e = 0; e < E; e++)
+{
+    probs[po + e] = probs[po + e] / sum;
+}
+
+// topk: k passes, each taking the largest below the previous pick (ties: lower expert first).
+float prevV = float.PositiveInfinity;
+int prevE = -1;
+float chosen = 0f;
+for (int j = 0; j < K; j++)
+{
+    int best = -1;
+    float bestV = 0f;
+    for (int e = 0; e < E; e++)
+    {
+        float v = probs[po + e];
+        bool eligible = v < prevV || (v == prevV && e > prevE);
+        if (eligible && (best < 0 || v > bestV))
+        {
+            best = e;
+            bestV = v;
+        }
+    }
+
+    experts[co + j] = best;
+    gates[co + j] = bestV;
+    chosen += bestV;
+    prevV = bestV;
+    prevE = best;
+}
+";
+        if (renorm != null)
+        {
+            body += @"
+// renorm: gates sum to one over the chosen experts (Mixtral, GShard).
+for (int j = 0; j < K; j++)
+{
+    gates[co + j] = gates[co + j] / chosen;
+}
+";
+        }
+
+        if (drop != null)
+        {
+            body += @"
+// second_drop: keep the second expert with probability min(1, 2*g2), counter-based RNG.
+if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, ti) >= 2f * gates[co + 1])
+{
+    experts[co + 1] = -1;
+}
+";
+        }
+
+        return new EmittedKernel(k.Index, k.Name, $"K{k.Index}Gate", false, ps, body);
+    }
+
+    private static EmittedKernel Route(PlannedKernel k)
+    {
+        var capacity = k.Nodes.FirstOrDefault(n => n.Op == Ops.Capacity);
+        var scan = k.Nodes.FirstOrDefault(n => n.Op == Ops.Scan);
+        var aux = k.Nodes.FirstOrDefault(n => n.Op == Ops.AuxLoss);
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != (aux == null ? 2 : 3))
+        {
+            throw NoTemplate(k);
+        }
+
+        if (aux != null && aux.Operands[1] != capacity.Operands[0])
+        {
+            throw new CompileException($"k{k.Index}: aux_loss must read the same expert choices as capacity");
+        }
+
+        var ps = new List<KernelParam>
+        {
+            new(BindingKind.Buffer, capacity.Operands[0], I, "experts"),
+            new(BindingKind.Buffer, aux?.Operands[0] ?? capacity.Operands[0], aux != null ? F : I, "probs"),
+            new(BindingKind.Buffer, capacity.Results[0], I, "slots"),
+            new(BindingKind.Meta, "", I, "meta"),
+            new(BindingKind.Args, "", Args, "args"),
+        };
+        var kept = MetaOffset(capacity.Results[1]);
+        var dropped = MetaOffset(capacity.Results[2]);
+        var offsets = MetaOffset(scan.Results[0]);
+        var body = $@"var filled = global::ILGPU.SharedMemory.Allocate<int>(E);
+var chunk = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);
+var partial = global::ILGPU.SharedMemory.Allocate<float>(E);
+int tid = global::ILGPU.Group.IdxX;
+int g = global::ILGPU.Group.DimX;
+int tokens = args.Tokens;
+int cap = args.Capacity;
+for (int e = tid; e < E; e += g)
+{{
+    filled[e] = 0;
+}}
+
+global::ILGPU.Group.Barrier();
+
+// capacity: choice-major, token order. A choice's slot is the number of earlier choices of
+// the same expert; past the capacity it is dropped (slot -1). Deterministic by construction.
+for (int j = 0; j < K; j++)
+{{
+    for (int b = 0; b < tokens; b += g)
+    {{
+        int t = b + tid;
+        int mine = t < tokens ? experts[(long)t * K + j] : -1;
+        chunk[tid] = mine;
+        global::ILGPU.Group.Barrier();
+        if (t < tokens)
+        {{
+            int slot = -1;
+            if (mine >= 0)
+            {{
+                int rank = 0;
+                for (int i = 0; i < tid; i++)
+                {{
+                    if (chunk[i] == mine)
+                    {{
+                        rank++;
+                    }}
+                }}
+
+                int pos = filled[mine] + rank;
+                if (cap <= 0 || pos < cap)
+                {{
+                    slot = pos;
+                }}
+            }}
+
+            slots[(long)t * K + j] = slot;
+        }}
+
+        global::ILGPU.Group.Barrier();
+        for (int e = tid; e < E; e += g)
+        {{
+            int c = 0;
+            for (int i = 0; i < g; i++)
+            {{
+                if (chunk[i] == e)
+                {{
+                    c++;
+                }}
+            }}
+
+            filled[e] += c;
+        }}
+
+        global::ILGPU.Group.Barrier();
+    }}
+}}
+
+// count + scan: kept rows per expert and their exclusive prefix sum (expert-contiguous layout).
+if (tid == 0)
+{{
+    int off = 0;
+    int lost = 0;
+    for (int e = 0; e < E; e++)
+    {{
+        int f = filled[e];
+        int keep = cap > 0 && f > cap ? cap : f;
+        lost += f - keep;
+        meta[{kept} + e] = keep;
+        meta[{offsets} + e] = off;
+        off += keep;
+    }}
+
+    meta[{offsets} + E] = off;
+    meta[{dropped}] = lost;
+}}
+";
+        if (aux != null)
+        {
+            body += $@"
+// aux_loss: alpha * E * sum_i f_i * P_i; f_i = share of tokens whose first choice is i,
+// P_i = mean router probability of i. Each expert's sums run in token order.
+for (int e = tid; e < E; e += g)
+{{
+    float p = 0f;
+    int f = 0;
+    for (int t = 0; t < tokens; t++)
+    {{
+        p += probs[(long)t * E + e];
+        if (experts[(long)t * K] == e)
+        {{
+            f++;
+        }}
+    }}
+
+    partial[e] = tokens > 0 ? (f / (float)tokens) * (p / tokens) : 0f;
+}}
+
+global::ILGPU.Group.Barrier();
+if (tid == 0)
+{{
+    float s = 0f;
+    for (int e = 0; e < E; e++)
+    {{
+        s += partial[e];
+    }}
+
+    meta[{MetaOffset(aux.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt(args.AuxWeight * E * s);
+}}
+";
+        }
+
+        return new EmittedKernel(k.Index, k.Name, $"K{k.Index}Route", true, ps, body);
+    }
+
+    private static EmittedKernel Dispatch(PlannedKernel k)
+    {
+        if (k.Nodes.Count != 1)
+        {
+            throw NoTemplate(k);
+        }
+
+        var n = k.Nodes[0];
+        var ps = new List<KernelParam>
+        {
+            new(BindingKind.Input, n.Operands[0], F, "x"),
+            new(BindingKind.Buffer, n.Operands[1], I, "experts"),
+            new(BindingKind.Buffer, n.Operands[2], I, "slots"),
+            new(BindingKind.Meta, "", I, "meta"),
+            new(BindingKind.Buffer, n.Results[0], F, "rows"),
+        };
+        var body = $@"// scatter: choice c = t*K + j of token t goes to row offsets[expert] + slot.
+int i = index;
+int c = i / D;
+int d = i - (c * D);
+int slot = slots[c];
+if (slot < 0)
+{{
+    return;
+}}
+
+long row = meta[{MetaOffset(n.Operands[3])} + experts[c]] + slot;
+rows[(row * D) + d] = x[((long)(c / K) * D) + d];
+";
+        return new EmittedKernel(k.Index, k.Name, $"K{k.Index}Dispatch", false, ps, body);
+    }
+
+    private static EmittedKernel ExpertFfn(PlannedKernel k)
+    {
+        var ops = k.OpNames.ToArray();
+        var shape = ops.Length == 5 && ops[0] == Ops.GroupedMatMul && ops[1] == Ops.Bias && ops[3] == Ops.GroupedMatMul && ops[4] == Ops.Bias
+            && (ops[2] is Ops.Gelu or Ops.Relu or Ops.Silu or Ops.SwiGlu);
+        if (!shape)
+        {
+            throw NoTemplate(k);
+        }
+
+        var up = k.Nodes[0];
+        var b1 = k.Nodes[1];
+        var act = k.Nodes[2].Op;
+        var down = k.Nodes[3];
+        var b2 = k.Nodes[4];
+        var ps = new List<KernelParam>
+        {
+            new(BindingKind.Buffer, up.Operands[0], F, "rows"),
+            new(BindingKind.Weight, up.Operands[1], F, "w1"),
+            new(BindingKind.Weight, b1.Operands[1], F, "b1"),
+            new(BindingKind.Weight, down.Operands[1], F, "w2"),
+            new(BindingKind.Weight, b2.Operands[1], F, "b2"),
+            new(BindingKind.Meta, "", I, "meta"),
+            new(BindingKind.Buffer, b2.Results[0], F, "y"),
+        };
+        var swiglu = act == Ops.SwiGlu;
+        var upAcc = swiglu
+            ? @"float a = b1[((long)e * H1) + c];
+                float u = b1[((long)e * H1) + H + c];
+                for (int d = 0; d < D; d++)
+                {
+                    float xv = xs[(r * D) + d];
+                    long w = ((((long)e * D) + d) * H1) + c;
+                    a += xv * w1[w];
+                    u += xv * w1[w + H];
+                }
+
+                v = Silu(a) * u;"
+            : $@"float a = b1[((long)e * H1) + c];
+                for (int d = 0; d < D; d++)
+                {{
+                    a += xs[(r * D) + d] * w1[((((long)e * D) + d) * H1) + c];
+                }}
+
+                v = {ActivationCall(act)};";
+        var offsets = MetaOffset(up.Operands[2]);
+        var body = $@"var xs = global::ILGPU.SharedMemory.Allocate<float>(TM * D);
+var hs = global::ILGPU.SharedMemory.Allocate<float>(TM * HC);
+int tid = global::ILGPU.Group.IdxX;
+int g = global::ILGPU.Group.DimX;
+
+// Find this group's tile: tiles are numbered expert by expert, TM rows each, never crossing
+// an expert. Groups past the last tile leave together, before any barrier.
+int tile = global::ILGPU.Grid.IdxX;
+int e = -1;
+int start = 0;
+int n = 0;
+for (int ee = 0; ee < E; ee++)
+{{
+    int count = meta[{offsets} + ee + 1] - meta[{offsets} + ee];
+    int tiles = (count + TM - 1) / TM;
+    if (e < 0)
+    {{
+        if (tile < tiles)
+        {{
+            e = ee;
+            start = meta[{offsets} + ee] + (tile * TM);
+            n = count - (tile * TM) < TM ? count - (tile * TM) : TM;
+        }}
+        else
+        {{
+            tile -= tiles;
+        }}
+    }}
+}}
+
+if (e < 0)
+{{
+    return;
+}}
+
+// Stage the tile's input rows in shared memory; start the output at the second bias.
+for (int i = tid; i < TM * D; i += g)
+{{
+    int r = i / D;
+    int d = i - (r * D);
+    bool live = r < n;
+    xs[i] = live ? rows[((long)(start + r) * D) + d] : 0f;
+    if (live)
+    {{
+        y[((long)(start + r) * D) + d] = b2[((long)e * D) + d];
+    }}
+}}
+
+global::ILGPU.Group.Barrier();
+
+// Fused MLP: each step makes HC hidden columns (GEMM + bias + activation) in shared memory,
+// then adds their product with the down projection to the output rows this thread owns.
+for (int h0 = 0; h0 < H; h0 += HC)
+{{
+    for (int i = tid; i < TM * HC; i += g)
+    {{
+        int r = i / HC;
+        int c = h0 + (i - (r * HC));
+        float v = 0f;
+        if (r < n && c < H)
+        {{
+            {upAcc}
+        }}
+
+        hs[i] = v;
+    }}
+
+    global::ILGPU.Group.Barrier();
+    int cMax = H - h0 < HC ? H - h0 : HC;
+    for (int i = tid; i < TM * D; i += g)
+    {{
+        int r = i / D;
+        if (r < n)
+        {{
+            int d = i - (r * D);
+            float acc = 0f;
+            for (int c = 0; c < cMax; c++)
+            {{
+                acc += hs[(r * HC) + c] * w2[((((long)e * H) + h0 + c) * D) + d];
+            }}
+
+            y[((long)(start + r) * D) + d] += acc;
+        }}
+    }}
+
+    global::ILGPU.Group.Barrier();
+}}
+";
+        return new EmittedKernel(k.Index, k.Name, $"K{k.Index}ExpertFfn", true, ps, body);
+    }
+
+    private static EmittedKernel Combine(PlannedKernel k)
+    {
+        if (k.Nodes.Count != 1)
+        {
+            throw NoTemplate(k);
+        }
+
+        var n = k.Nodes[0];
+        var ps = new List<KernelParam>
+        {
+            new(BindingKind.Buffer, n.Operands[0], F, "y"),
+            new(BindingKind.Buffer, n.Operands[1], I, "experts"),
+            new(BindingKind.Buffer, n.Operands[2], F, "gates"),
+            new(BindingKind.Buffer, n.Operands[3], I, "slots"),
+            new(BindingKind.Meta, "", I, "meta"),
+            new(BindingKind.Buffer, n.Results[0], F, "output"),
+        };
+        var body = $@"// gather + weighted sum over the token's kept choices, in choice order.
+int i = index;
+int t = i / D;
+int d = i - (t * D);
+float acc = 0f;
+for (int j = 0; j < K; j++)
+{{
+    long c = ((long)t * K) + j;
+    int slot = slots[c];
+    if (slot >= 0)
+    {{
+        long row = meta[{MetaOffset(n.Operands[4])} + experts[c]] + slot;
+        acc += gates[c] * y[(row * D) + d];
+    }}
+}}
+
+output[i] = acc;
+";
+        return new EmittedKernel(k.Index, k.Name, $"K{k.Index}Combine", false, ps, body);
+    }
+
+    private static string ActivationCall(string op) => op switch
+    {
+        Ops.Gelu => "Gelu(a)",
+        Ops.Relu => "a > 0f ? a : 0f",
+        _ => "Silu(a)",
+    };
+
+    private static void CheckWritten(PlannedKernel kernel, KernelPlan plan, EmittedKernel emitted)
+    {
+        var written = new HashSet<string>(emitted.Parameters.Where(p => p.Kind == BindingKind.Buffer).Select(p => p.Value));
+        foreach (var m in plan.Materialized.Where(m => m.Kernel == kernel.Index && m.Type.Shape.Any(d => d.IsSymbolic)))
+        {
+            if (!written.Contains(m.Value))
+            {
+                throw new CompileException($"k{kernel.Index} {kernel.Name}: %{m.Value} is read outside the kernel, but the fused template keeps it in registers");
+            }
+        }
+    }
+
+    private static CompileException NoTemplate(PlannedKernel k) =>
+        new($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}]");
+}

@@ -1,0 +1,26 @@
+namespace Wudao.Compiler.Ir;
+
+/// <summary>
+/// The space an op's threads iterate over. Fusion keeps ops that share a space together;
+/// a change of space is where a kernel boundary may be needed.
+/// </summary>
+public enum IterationSpace
+{
+    /// <summary>No work: parameters are bound, not computed.</summary>
+    None,
+
+    /// <summary>One thread per token; each token's row stays in that thread.</summary>
+    TokenRows,
+
+    /// <summary>An ordered pass over all tokens (capacity slotting, scans, loss reductions).</summary>
+    TokenScan,
+
+    /// <summary>One thread per (token, choice, column): scatter into expert-contiguous rows.</summary>
+    Choices,
+
+    /// <summary>Tiles of expert-contiguous rows, each tile inside one expert.</summary>
+    ExpertRows,
+
+    /// <summary>One thread per output element of a token: gather from expert rows.</summary>
+    TokenGather,
+}

@@ -1,0 +1,156 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Wudao.Compiler.Ir;
+
+/// <summary>The op set of Wudao's IR and each op's shape rule.</summary>
+public static class Ops
+{
+    public const string Param = "param";
+    public const string MatMul = "matmul";
+    public const string Softmax = "softmax";
+    public const string TopK = "topk";
+    public const string Renorm = "renorm";
+    public const string SecondDrop = "second_drop";
+    public const string Capacity = "capacity";
+    public const string Scan = "scan";
+    public const string AuxLoss = "aux_loss";
+    public const string Dispatch = "dispatch";
+    public const string GroupedMatMul = "grouped_matmul";
+    public const string Bias = "bias";
+    public const string Gelu = "gelu";
+    public const string Relu = "relu";
+    public const string Silu = "silu";
+    public const string SwiGlu = "swiglu";
+    public const string Combine = "combine";
+
+    private static readonly Dictionary<string, OpInfo> Table = new[]
+    {
+        new OpInfo(Param, 0, 1, IterationSpace.None, new[] { "name", "fan_in" }, (n, _) => throw new CompileException($"%{n.Name} = param needs an explicit type")),
+        new OpInfo(MatMul, 2, 1, IterationSpace.TokenRows, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Rank(n, t[1], 2, 1);
+            Same(n, t[0].Shape[1], t[1].Shape[0], "inner dimensions");
+            Constant(n, t[1].Shape[1], "output width");
+            return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[1]) };
+        }),
+        new OpInfo(Softmax, 1, 1, IterationSpace.TokenRows, new[] { "axis" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            if (n.IntAttr("axis") != 1)
+            {
+                throw new CompileException($"%{n.Name} = softmax: only axis=1 (over experts) is supported");
+            }
+
+            return new[] { t[0] };
+        }),
+        new OpInfo(TopK, 1, 2, IterationSpace.TokenRows, new[] { "k" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            var k = n.IntAttr("k");
+            var e = Constant(n, t[0].Shape[1], "expert count");
+            if (k < 1 || k > e)
+            {
+                throw new CompileException($"%{n.Name} = topk: k={k} must be in 1..{e}");
+            }
+
+            return new[] { TensorType.F32(t[0].Shape[0], k), TensorType.I32(t[0].Shape[0], k) };
+        }),
+        new OpInfo(Renorm, 1, 1, IterationSpace.TokenRows, new string[0], (n, t) => new[] { Rank(n, t[0], 2, 0) }),
+        new OpInfo(SecondDrop, 2, 1, IterationSpace.TokenRows, new string[0], (n, t) =>
+        {
+            Same(n, t[0].Shape[1], 2, "choices per token (second_drop is for top-2)");
+            SameShape(n, t[0], t[1]);
+            return new[] { t[1] };
+        }),
+        new OpInfo(Capacity, 1, 3, IterationSpace.TokenScan, new[] { "experts", "factor" }, (n, t) =>
+        {
+            var choices = Rank(n, t[0], 2, 0);
+            var e = n.IntAttr("experts");
+            return new[] { TensorType.I32(choices.Shape.ToArray()), TensorType.I32(e), TensorType.I32() };
+        }),
+        new OpInfo(Scan, 1, 1, IterationSpace.TokenScan, new string[0], (n, t) =>
+        {
+            var e = Constant(n, Rank(n, t[0], 1, 0).Shape[0], "length");
+            return new[] { TensorType.I32(e + 1) };
+        }),
+        new OpInfo(AuxLoss, 2, 1, IterationSpace.TokenScan, new[] { "alpha" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Rank(n, t[1], 2, 1);
+            Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
+            return new[] { TensorType.F32() };
+        }),
+        new OpInfo(Dispatch, 4, 1, IterationSpace.Choices, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            SameShape(n, t[1], t[2]);
+            Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
+            return new[] { TensorType.F32(Dim.Sym("S"), t[0].Shape[1]) };
+        }),
+        new OpInfo(GroupedMatMul, 3, 1, IterationSpace.ExpertRows, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Rank(n, t[1], 3, 1);
+            Same(n, t[0].Shape[1], t[1].Shape[1], "inner dimensions");
+            return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[2]) };
+        }),
+        new OpInfo(Bias, 3, 1, IterationSpace.ExpertRows, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Rank(n, t[1], 2, 1);
+            Same(n, t[0].Shape[1], t[1].Shape[1], "bias width");
+            return new[] { t[0] };
+        }),
+        new OpInfo(Gelu, 1, 1, IterationSpace.ExpertRows, new string[0], (n, t) => new[] { t[0] }),
+        new OpInfo(Relu, 1, 1, IterationSpace.ExpertRows, new string[0], (n, t) => new[] { t[0] }),
+        new OpInfo(Silu, 1, 1, IterationSpace.ExpertRows, new string[0], (n, t) => new[] { t[0] }),
+        new OpInfo(SwiGlu, 1, 1, IterationSpace.ExpertRows, new string[0], (n, t) =>
+        {
+            var w = Constant(n, Rank(n, t[0], 2, 0).Shape[1], "width");
+            if (w % 2 != 0)
+            {
+                throw new CompileException($"%{n.Name} = swiglu: width {w} must be even (gate and up halves)");
+            }
+
+            return new[] { TensorType.F32(t[0].Shape[0], w / 2) };
+        }),
+        new OpInfo(Combine, 5, 1, IterationSpace.TokenGather, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            SameShape(n, t[1], t[2]);
+            SameShape(n, t[1], t[3]);
+            return new[] { TensorType.F32(t[1].Shape[0], t[0].Shape[1]) };
+        }),
+    }.ToDictionary(o => o.Name);
+
+    public static IEnumerable<string> Names => Table.Keys;
+
+    public static bool TryGet(string name, out OpInfo info) => Table.TryGetValue(name, out info!);
+
+    public static OpInfo Get(string name) =>
+        Table.TryGetValue(name, out var info) ? info : throw new CompileException($"unknown op '{name}'");
+
+    private static TensorType Rank(Node n, TensorType t, int rank, int operand) =>
+        t.Rank == rank ? t : throw new CompileException($"%{n.Name} = {n.Op}: operand {operand} must have rank {rank}, got {t}");
+
+    private static void Same(Node n, Dim a, Dim b, string what)
+    {
+        if (a != b)
+        {
+            throw new CompileException($"%{n.Name} = {n.Op}: {what} differ ({a} vs {b})");
+        }
+    }
+
+    private static void SameShape(Node n, TensorType a, TensorType b)
+    {
+        if (!a.Shape.SequenceEqual(b.Shape))
+        {
+            throw new CompileException($"%{n.Name} = {n.Op}: shapes {a} and {b} must match");
+        }
+    }
+
+    private static int Constant(Node n, Dim d, string what) =>
+        d.IsSymbolic ? throw new CompileException($"%{n.Name} = {n.Op}: {what} must be a compile-time constant, got {d}") : d.Value;
+}

@@ -1,0 +1,48 @@
+using System.Collections.Generic;
+using Wudao.Compiler.Codegen;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Lowering;
+using Wudao.Compiler.Passes;
+using Wudao.Compiler.Plan;
+using Wudao.Compiler.Spec;
+
+namespace Wudao.Compiler;
+
+/// <summary>The compiled form of one layer: its graph, plan and emitted C#.</summary>
+public sealed class CompiledLayer
+{
+    public CompiledLayer(Graph graph, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, string source)
+    {
+        Graph = graph;
+        Plan = plan;
+        Kernels = kernels;
+        Source = source;
+    }
+
+    public Graph Graph { get; }
+
+    public KernelPlan Plan { get; }
+
+    public IReadOnlyList<EmittedKernel> Kernels { get; }
+
+    public string Source { get; }
+}
+
+/// <summary>Spec → IR → passes → plan → ILGPU C#. Pure: no Roslyn, no ILGPU, no I/O.</summary>
+public static class MoeCompiler
+{
+    public static CompiledLayer Compile(MoeLayerSpec spec)
+    {
+        var errors = SpecValidator.Validate(spec);
+        if (errors.Count > 0)
+        {
+            throw new CompileException(errors[0].Message);
+        }
+
+        var graph = MoeLowering.Lower(spec);
+        var plan = PassPipeline.Run(graph);
+        var kernels = IlgpuKernelEmitter.Emit(plan);
+        var source = LauncherEmitter.Emit(spec, plan, kernels, IrPrinter.Print(graph), PlanPrinter.Print(plan));
+        return new CompiledLayer(graph, plan, kernels, source);
+    }
+}

@@ -1,0 +1,57 @@
+using Wudao.Compiler.Ir;
+
+namespace Wudao.Compiler.Passes;
+
+/// <summary>
+/// Should these fuse? Policy only; <see cref="FusionPass"/> does the fusing. Each answer carries
+/// the reason a user reads in the plan.
+/// </summary>
+public static class FusionPolicy
+{
+    /// <summary>A consumer reading a producer's result inside the producer's kernel.</summary>
+    public static (bool Fuse, string Reason) Vertical(Node producer, Node consumer)
+    {
+        var from = Ops.Get(producer.Op).Space;
+        var to = Ops.Get(consumer.Op).Space;
+        switch (from, to)
+        {
+            case (IterationSpace.TokenRows, IterationSpace.TokenRows):
+                return (true, "row-local: each token's row stays in one thread");
+            case (IterationSpace.TokenRows, IterationSpace.TokenScan):
+                return (false, "capacity slots tokens in order across the whole batch (a grid-wide dependency); fusing would run the gate GEMV in one group");
+            case (IterationSpace.TokenScan, IterationSpace.TokenScan):
+                return (true, "same ordered pass over the tokens, in one group");
+            case (IterationSpace.TokenScan, IterationSpace.Choices):
+                return (false, "scatter needs every expert's final offset, known only after the ordered pass; it is bandwidth-bound and must span the grid");
+            case (IterationSpace.Choices, IterationSpace.ExpertRows):
+                return (false, "GEMM tiles read expert-contiguous rows that dispatch writes (the all-to-all send buffer under expert parallelism)");
+            case (IterationSpace.ExpertRows, IterationSpace.ExpertRows):
+                if (Ops.Get(consumer.Op).IsEpilogue)
+                {
+                    return (true, "epilogue: elementwise on the GEMM tile in registers");
+                }
+
+                return consumer.Op == Ops.GroupedMatMul
+                    ? (true, "fused MLP: the hidden tile stays in shared memory, same expert rows")
+                    : (false, $"{consumer.Op} is not an epilogue or a GEMM of the same rows");
+            case (IterationSpace.ExpertRows, IterationSpace.TokenGather):
+                return (false, "combine sums rows written by different experts' tiles; fusing needs atomics and loses determinism");
+            default:
+                return (false, $"iteration spaces differ ({from} -> {to})");
+        }
+    }
+
+    /// <summary>A consumer that reads nothing from a kernel but may share its threads.</summary>
+    public static (bool Fuse, string Reason) Horizontal(IterationSpace kernel, Node consumer)
+    {
+        var to = Ops.Get(consumer.Op).Space;
+        if (kernel == to && to == IterationSpace.TokenScan)
+        {
+            return (true, "reduces over the same tokens as the ordered pass: one group reads them once");
+        }
+
+        return (false, kernel == to
+            ? $"shares no data with the kernel and {to} kernels are not merged sideways"
+            : $"iteration spaces differ ({kernel} -> {to})");
+    }
+}

@@ -1,0 +1,36 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+
+namespace Wudao.Compiler.Plan;
+
+/// <summary>One fused kernel: the ops it holds, in program order, and the space its threads cover.</summary>
+public sealed class PlannedKernel
+{
+    public PlannedKernel(int index, IterationSpace space)
+    {
+        Index = index;
+        Space = space;
+    }
+
+    public int Index { get; }
+
+    public IterationSpace Space { get; }
+
+    public List<Node> Nodes { get; } = new();
+
+    /// <summary>A short name for the kernel's role, from its iteration space.</summary>
+    public string Name => Space switch
+    {
+        IterationSpace.TokenRows => "gate",
+        IterationSpace.TokenScan => "route",
+        IterationSpace.Choices => "dispatch",
+        IterationSpace.ExpertRows => "expert_ffn",
+        IterationSpace.TokenGather => "combine",
+        _ => "kernel",
+    };
+
+    public IEnumerable<string> OpNames => Nodes.Select(n => n.Op);
+
+    public bool Has(string op) => Nodes.Any(n => n.Op == op);
+}

@@ -1,0 +1,71 @@
+using System.Collections.Generic;
+
+namespace Wudao.Compiler.Spec;
+
+/// <summary>The rules a declaration must satisfy before lowering; all problems are reported, not just the first.</summary>
+public static class SpecValidator
+{
+    /// <summary>Largest Dim whose one-row expert tile fits the kernel's shared-memory budget.</summary>
+    public const int MaxDim = 8192;
+
+    public static List<SpecError> Validate(MoeLayerSpec s)
+    {
+        var errors = new List<SpecError>();
+        Positive(errors, "Dim", s.Dim);
+        Positive(errors, "Experts", s.Experts);
+        Positive(errors, "TopK", s.TopK);
+        Positive(errors, "Hidden", s.Hidden);
+        if (s.Dim > MaxDim)
+        {
+            errors.Add(new SpecError(SpecErrorKind.SizeTooLarge, "Dim", $"Dim = {s.Dim} exceeds {MaxDim}, the largest width one expert tile row can hold in shared memory"));
+        }
+
+        if (s.TopK > 0 && s.Experts > 0 && s.TopK > s.Experts)
+        {
+            errors.Add(new SpecError(SpecErrorKind.TopKExceedsExperts, "TopK", $"TopK = {s.TopK} exceeds Experts = {s.Experts}: a token cannot choose more experts than exist"));
+        }
+
+        if (s.Activation < ActivationKind.Gelu || s.Activation > ActivationKind.SwiGlu)
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedActivation, "Activation", $"activation value {(int)s.Activation} is not one of Gelu, Relu, Silu, SwiGlu"));
+        }
+
+        switch (s.Router)
+        {
+            case RouterKind.TopK when s.TopK > 4:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the TopK router supports k = 1..4, got {s.TopK}"));
+                break;
+            case RouterKind.Switch when s.TopK != 1:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the Switch router routes each token to one expert (TopK = 1), got TopK = {s.TopK}"));
+                break;
+            case RouterKind.GShard when s.TopK != 2:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the GShard router routes each token to two experts (TopK = 2), got TopK = {s.TopK}"));
+                break;
+            case RouterKind.TopK or RouterKind.Switch or RouterKind.GShard:
+                break;
+            default:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "Router", $"router value {(int)s.Router} is not one of TopK, Switch, GShard"));
+                break;
+        }
+
+        if (!(s.CapacityFactor >= 0f) || float.IsInfinity(s.CapacityFactor))
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "CapacityFactor", $"CapacityFactor = {s.CapacityFactor} must be a finite number >= 0 (0 means dropless)"));
+        }
+
+        if (!(s.AuxLossWeight >= 0f) || float.IsInfinity(s.AuxLossWeight))
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "AuxLossWeight", $"AuxLossWeight = {s.AuxLossWeight} must be a finite number >= 0"));
+        }
+
+        return errors;
+    }
+
+    private static void Positive(List<SpecError> errors, string property, int value)
+    {
+        if (value <= 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, property, $"{property} = {value} must be positive"));
+        }
+    }
+}

@@ -1,0 +1,124 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Wudao.Compiler.Spec;
+using Wudao.Generators.Model;
+
+namespace Wudao.Generators;
+
+/// <summary>
+/// Reads [MoeLayer] and [Router] off a class into a <see cref="MoeLayerSpec"/>. Never throws on
+/// bad input: every problem becomes a diagnostic at the argument that caused it.
+/// </summary>
+internal static class MoeLayerParser
+{
+    public const string LayerAttribute = "Wudao.MoeLayerAttribute";
+    public const string RouterAttribute = "Wudao.RouterAttribute";
+
+    public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
+    {
+        var diagnostics = new List<DiagnosticInfo>();
+        var syntax = (ClassDeclarationSyntax)context.TargetNode;
+        var symbol = (INamedTypeSymbol)context.TargetSymbol;
+        var identifier = LocationInfo.From(syntax.Identifier.GetLocation());
+        if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+        {
+            diagnostics.Add(Diag(Descriptors.NotPartial, identifier, symbol.Name));
+        }
+
+        if (symbol.ContainingType != null)
+        {
+            diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is nested in another type; declare MoE layers at namespace level"));
+        }
+
+        if (symbol.IsGenericType)
+        {
+            diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is generic; MoE layers have fixed shapes and cannot take type parameters"));
+        }
+
+        if (symbol.IsStatic || symbol.IsAbstract)
+        {
+            diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is static or abstract; Wudao creates instances of the layer"));
+        }
+
+        var layer = context.Attributes[0];
+        var router = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RouterAttribute);
+        var routerKind = router != null && router.ConstructorArguments.Length == 1 && router.ConstructorArguments[0].Value is int r ? (RouterKind)r : RouterKind.TopK;
+        var spec = new MoeLayerSpec(
+            symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString(),
+            symbol.Name,
+            symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
+            Int(layer, "Dim", 0),
+            Int(layer, "Experts", 0),
+            Int(layer, "TopK", 1),
+            Int(layer, "Hidden", 0),
+            (ActivationKind)Int(layer, "Activation", 0),
+            routerKind,
+            router != null ? Float(router, "CapacityFactor", MoeLayerSpec.DefaultCapacityFactor(routerKind)) : MoeLayerSpec.DefaultCapacityFactor(routerKind),
+            Float(layer, "AuxLossWeight", 0.01f));
+
+        foreach (var error in SpecValidator.Validate(spec))
+        {
+            var onRouter = error.Property is "CapacityFactor" or "Router";
+            var where = ArgumentLocation(onRouter ? router : layer, error.Property == "Router" ? null : error.Property, ct) ?? identifier;
+            diagnostics.Add(Diag(Descriptor(error.Kind), where, error.Message));
+        }
+
+        return new ParseResult(diagnostics.Count == 0 ? spec : null, new EquatableArray<DiagnosticInfo>(diagnostics));
+    }
+
+    private static DiagnosticDescriptor Descriptor(SpecErrorKind kind) => kind switch
+    {
+        SpecErrorKind.NonPositiveSize => Descriptors.NonPositiveSize,
+        SpecErrorKind.TopKExceedsExperts => Descriptors.TopKExceedsExperts,
+        SpecErrorKind.UnsupportedActivation => Descriptors.UnsupportedActivation,
+        SpecErrorKind.SizeTooLarge => Descriptors.SizeTooLarge,
+        _ => Descriptors.UnsupportedRouterOption,
+    };
+
+    /// <summary>The named argument's location, else the attribute's own (for a constructor argument or an unset property).</summary>
+    private static LocationInfo? ArgumentLocation(AttributeData? attribute, string? property, CancellationToken ct)
+    {
+        if (attribute?.ApplicationSyntaxReference?.GetSyntax(ct) is not AttributeSyntax syntax)
+        {
+            return null;
+        }
+
+        var argument = property == null
+            ? syntax.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals == null)
+            : syntax.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.Text == property);
+        return LocationInfo.From(argument?.GetLocation() ?? syntax.GetLocation());
+    }
+
+    private static int Int(AttributeData attribute, string name, int fallback) =>
+        Named(attribute, name) is { Kind: not TypedConstantKind.Error, Value: int v } ? v : fallback;
+
+    private static float Float(AttributeData attribute, string name, float fallback) =>
+        Named(attribute, name) switch
+        {
+            { Kind: TypedConstantKind.Error } => fallback,
+            { Value: float f } => f,
+            { Value: double d } => (float)d,
+            { Value: int i } => i,
+            _ => fallback,
+        };
+
+    private static TypedConstant? Named(AttributeData attribute, string name)
+    {
+        foreach (var kv in attribute.NamedArguments)
+        {
+            if (kv.Key == name)
+            {
+                return kv.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private static DiagnosticInfo Diag(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] args) =>
+        new(descriptor.Id, new EquatableArray<string>(args), location);
+}

@@ -1,0 +1,54 @@
+using System;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
+using Wudao.Compiler;
+
+namespace Wudao.Generators;
+
+/// <summary>
+/// Compiles every [MoeLayer] partial class into fused ILGPU kernels and a launcher.
+/// Diagnostics run in their own step, so a moved declaration re-reports without re-emitting.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class WudaoGenerator : IIncrementalGenerator
+{
+    public const string ParseStep = "Wudao.Parse";
+    public const string SpecStep = "Wudao.Spec";
+
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var parsed = context.SyntaxProvider.ForAttributeWithMetadataName(
+                MoeLayerParser.LayerAttribute,
+                static (node, _) => node is ClassDeclarationSyntax,
+                static (ctx, ct) => MoeLayerParser.Parse(ctx, ct))
+            .WithTrackingName(ParseStep);
+
+        context.RegisterSourceOutput(parsed.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
+        {
+            foreach (var d in diagnostics)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+        });
+
+        var specs = parsed.Where(static r => r.Spec != null).Select(static (r, _) => r.Spec!).WithTrackingName(SpecStep);
+        context.RegisterSourceOutput(specs, static (spc, spec) =>
+        {
+            string source;
+            try
+            {
+                source = MoeCompiler.Compile(spec).Source;
+            }
+            catch (Exception e)
+            {
+                // The generator never throws: a compiler failure is reported, not crashed on.
+                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
+                return;
+            }
+
+            var hint = (spec.Namespace.Length > 0 ? spec.Namespace + "." : "") + spec.ClassName + ".Moe.g.cs";
+            spc.AddSource(hint, SourceText.From(source, System.Text.Encoding.UTF8));
+        });
+    }
+}

@@ -1,0 +1,21 @@
+using System;
+
+namespace Wudao;
+
+/// <summary>Chooses the router of a <see cref="MoeLayerAttribute"/> layer. Without it the layer uses <see cref="RouterKind.TopK"/>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class RouterAttribute : Attribute
+{
+    public RouterAttribute(RouterKind kind)
+    {
+        Kind = kind;
+    }
+
+    public RouterKind Kind { get; }
+
+    /// <summary>
+    /// Capacity per expert = ceil(factor · tokens · k / E); choices past it are dropped and counted.
+    /// 0 means dropless. Unset: 0 for TopK, 1.25 for Switch and GShard.
+    /// </summary>
+    public float CapacityFactor { get; set; }
+}

@@ -1,0 +1,110 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Wudao;
+
+/// <summary>
+/// Reuses device buffers across calls. Sizes round up to powers of two, so calls with nearby
+/// token counts share buffers; <see cref="Allocations"/> counts real device allocations.
+/// </summary>
+public sealed class BufferPool : IDisposable
+{
+    private readonly Dictionary<(Type, long), Stack<MemoryBuffer>> _free = new();
+    private readonly List<MemoryBuffer> _all = new();
+    private readonly object _lock = new();
+
+    internal BufferPool(Accelerator accelerator)
+    {
+        Accelerator = accelerator;
+    }
+
+    public Accelerator Accelerator { get; }
+
+    /// <summary>Device allocations made so far; steady repeated calls leave it unchanged.</summary>
+    public int Allocations { get; private set; }
+
+    /// <summary>Bytes of device memory the pool holds.</summary>
+    public long BytesHeld { get; private set; }
+
+    public MemoryBuffer1D<T, Stride1D.Dense> Rent<T>(long length)
+        where T : unmanaged
+    {
+        if (length < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, "a buffer length cannot be negative");
+        }
+
+        var bucket = Bucket(length);
+        lock (_lock)
+        {
+            if (_free.TryGetValue((typeof(T), bucket), out var stack) && stack.Count > 0)
+            {
+                return (MemoryBuffer1D<T, Stride1D.Dense>)stack.Pop();
+            }
+
+            var buffer = Accelerator.Allocate1D<T>(bucket);
+            _all.Add(buffer);
+            Allocations++;
+            BytesHeld += buffer.LengthInBytes;
+            return buffer;
+        }
+    }
+
+    public void Return<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer)
+        where T : unmanaged
+    {
+        lock (_lock)
+        {
+            var key = (typeof(T), buffer.Length);
+            if (!_free.TryGetValue(key, out var stack))
+            {
+                _free[key] = stack = new Stack<MemoryBuffer>();
+            }
+
+            stack.Push(buffer);
+        }
+    }
+
+    /// <summary>A pooled tensor of the given shape; dispose it to give the memory back.</summary>
+    public DeviceTensor RentTensor(params int[] shape)
+    {
+        long length = 1;
+        foreach (var d in shape)
+        {
+            length = d >= 0 ? checked(length * d) : throw new ArgumentOutOfRangeException(nameof(shape), $"dimension {d} is negative");
+        }
+
+        return new DeviceTensor(this, Rent<float>(length), shape.ToArray(), length);
+    }
+
+    /// <summary>Scratch for one call: everything rented through it returns when it is disposed.</summary>
+    public ForwardScope BeginScope() => new(this);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var b in _all)
+            {
+                b.Dispose();
+            }
+
+            _all.Clear();
+            _free.Clear();
+        }
+    }
+
+    private static long Bucket(long length)
+    {
+        long b = 1;
+        while (b < length)
+        {
+            b <<= 1;
+        }
+
+        return b;
+    }
+}

@@ -1,0 +1,54 @@
+using System;
+using System.Collections.Generic;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Wudao;
+
+/// <summary>
+/// A dense float tensor in device memory, row-major. Its memory comes from the session's pool
+/// and goes back to it on <see cref="Dispose"/>.
+/// </summary>
+public sealed class DeviceTensor : IDisposable
+{
+    private readonly BufferPool _pool;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _buffer;
+
+    internal DeviceTensor(BufferPool pool, MemoryBuffer1D<float, Stride1D.Dense> buffer, int[] shape, long length)
+    {
+        _pool = pool;
+        _buffer = buffer;
+        Shape = shape;
+        Length = length;
+    }
+
+    public IReadOnlyList<int> Shape { get; }
+
+    public long Length { get; }
+
+    /// <summary>The tensor's elements (the pooled buffer may be larger).</summary>
+    public ArrayView1D<float, Stride1D.Dense> View =>
+        (_buffer ?? throw new ObjectDisposedException(nameof(DeviceTensor))).View.SubView(0, Length);
+
+    /// <summary>Copies the tensor to a new host array (waits for pending work).</summary>
+    public float[] ToArray()
+    {
+        var host = new float[Length];
+        if (Length > 0)
+        {
+            _pool.Accelerator.Synchronize();
+            View.BaseView.CopyToCPU(_pool.Accelerator.DefaultStream, new Span<float>(host));
+        }
+
+        return host;
+    }
+
+    public void Dispose()
+    {
+        if (_buffer != null)
+        {
+            _pool.Return(_buffer);
+            _buffer = null;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System;
+using System.Collections.Concurrent;
+using System.Linq;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace Wudao;
+
+/// <summary>
+/// One accelerator and what lives on it: the buffer pool, loaded kernels, uploaded tensors.
+/// <c>Session.Create()</c> picks CUDA, then OpenCL, then the CPU accelerator; the environment
+/// variable WUDAO_DEVICE (cpu, cuda, opencl) or an explicit kind overrides.
+/// </summary>
+public sealed class Session : IDisposable
+{
+    private readonly ConcurrentDictionary<string, object> _kernels = new();
+    private bool _disposed;
+
+    private Session(Context context, Accelerator accelerator, DeviceKind kind)
+    {
+        Context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+        Pool = new BufferPool(accelerator);
+    }
+
+    public Context Context { get; }
+
+    public Accelerator Accelerator { get; }
+
+    public DeviceKind Kind { get; }
+
+    /// <summary>Device memory reused across calls; its counters show whether a call allocated.</summary>
+    public BufferPool Pool { get; }
+
+    /// <summary>Human-readable device name.</summary>
+    public string DeviceName => $"{Kind}: {Accelerator.Name}";
+
+    public static Session Create(DeviceKind kind = DeviceKind.Auto)
+    {
+        if (kind == DeviceKind.Auto)
+        {
+            kind = ParseEnvironment(Environment.GetEnvironmentVariable("WUDAO_DEVICE"));
+        }
+
+        var context = Context.Create(b => b.Default().EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        try
+        {
+            var (accelerator, chosen) = Open(context, kind);
+            return new Session(context, accelerator, chosen);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Uploads a host array as a tensor of the given shape.</summary>
+    public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape)
+    {
+        var tensor = Pool.RentTensor(shape);
+        if (tensor.Length != data.Length)
+        {
+            tensor.Dispose();
+            throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds {tensor.Length} elements but {data.Length} were given", nameof(data));
+        }
+
+        tensor.View.BaseView.CopyFromCPU(Accelerator.DefaultStream, data);
+        return tensor;
+    }
+
+    /// <summary>Uploads a named host tensor.</summary>
+    public DeviceTensor Upload(HostTensor tensor) => Upload(tensor.Data, tensor.Shape.ToArray());
+
+    /// <summary>Loads a kernel once per session and returns the cached delegate afterwards.</summary>
+    public T Kernel<T>(string key, Func<Accelerator, T> load)
+        where T : class => (T)_kernels.GetOrAdd(key, _ => load(Accelerator));
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Pool.Dispose();
+        Accelerator.Dispose();
+        Context.Dispose();
+    }
+
+    private static DeviceKind ParseEnvironment(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "auto" => DeviceKind.Auto,
+        "cpu" => DeviceKind.Cpu,
+        "cuda" => DeviceKind.Cuda,
+        "opencl" => DeviceKind.OpenCL,
+        _ => throw new ArgumentException($"WUDAO_DEVICE='{value}' is not one of auto, cpu, cuda, opencl"),
+    };
+
+    private static (Accelerator, DeviceKind) Open(Context context, DeviceKind kind)
+    {
+        switch (kind)
+        {
+            case DeviceKind.Cpu:
+                return (context.CreateCPUAccelerator(0), DeviceKind.Cpu);
+            case DeviceKind.Cuda:
+                var cuda = context.GetCudaDevices();
+                return cuda.Count > 0
+                    ? (cuda[0].CreateAccelerator(context), DeviceKind.Cuda)
+                    : throw new InvalidOperationException("WUDAO_DEVICE asks for CUDA but no CUDA device is present");
+            case DeviceKind.OpenCL:
+                var cl = context.GetCLDevices();
+                return cl.Count > 0
+                    ? (cl[0].CreateAccelerator(context), DeviceKind.OpenCL)
+                    : throw new InvalidOperationException("WUDAO_DEVICE asks for OpenCL but no OpenCL device is present");
+            default:
+                if (context.GetCudaDevices().Count > 0)
+                {
+                    return Open(context, DeviceKind.Cuda);
+                }
+
+                return context.GetCLDevices().Count > 0 ? Open(context, DeviceKind.OpenCL) : Open(context, DeviceKind.Cpu);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+namespace Wudao;
+
+/// <summary>A 64-bit routing seed split in halves, as kernels take it.</summary>
+public readonly struct CounterSeed
+{
+    public CounterSeed(ulong seed)
+    {
+        Lo = (uint)seed;
+        Hi = (uint)(seed >> 32);
+    }
+
+    public uint Lo { get; }
+
+    public uint Hi { get; }
+}
+
+/// <summary>
+/// Counter-based random numbers: a pure hash of (seed, step, index), so any thread on any device
+/// draws the same number for the same token, in any order. Callable from kernels.
+/// </summary>
+public static class CounterRng
+{
+    /// <summary>Uniform in [0, 1) with 24 random bits.</summary>
+    public static float Uniform(uint seedLo, uint seedHi, int step, int index)
+    {
+        var h = Mix(seedLo ^ 0x9E3779B9u);
+        h = Mix(h ^ seedHi);
+        h = Mix(h ^ (uint)step);
+        h = Mix(h ^ (uint)index);
+        return (h >> 8) * (1f / 16777216f);
+    }
+
+    /// <summary>A 32-bit avalanche mixer (xorshift-multiply, two rounds).</summary>
+    public static uint Mix(uint x)
+    {
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        x ^= x >> 16;
+        return x;
+    }
+}

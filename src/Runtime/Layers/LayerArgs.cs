@@ -1,0 +1,34 @@
+using System.Runtime.InteropServices;
+
+namespace Wudao;
+
+/// <summary>The per-call scalars every kernel of a layer may read: one struct keeps launches short.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly struct LayerArgs
+{
+    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight)
+    {
+        Tokens = tokens;
+        Capacity = capacity;
+        SeedLo = seed.Lo;
+        SeedHi = seed.Hi;
+        Step = step;
+        AuxWeight = auxWeight;
+    }
+
+    /// <summary>Tokens in this call.</summary>
+    public readonly int Tokens;
+
+    /// <summary>Rows each expert may take; 0 = unlimited (dropless).</summary>
+    public readonly int Capacity;
+
+    public readonly uint SeedLo;
+
+    public readonly uint SeedHi;
+
+    /// <summary>Routing RNG counter of this call.</summary>
+    public readonly int Step;
+
+    /// <summary>α of the load-balancing loss.</summary>
+    public readonly float AuxWeight;
+}

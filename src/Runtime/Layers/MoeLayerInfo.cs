@@ -1,0 +1,58 @@
+using System;
+using System.Collections.Generic;
+
+namespace Wudao;
+
+/// <summary>What the compiler knew about a layer, exposed by the generated <c>Info</c> property.</summary>
+public sealed class MoeLayerInfo
+{
+    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText)
+    {
+        Name = name;
+        Dim = dim;
+        Experts = experts;
+        TopK = topK;
+        Hidden = hidden;
+        Activation = activation;
+        Router = router;
+        CapacityFactor = capacityFactor;
+        AuxLossWeight = auxLossWeight;
+        Weights = weights;
+        GraphText = graphText;
+        PlanText = planText;
+    }
+
+    public string Name { get; }
+
+    public int Dim { get; }
+
+    public int Experts { get; }
+
+    public int TopK { get; }
+
+    public int Hidden { get; }
+
+    public Activation Activation { get; }
+
+    public RouterKind Router { get; }
+
+    /// <summary>0 means dropless.</summary>
+    public float CapacityFactor { get; }
+
+    public float AuxLossWeight { get; }
+
+    public IReadOnlyList<WeightSpec> Weights { get; }
+
+    /// <summary>The graph IR, as the compiler printed it.</summary>
+    public string GraphText { get; }
+
+    /// <summary>The fusion plan: kernels, the ops each holds, and each fusion refused with its reason.</summary>
+    public string PlanText { get; }
+
+    /// <summary>Rows each expert may take for a batch of <paramref name="tokens"/>: ceil(factor·T·k/E), or 0 (unlimited).</summary>
+    public int Capacity(int tokens) =>
+        CapacityFactor > 0f ? (int)Math.Ceiling((double)CapacityFactor * tokens * TopK / Experts) : 0;
+
+    public override string ToString() =>
+        $"{Name}: d={Dim}, E={Experts}, k={TopK}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
+}

@@ -1,0 +1,50 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text;
+
+namespace Wudao;
+
+/// <summary>What routing did in one call.</summary>
+public sealed class MoeStats
+{
+    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss)
+    {
+        Tokens = tokens;
+        Capacity = capacity;
+        TokensPerExpert = tokensPerExpert;
+        Dropped = dropped;
+        AuxLoss = auxLoss;
+    }
+
+    public int Tokens { get; }
+
+    /// <summary>Rows each expert could take; 0 = unlimited.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Rows each expert processed (after capacity).</summary>
+    public IReadOnlyList<int> TokensPerExpert { get; }
+
+    /// <summary>Choices dropped because their expert was full.</summary>
+    public int Dropped { get; }
+
+    /// <summary>Load-balancing loss α·E·Σ f_i·P_i.</summary>
+    public float AuxLoss { get; }
+
+    /// <summary>A table with one bar per expert.</summary>
+    public string ToTable()
+    {
+        var sb = new StringBuilder();
+        var max = Math.Max(1, TokensPerExpert.DefaultIfEmpty(0).Max());
+        for (var e = 0; e < TokensPerExpert.Count; e++)
+        {
+            var n = TokensPerExpert[e];
+            sb.Append($"  expert {e,3} {n,7}  {new string('#', (int)Math.Round(30.0 * n / max))}\n");
+        }
+
+        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}, aux loss {AuxLoss:G6}\n");
+        return sb.ToString();
+    }
+
+    public override string ToString() => ToTable();
+}

@@ -1,0 +1,87 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Wudao;
+
+/// <summary>
+/// The weights of a layer by name (gate.weight [d,E], experts.w1 [E,d,h'], experts.b1 [E,h'],
+/// experts.w2 [E,h,d], experts.b2 [E,d]; h' = 2h for SwiGLU, gate half first).
+/// </summary>
+public sealed class MoeWeights
+{
+    private readonly Dictionary<string, HostTensor> _tensors = new();
+
+    public MoeWeights(IEnumerable<HostTensor> tensors)
+    {
+        foreach (var t in tensors)
+        {
+            if (!_tensors.TryAdd(t.Name, t))
+            {
+                throw new ArgumentException($"weight '{t.Name}' is given twice", nameof(tensors));
+            }
+        }
+    }
+
+    public IReadOnlyCollection<string> Names => _tensors.Keys;
+
+    public HostTensor this[string name] => _tensors.TryGetValue(name, out var t)
+        ? t
+        : throw new KeyNotFoundException($"no weight named '{name}' (have: {string.Join(", ", _tensors.Keys)})");
+
+    /// <summary>
+    /// Deterministic weights: element i of each tensor is a pure function of (seed, name, i), so
+    /// the same seed gives the same layer on every machine and device.
+    /// </summary>
+    public static MoeWeights Random(MoeLayerInfo info, ulong seed)
+    {
+        var s = new CounterSeed(seed);
+        return new MoeWeights(info.Weights.Select(w =>
+        {
+            var length = w.Shape.Aggregate(1, (a, d) => checked(a * d));
+            var data = new float[length];
+            var bound = 1f / MathF.Sqrt(w.FanIn);
+            var stream = (int)NameHash(w.Name);
+            for (var i = 0; i < data.Length; i++)
+            {
+                data[i] = ((2f * CounterRng.Uniform(s.Lo, s.Hi, stream, i)) - 1f) * bound;
+            }
+
+            return new HostTensor(w.Name, data, w.Shape.ToArray());
+        }));
+    }
+
+    /// <summary>Throws naming the tensor, expected and actual shapes, when these weights do not fit the layer.</summary>
+    public void CheckAgainst(MoeLayerInfo info)
+    {
+        foreach (var w in info.Weights)
+        {
+            if (!_tensors.TryGetValue(w.Name, out var t))
+            {
+                throw new ArgumentException($"{info.Name}: weight '{w.Name}' [{string.Join(", ", w.Shape)}] is missing");
+            }
+
+            if (!t.Shape.SequenceEqual(w.Shape))
+            {
+                throw new ArgumentException($"{info.Name}: weight '{w.Name}' must be [{string.Join(", ", w.Shape)}], got [{string.Join(", ", t.Shape)}]");
+            }
+        }
+
+        var extra = _tensors.Keys.Except(info.Weights.Select(w => w.Name)).ToList();
+        if (extra.Count > 0)
+        {
+            throw new ArgumentException($"{info.Name}: unexpected weights {string.Join(", ", extra)}");
+        }
+    }
+
+    private static uint NameHash(string name)
+    {
+        var h = 2166136261u;
+        foreach (var c in name)
+        {
+            h = (h ^ c) * 16777619u;
+        }
+
+        return h;
+    }
+}
