@@ -1,0 +1,41 @@
+using Wudao;
+
+namespace Wudao.Runtime.Tests;
+
+// Small layers, one per router and activation: the CPU accelerator simulates every thread, so
+// kernel tests keep shapes tiny. Dims are chosen to not divide the tile sizes.
+
+[MoeLayer(Dim = 8, Experts = 4, TopK = 2, Hidden = 16, Activation = Activation.Gelu)]
+[Router(RouterKind.TopK)]
+public partial class TopK2Gelu
+{
+}
+
+[MoeLayer(Dim = 5, Experts = 6, TopK = 4, Hidden = 7, Activation = Activation.Relu)]
+[Router(RouterKind.TopK, CapacityFactor = 0.75f)]
+public partial class TopK4Relu
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 1, TopK = 1, Hidden = 9, Activation = Activation.Silu)]
+public partial class SingleExpertSilu
+{
+}
+
+[MoeLayer(Dim = 12, Experts = 4, TopK = 1, Hidden = 10, Activation = Activation.Relu, AuxLossWeight = 0.1f)]
+[Router(RouterKind.Switch, CapacityFactor = 1.0f)]
+public partial class SwitchRelu
+{
+}
+
+[MoeLayer(Dim = 10, Experts = 3, TopK = 2, Hidden = 70, Activation = Activation.Silu)]
+[Router(RouterKind.GShard, CapacityFactor = 1.0f)]
+public partial class GShardSilu
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 5, TopK = 3, Hidden = 10, Activation = Activation.SwiGlu)]
+[Router(RouterKind.TopK, CapacityFactor = 1.5f)]
+public partial class TopK3SwiGlu
+{
+}
