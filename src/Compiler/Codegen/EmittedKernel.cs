@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using Wudao.Compiler.Ir;
 
 namespace Wudao.Compiler.Codegen;
 
@@ -31,9 +32,10 @@ public sealed record KernelParam(BindingKind Kind, string Value, string CsType, 
 /// <summary>A kernel's emitted method and how to launch it.</summary>
 public sealed class EmittedKernel
 {
-    public EmittedKernel(int index, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body)
+    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body)
     {
         Index = index;
+        Space = space;
         Role = role;
         Method = method;
         Grouped = grouped;
@@ -42,6 +44,9 @@ public sealed class EmittedKernel
     }
 
     public int Index { get; }
+
+    /// <summary>What the kernel's threads cover; decides its launch extent.</summary>
+    public IterationSpace Space { get; }
 
     public string Role { get; }
 

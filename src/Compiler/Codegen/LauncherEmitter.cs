@@ -33,7 +33,7 @@ public static class LauncherEmitter
         EmitInfo(w, spec, plan, graphText, planText);
         EmitKernels(w, spec, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
-        EmitForward(w, spec, plan, kernels, meta);
+        EmitForward(w, plan, kernels);
         w.Close();
         return w.ToString();
     }
@@ -167,7 +167,7 @@ private static float Erf(float x)
         w.Line();
     }
 
-    private static void EmitForward(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, List<(MaterializedValue Value, int Offset, int Length)> meta)
+    private static void EmitForward(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
         var output = plan.Graph.Outputs[0];
         w.Line("/// <summary>Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; any token count, including 0. One host synchronisation.</summary>");
@@ -185,7 +185,7 @@ private static float Erf(float x)
         w.Open("if (t > 0)");
         foreach (var k in kernels)
         {
-            var launch = k.Space() switch
+            var launch = k.Space switch
             {
                 IterationSpace.TokenScan => "new global::ILGPU.KernelConfig(1, _group)",
                 IterationSpace.ExpertRows => "new global::ILGPU.KernelConfig(((t * Kernels.K) + Kernels.TM - 1) / Kernels.TM + Kernels.E, _group)",
@@ -206,12 +206,11 @@ private static float Erf(float x)
 
         w.Close();
         w.Line("var stats = scope.ReadBack(meta, ran: t > 0);");
-        var kept = meta.First(m => m.Value.Type.DType == DType.I32 && m.Value.Type.Rank == 1 && m.Length == spec.Experts);
-        var dropped = meta.First(m => m.Value.Type.DType == DType.I32 && m.Value.Type.Rank == 0);
-        var aux = meta.First(m => m.Value.Type.DType == DType.F32 && m.Value.Type.Rank == 0);
-        w.Line($"var kept = new int[Kernels.E];");
-        w.Line($"global::System.Array.Copy(stats, Kernels.{IlgpuKernelEmitter.MetaOffset(kept.Value.Value)}, kept, 0, Kernels.E);");
-        w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{IlgpuKernelEmitter.MetaOffset(dropped.Value.Value)}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{IlgpuKernelEmitter.MetaOffset(aux.Value.Value)}]));");
+        // Graph outputs after the layer output are the statistics: kept per expert, dropped, aux loss.
+        var (kept, dropped, aux) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]), Meta(plan.Graph.Outputs[3]));
+        w.Line("var kept = new int[Kernels.E];");
+        w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.E);");
+        w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{aux}]));");
         w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");
         w.Close();
         w.Line();
@@ -224,14 +223,7 @@ private static float Erf(float x)
         w.Close();
     }
 
-    private static IterationSpace Space(this EmittedKernel k) => k.Role switch
-    {
-        "gate" => IterationSpace.TokenRows,
-        "route" => IterationSpace.TokenScan,
-        "dispatch" => IterationSpace.Choices,
-        "expert_ffn" => IterationSpace.ExpertRows,
-        _ => IterationSpace.TokenGather,
-    };
+    private static string Meta(string value) => IlgpuKernelEmitter.MetaOffset(value);
 
     private static string DelegateType(EmittedKernel k)
     {

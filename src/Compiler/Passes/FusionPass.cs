@@ -28,9 +28,7 @@ public static class FusionPass
                 var inLast = node.Operands.Where(o => kernelOf.TryGetValue(o, out var k) && k == last).Select(o => producers[o]).Distinct().ToList();
                 var (fuse, reason) = inLast.Count == 0
                     ? FusionPolicy.Horizontal(last.Space, node)
-                    : inLast.Select(p => FusionPolicy.Vertical(p, node)).FirstOrDefault(d => !d.Fuse) is var refusal && refusal.Reason != null
-                        ? refusal
-                        : FusionPolicy.Vertical(inLast[inLast.Count - 1], node);
+                    : Vertical(inLast, node);
                 decisions.Add(new FusionDecision(fuse, last.Index, label, reason));
                 if (fuse)
                 {
@@ -53,5 +51,21 @@ public static class FusionPass
         }
 
         return (kernels, decisions);
+    }
+
+    /// <summary>Every edge from the kernel must allow fusion; the first refusal wins, else the last edge's reason.</summary>
+    private static (bool Fuse, string Reason) Vertical(List<Node> producers, Node consumer)
+    {
+        (bool Fuse, string Reason) decision = default;
+        foreach (var producer in producers)
+        {
+            decision = FusionPolicy.Vertical(producer, consumer);
+            if (!decision.Fuse)
+            {
+                break;
+            }
+        }
+
+        return decision;
     }
 }
