@@ -164,7 +164,12 @@ public sealed class IrParser
                     _pos++;
                 }
 
-                dims.Add(int.Parse(_line.Substring(start, _pos - start), CultureInfo.InvariantCulture));
+                if (!int.TryParse(_line.Substring(start, _pos - start), NumberStyles.None, CultureInfo.InvariantCulture, out var size))
+                {
+                    throw Error("dimension does not fit in 32 bits");
+                }
+
+                dims.Add(size);
             }
             else
             {
@@ -187,6 +192,9 @@ public sealed class IrParser
                 if (_line[_pos] == '\\' && _pos + 1 < _line.Length)
                 {
                     _pos++;
+                    sb.Append(_line[_pos] switch { 'n' => '\n', 'r' => '\r', var c => c });
+                    _pos++;
+                    continue;
                 }
 
                 sb.Append(_line[_pos++]);

@@ -44,11 +44,11 @@ public static class IrPrinter
         return sb.ToString();
     }
 
-    /// <summary>Numbers and identifiers print bare; anything else is quoted.</summary>
+    /// <summary>Numbers and identifiers print bare; anything else is quoted, line breaks escaped (the text form is line-based).</summary>
     private static string Quote(string value)
     {
         var bare = value.Length > 0 && value.All(c => char.IsLetterOrDigit(c) || c is '_' or '.' or '-' or '+')
             && (char.IsLetter(value[0]) || char.IsDigit(value[0]) || value[0] is '-' or '_');
-        return bare ? value : "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
+        return bare ? value : "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n").Replace("\r", "\\r") + "\"";
     }
 }

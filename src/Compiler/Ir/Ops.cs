@@ -68,6 +68,11 @@ public static class Ops
         {
             var choices = Rank(n, t[0], 2, 0);
             var e = n.IntAttr("experts");
+            if (e < 1)
+            {
+                throw new CompileException($"%{n.Name} = capacity: experts={e} must be at least 1");
+            }
+
             return new[] { TensorType.I32(choices.Shape.ToArray()), TensorType.I32(e), TensorType.I32() };
         }),
         new OpInfo(Scan, 1, 1, IterationSpace.TokenScan, new string[0], (n, t) =>

@@ -8,6 +8,9 @@ public static class SpecValidator
     /// <summary>Largest Dim whose one-row expert tile fits the kernel's shared-memory budget.</summary>
     public const int MaxDim = 8192;
 
+    /// <summary>Most experts the route kernel's shared-memory counters hold (8 bytes each).</summary>
+    public const int MaxExperts = 4096;
+
     public static List<SpecError> Validate(MoeLayerSpec s)
     {
         var errors = new List<SpecError>();
@@ -18,6 +21,11 @@ public static class SpecValidator
         if (s.Dim > MaxDim)
         {
             errors.Add(new SpecError(SpecErrorKind.SizeTooLarge, "Dim", $"Dim = {s.Dim} exceeds {MaxDim}, the largest width one expert tile row can hold in shared memory"));
+        }
+
+        if (s.Experts > MaxExperts)
+        {
+            errors.Add(new SpecError(SpecErrorKind.SizeTooLarge, "Experts", $"Experts = {s.Experts} exceeds {MaxExperts}, the most the route kernel keeps per-expert counters for in shared memory"));
         }
 
         if (s.TopK > 0 && s.Experts > 0 && s.TopK > s.Experts)

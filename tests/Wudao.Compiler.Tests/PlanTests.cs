@@ -1,0 +1,98 @@
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Lowering;
+using Wudao.Compiler.Passes;
+using Wudao.Compiler.Plan;
+using Wudao.Compiler.Spec;
+using Xunit;
+
+namespace Wudao.Compiler.Tests;
+
+public class PlanTests
+{
+    private static KernelPlan PlanFor(MoeLayerSpec spec) => PassPipeline.Run(MoeLowering.Lower(spec));
+
+    [Theory]
+    [InlineData(RouterKind.GShard, "gates", "experts")]
+    [InlineData(RouterKind.TopK, "top_e", "gates")]
+    [InlineData(RouterKind.Switch, "top_w", "top_e")]
+    public void Materialized_values_are_exactly_those_crossing_kernels_or_leaving_the_graph(RouterKind router, string first, string second)
+    {
+        var plan = PlanFor(TestSpecs.Make(router));
+
+        // Program order: for TopK the chosen experts (topk) precede the renormalised gates.
+        Assert.Equal(
+            new[] { "probs", first, second, "slots", "kept", "dropped", "offsets", "aux", "rows", "y", "out" },
+            plan.Materialized.Select(m => m.Value));
+        Assert.Equal(new[] { 0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 4 }, plan.Materialized.Select(m => m.Kernel));
+        Assert.Equal(1, plan.HostSyncs);
+    }
+
+    [Fact]
+    public void Materialized_values_carry_their_types()
+    {
+        var plan = PlanFor(TestSpecs.Make(RouterKind.GShard, dim: 64, experts: 8));
+
+        Assert.Equal(
+            new[] { "f32[T,8]", "f32[T,2]", "i32[T,2]", "i32[T,2]", "i32[8]", "i32[]", "i32[9]", "f32[]", "f32[S,64]", "f32[S,64]", "f32[T,64]" },
+            plan.Materialized.Select(m => m.Type.ToString()));
+    }
+
+    [Theory]
+    [InlineData(64, 16)]
+    [InlineData(256, 16)]
+    [InlineData(512, 8)]
+    [InlineData(1000, 4)]
+    [InlineData(4096, 1)]
+    [InlineData(8192, 1)]
+    public void Tile_rows_are_the_shared_memory_budget_over_dim_clamped_to_1_to_16(int dim, int tileRows)
+    {
+        var plan = PlanFor(TestSpecs.Make(dim: dim));
+
+        Assert.Equal(tileRows, plan.TileRows);
+    }
+
+    [Theory]
+    [InlineData(ActivationKind.Gelu, 32, 32)]
+    [InlineData(ActivationKind.Relu, 128, 64)]
+    [InlineData(ActivationKind.SwiGlu, 48, 48)]
+    [InlineData(ActivationKind.SwiGlu, 40, 40)]
+    [InlineData(ActivationKind.Silu, 1, 1)]
+    public void Hidden_chunk_is_min_of_64_and_hidden(ActivationKind activation, int hidden, int chunk)
+    {
+        var plan = PlanFor(TestSpecs.Make(activation: activation, hidden: hidden));
+
+        Assert.Equal(chunk, plan.HiddenChunk);
+    }
+
+    [Theory]
+    [InlineData(ActivationKind.Gelu, 128)]
+    [InlineData(ActivationKind.SwiGlu, 256)]
+    public void Weights_bind_with_names_shapes_and_fan_in(ActivationKind activation, int h1)
+    {
+        var plan = PlanFor(TestSpecs.Make(activation: activation, dim: 64, experts: 8, hidden: 128));
+
+        Assert.Equal(
+            new[]
+            {
+                new WeightBinding("wg", "gate.weight", TensorType.F32(64, 8), 64),
+                new WeightBinding("w1", "experts.w1", TensorType.F32(8, 64, h1), 64),
+                new WeightBinding("b1", "experts.b1", TensorType.F32(8, h1), 64),
+                new WeightBinding("w2", "experts.w2", TensorType.F32(8, 128, 64), 128),
+                new WeightBinding("b2", "experts.b2", TensorType.F32(8, 64), 128),
+            },
+            plan.Weights);
+    }
+
+    [Fact]
+    public void Plan_without_expert_kernel_uses_unit_tiles_and_a_graph_of_params_needs_no_sync()
+    {
+        var rowsOnly = PassPipeline.Run(IrParser.Parse("graph g(%l: f32[T,8]) -> (%p)\n  %p = softmax %l {axis=1}\n"));
+        Assert.Equal((1, 1, 1), (rowsOnly.TileRows, rowsOnly.HiddenChunk, rowsOnly.HostSyncs));
+
+        var paramsOnly = PassPipeline.Run(IrParser.Parse("graph g(%l: f32[T,8]) -> (%w)\n  %w = param {name=w, fan_in=8} : f32[8,8]\n"));
+        Assert.Empty(paramsOnly.Kernels);
+        Assert.Empty(paramsOnly.Materialized);
+        Assert.Equal(0, paramsOnly.HostSyncs);
+    }
+}
