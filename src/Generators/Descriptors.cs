@@ -33,9 +33,12 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor CompileFailed = new(
         "WD0008", "Wudao could not compile the layer", "Wudao could not compile '{0}': {1}", Category, DiagnosticSeverity.Error, true);
 
+    public static readonly DiagnosticDescriptor MemberCollision = new(
+        "WD0009", "Member name collides with a generated member", "'{0}' declares '{1}', which Wudao generates for MoE layers; rename it", Category, DiagnosticSeverity.Error, true);
+
     private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
     {
-        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed,
+        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision,
     }.ToDictionary(d => d.Id);
 
     public static DiagnosticDescriptor ById(string id) => All[id];

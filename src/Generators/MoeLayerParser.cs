@@ -21,7 +21,7 @@ internal static class MoeLayerParser
     public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
         var diagnostics = new List<DiagnosticInfo>();
-        var syntax = (ClassDeclarationSyntax)context.TargetNode;
+        var syntax = (TypeDeclarationSyntax)context.TargetNode;
         var symbol = (INamedTypeSymbol)context.TargetSymbol;
         var identifier = LocationInfo.From(syntax.Identifier.GetLocation());
         if (!syntax.Modifiers.Any(SyntaxKind.PartialKeyword))
@@ -39,6 +39,21 @@ internal static class MoeLayerParser
             diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is generic; MoE layers have fixed shapes and cannot take type parameters"));
         }
 
+        if (symbol.IsRecord)
+        {
+            diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is a record; declare MoE layers as a partial class"));
+        }
+
+        foreach (var member in symbol.GetMembers().Where(m => !m.IsImplicitlyDeclared && GeneratedMembers.Contains(m.Name)))
+        {
+            diagnostics.Add(Diag(Descriptors.MemberCollision, LocationInfo.From(member.Locations.FirstOrDefault()) ?? identifier, symbol.Name, member.Name));
+        }
+
+        if (GeneratedMembers.Contains(symbol.Name))
+        {
+            diagnostics.Add(Diag(Descriptors.MemberCollision, identifier, symbol.Name, symbol.Name));
+        }
+
         if (symbol.IsStatic || symbol.IsAbstract)
         {
             diagnostics.Add(Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, "is static or abstract; Wudao creates instances of the layer"));
@@ -48,7 +63,7 @@ internal static class MoeLayerParser
         var router = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RouterAttribute);
         var routerKind = router != null && router.ConstructorArguments.Length == 1 && router.ConstructorArguments[0].Value is int r ? (RouterKind)r : RouterKind.TopK;
         var spec = new MoeLayerSpec(
-            symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString(),
+            NamespaceOf(symbol),
             symbol.Name,
             symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
             Int(layer, "Dim", 0),
@@ -68,6 +83,21 @@ internal static class MoeLayerParser
         }
 
         return new ParseResult(diagnostics.Count == 0 ? spec : null, new EquatableArray<DiagnosticInfo>(diagnostics));
+    }
+
+    /// <summary>Members the generator adds; a user member of the same name would collide.</summary>
+    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Kernels", "Create", "Forward", "Weights", "Step", "Dispose" };
+
+    /// <summary>The dotted namespace without '@' escapes (the emitter escapes what needs it).</summary>
+    private static string NamespaceOf(INamedTypeSymbol symbol)
+    {
+        var parts = new List<string>();
+        for (var ns = symbol.ContainingNamespace; ns is { IsGlobalNamespace: false }; ns = ns.ContainingNamespace)
+        {
+            parts.Insert(0, ns.Name);
+        }
+
+        return string.Join(".", parts);
     }
 
     private static DiagnosticDescriptor Descriptor(SpecErrorKind kind) => kind switch

@@ -3,6 +3,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
 using Wudao.Compiler;
+using Wudao.Compiler.Codegen;
 
 namespace Wudao.Generators;
 
@@ -20,7 +21,7 @@ public sealed class WudaoGenerator : IIncrementalGenerator
     {
         var parsed = context.SyntaxProvider.ForAttributeWithMetadataName(
                 MoeLayerParser.LayerAttribute,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is TypeDeclarationSyntax,
                 static (ctx, ct) => MoeLayerParser.Parse(ctx, ct))
             .WithTrackingName(ParseStep);
 
@@ -35,20 +36,16 @@ public sealed class WudaoGenerator : IIncrementalGenerator
         var specs = parsed.Where(static r => r.Spec != null).Select(static (r, _) => r.Spec!).WithTrackingName(SpecStep);
         context.RegisterSourceOutput(specs, static (spc, spec) =>
         {
-            string source;
             try
             {
-                source = MoeCompiler.Compile(spec).Source;
+                var source = MoeCompiler.Compile(spec).Source;
+                spc.AddSource(CSharpNames.Qualified(spec.Namespace, spec.ClassName) + ".Moe.g.cs", SourceText.From(source, System.Text.Encoding.UTF8));
             }
             catch (Exception e)
             {
-                // The generator never throws: a compiler failure is reported, not crashed on.
+                // The generator never throws: a failure is reported, not crashed on.
                 spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
-                return;
             }
-
-            var hint = (spec.Namespace.Length > 0 ? spec.Namespace + "." : "") + spec.ClassName + ".Moe.g.cs";
-            spc.AddSource(hint, SourceText.From(source, System.Text.Encoding.UTF8));
         });
     }
 }

@@ -24,12 +24,12 @@ public static class LauncherEmitter
         w.Line();
         if (spec.Namespace.Length > 0)
         {
-            w.Line($"namespace {spec.Namespace};");
+            w.Line($"namespace {CSharpNames.Namespace(spec.Namespace)};");
             w.Line();
         }
 
         var meta = MetaLayout(plan);
-        w.Open($"{spec.Accessibility} partial class {spec.ClassName} : global::Wudao.IMoeLayer");
+        w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer");
         EmitInfo(w, spec, plan, graphText, planText);
         EmitKernels(w, spec, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
@@ -116,7 +116,7 @@ private static float Erf(float x)
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
-        var name = spec.ClassName;
+        var name = CSharpNames.Identifier(spec.ClassName);
         w.Line("private readonly global::Wudao.Session _session;");
         w.Line("private readonly global::Wudao.CounterSeed _seed;");
         foreach (var b in plan.Weights)
@@ -145,7 +145,7 @@ private static float Erf(float x)
         {
             var load = k.Grouped ? "LoadStreamKernel" : "LoadAutoGroupedStreamKernel";
             var types = string.Join(", ", (k.Grouped ? new string[0] : new[] { "global::ILGPU.Index1D" }).Concat(k.Parameters.Select(p => p.CsType)));
-            w.Line($"_k{k.Index} = session.Kernel(\"{spec.Namespace}.{name}.{k.Method}\", a => global::ILGPU.Runtime.KernelLoaders.{load}<{types}>(a, Kernels.{k.Method}));");
+            w.Line($"_k{k.Index} = session.Kernel(\"{CSharpNames.Qualified(spec.Namespace, spec.ClassName)}.{k.Method}\", a => global::ILGPU.Runtime.KernelLoaders.{load}<{types}>(a, Kernels.{k.Method}));");
         }
 
         w.Line("_group = global::System.Math.Min(Kernels.MaxGroup, session.Accelerator.MaxNumThreadsPerGroup);");

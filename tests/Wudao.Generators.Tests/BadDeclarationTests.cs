@@ -1,0 +1,44 @@
+using System.Linq;
+using Xunit;
+
+namespace Wudao.Generators.Tests;
+
+/// <summary>Whatever is wrong with a declaration, the generator reports it and emits nothing, without throwing.</summary>
+public class BadDeclarationTests
+{
+    public static TheoryData<string, string, string> Declarations => new()
+    {
+        { "WD0001", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public class L { }" },
+        { "WD0002", "[MoeLayer(Dim = 0, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { }" },
+        { "WD0002", "[MoeLayer(Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { }" },
+        { "WD0003", "[MoeLayer(Dim = 64, Experts = 4, TopK = 5, Hidden = 128)]", "public partial class L { }" },
+        { "WD0004", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128, Activation = (Activation)9)]", "public partial class L { }" },
+        { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.Switch)]", "public partial class L { }" },
+        { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.GShard, CapacityFactor = -1)]", "public partial class L { }" },
+        { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router((RouterKind)7)]", "public partial class L { }" },
+        { "WD0006", "[MoeLayer(Dim = 10000, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { }" },
+        { "WD0006", "[MoeLayer(Dim = 64, Experts = 5000, TopK = 2, Hidden = 128)]", "public partial class L { }" },
+        { "WD0007", "public partial class Outer { [MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { } }" },
+        { "WD0007", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L<T> { }" },
+        { "WD0007", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial record L { }" },
+        { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { public static int Info => 1; }" },
+        { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { public void Dispose() { } }" },
+        { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class Kernels { }" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Declarations))]
+    public void Bad_declaration_reports_its_id_and_generates_nothing(string id, string attributes, string declaration)
+    {
+        var source = $"using Wudao;\n\nnamespace N;\n\n{attributes}\n{declaration}\n";
+        var run = GeneratorHarness.Run(source);
+
+        Assert.Null(run.Exception);
+        Assert.Empty(run.Sources);
+        Assert.Contains(run.GeneratorDiagnostics, d => d.Id == id);
+        Assert.All(run.GeneratorDiagnostics, d => Assert.StartsWith("WD", d.Id, System.StringComparison.Ordinal));
+        // The input itself is valid C#: only the generator objects to it.
+        Assert.Empty(run.OutputErrors);
+        Assert.DoesNotContain(run.GeneratorDiagnostics.Select(d => d.Id), i => i == "WD0008");
+    }
+}

@@ -1,0 +1,66 @@
+using Xunit;
+
+namespace Wudao.Generators.Tests;
+
+/// <summary>The generated layer source for representative declarations, compared with checked-in text.</summary>
+public class BaselineTests
+{
+    [Fact]
+    public void GShardGelu()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeLayer(Dim = 512, Experts = 16, TopK = 2, Hidden = 2048, Activation = Activation.Gelu)]
+            [Router(RouterKind.GShard, CapacityFactor = 1.25f)]
+            public partial class MyMoe
+            {
+            }
+            """;
+        Check(nameof(GShardGelu), "N.MyMoe.Moe.g.cs", source);
+    }
+
+    [Fact]
+    public void SwitchRelu()
+    {
+        const string source = """
+            using Wudao;
+
+            [MoeLayer(Dim = 256, Experts = 8, Hidden = 1024, Activation = Activation.Relu)]
+            [Router(RouterKind.Switch, CapacityFactor = 1.5f)]
+            internal partial class SwitchLayer
+            {
+            }
+            """;
+        Check(nameof(SwitchRelu), "SwitchLayer.Moe.g.cs", source);
+    }
+
+    [Fact]
+    public void TopKSwiGlu()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace Models.Mixtral;
+
+            [MoeLayer(Dim = 128, Experts = 8, TopK = 3, Hidden = 384, Activation = Activation.SwiGlu, AuxLossWeight = 0.02f)]
+            [Router(RouterKind.TopK)]
+            public partial class MixtralMoe
+            {
+            }
+            """;
+        Check(nameof(TopKSwiGlu), "Models.Mixtral.MixtralMoe.Moe.g.cs", source);
+    }
+
+    private static void Check(string testName, string hintName, string source)
+    {
+        var run = GeneratorHarness.Run(source);
+
+        Assert.Null(run.Exception);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Baseline.Verify(testName, hintName, run.SourceText(hintName));
+        Assert.Empty(run.OutputErrors);
+    }
+}
