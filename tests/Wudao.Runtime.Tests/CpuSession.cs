@@ -16,3 +16,17 @@ public sealed class CpuCollection : ICollectionFixture<CpuSession>
 {
     public const string Name = "cpu accelerator";
 }
+
+/// <summary>One native-CPU-target session with two threads, shared by the native tests.</summary>
+public sealed class NativeSession : IDisposable
+{
+    public Session Session { get; } = Wudao.Session.Create(DeviceKind.Native, threads: 2);
+
+    public void Dispose() => Session.Dispose();
+}
+
+[CollectionDefinition(Name)]
+public sealed class NativeCollection : ICollectionFixture<NativeSession>
+{
+    public const string Name = "native cpu";
+}

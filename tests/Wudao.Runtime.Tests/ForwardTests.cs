@@ -5,15 +5,34 @@ using Xunit;
 
 namespace Wudao.Runtime.Tests;
 
-/// <summary>Whole layers, generated and run on the CPU accelerator, against the plain C# reference.</summary>
+/// <summary>Whole layers on ILGPU's CPU accelerator (the GPU kernels, simulated).</summary>
 [Collection(CpuCollection.Name)]
-public sealed class ForwardTests
+public sealed class IlgpuForwardTests : ForwardTests
+{
+    public IlgpuForwardTests(CpuSession fixture)
+        : base(fixture.Session)
+    {
+    }
+}
+
+/// <summary>Whole layers on the native CPU target (the same plan, vectorised C#).</summary>
+[Collection(NativeCollection.Name)]
+public sealed class NativeForwardTests : ForwardTests
+{
+    public NativeForwardTests(NativeSession fixture)
+        : base(fixture.Session)
+    {
+    }
+}
+
+/// <summary>Whole generated layers against the plain C# reference, written once for every target.</summary>
+public abstract class ForwardTests
 {
     private readonly Session _session;
 
-    public ForwardTests(CpuSession fixture)
+    protected ForwardTests(Session session)
     {
-        _session = fixture.Session;
+        _session = session;
     }
 
     [Theory]

@@ -32,8 +32,9 @@ public sealed record KernelParam(BindingKind Kind, string Value, string CsType, 
 /// <summary>A kernel's emitted method and how to launch it.</summary>
 public sealed class EmittedKernel
 {
-    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body)
+    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body, IReadOnlyDictionary<string, string> facts)
     {
+        Facts = facts;
         Index = index;
         Space = space;
         Role = role;
@@ -58,4 +59,10 @@ public sealed class EmittedKernel
     public IReadOnlyList<KernelParam> Parameters { get; }
 
     public string Body { get; }
+
+    /// <summary>
+    /// What the template decided from the kernel's ops (statistics offsets, activation, optional
+    /// steps), so the CPU schedule of the same kernel makes the same choices.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Facts { get; }
 }

@@ -153,7 +153,8 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, ti) >=
 ";
         }
 
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Gate", false, ps, body);
+        var facts = new Dictionary<string, string> { ["renorm"] = renorm != null ? "true" : "false", ["second_drop"] = drop != null ? "true" : "false" };
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Gate", false, ps, body, facts);
     }
 
     private static EmittedKernel Route(PlannedKernel k)
@@ -303,7 +304,13 @@ if (tid == 0)
 ";
         }
 
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Route", true, ps, body);
+        var facts = new Dictionary<string, string> { ["kept"] = kept, ["offsets"] = offsets, ["dropped"] = dropped };
+        if (aux != null)
+        {
+            facts["aux"] = MetaOffset(aux.Results[0]);
+        }
+
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Route", true, ps, body, facts);
     }
 
     private static EmittedKernel Dispatch(PlannedKernel k)
@@ -335,7 +342,7 @@ if (slot < 0)
 long row = meta[{MetaOffset(n.Operands[3])} + experts[c]] + slot;
 rows[(row * D) + d] = x[((long)(c / K) * D) + d];
 ";
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Dispatch", false, ps, body);
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Dispatch", false, ps, body, new Dictionary<string, string> { ["offsets"] = MetaOffset(n.Operands[3]) });
     }
 
     private static EmittedKernel ExpertFfn(PlannedKernel k)
@@ -472,7 +479,7 @@ for (int h0 = 0; h0 < H; h0 += HC)
     global::ILGPU.Group.Barrier();
 }}
 ";
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}ExpertFfn", true, ps, body);
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}ExpertFfn", true, ps, body, new Dictionary<string, string> { ["offsets"] = offsets, ["activation"] = act });
     }
 
     private static EmittedKernel Combine(PlannedKernel k)
@@ -510,7 +517,7 @@ for (int j = 0; j < K; j++)
 
 output[i] = acc;
 ";
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Combine", false, ps, body);
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Combine", false, ps, body, new Dictionary<string, string> { ["offsets"] = MetaOffset(n.Operands[4]) });
     }
 
     private static string ActivationCall(string op) => op switch

@@ -112,6 +112,7 @@ private static float Erf(float x)
 }");
         w.Close();
         w.Line();
+        CpuKernelEmitter.Emit(w, kernels);
     }
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
@@ -130,6 +131,7 @@ private static float Erf(float x)
         }
 
         w.Line("private readonly int _group;");
+        w.Line("private readonly CpuKernels? _cpu;");
         w.Line();
         w.Open($"private {name}(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed)");
         w.Line("_session = session ?? throw new global::System.ArgumentNullException(nameof(session));");
@@ -149,6 +151,17 @@ private static float Erf(float x)
         }
 
         w.Line("_group = global::System.Math.Min(Kernels.MaxGroup, session.Accelerator.MaxNumThreadsPerGroup);");
+        w.Open("if (session.Workers != null)");
+        w.Line("// Native CPU target: GEMM weights are packed into micro-kernel panels once, here.");
+        w.Line("_cpu = new CpuKernels();");
+        var names = plan.Weights.ToDictionary(b => b.Value, b => b.Name);
+        foreach (var value in CpuKernelEmitter.PackedWeights(kernels))
+        {
+            var shape = plan.Weights.First(b => b.Value == value).Type.Shape;
+            w.Line($"_cpu.p_{value} = CpuKernels.Pack(weights[\"{names[value]}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
+        }
+
+        w.Close();
         w.Close();
         w.Line();
         w.Line("/// <summary>Creates the layer with weights drawn from <paramref name=\"seed\"/> (the same seed gives the same weights everywhere).</summary>");
@@ -182,7 +195,16 @@ private static float Erf(float x)
         }
 
         w.Line($"var v_{output} = _session.Pool.RentTensor(t, Kernels.D);");
-        w.Open("if (t > 0)");
+        w.Open("if (t > 0 && _cpu != null)");
+        foreach (var p in kernels.SelectMany(k => k.Parameters).GroupBy(CpuKernelEmitter.Field).Select(g => g.First()))
+        {
+            w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Argument(p, output)};");
+        }
+
+        w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
+        w.Line("_cpu.Launch(_session.Workers, t);");
+        w.Close();
+        w.Open("else if (t > 0)");
         foreach (var k in kernels)
         {
             var launch = k.Space switch
@@ -193,14 +215,7 @@ private static float Erf(float x)
                 IterationSpace.TokenGather => "t * Kernels.D",
                 _ => "t",
             };
-            var args = string.Join(", ", k.Parameters.Select(p => p.Kind switch
-            {
-                BindingKind.Input => p.Value + ".View",
-                BindingKind.Weight => $"_w_{p.Value}.View",
-                BindingKind.Meta => "meta",
-                BindingKind.Args => "args",
-                _ => p.Value == output ? $"v_{p.Value}.View" : $"v_{p.Value}",
-            }));
+            var args = string.Join(", ", k.Parameters.Select(p => Argument(p, output)));
             w.Line($"_k{k.Index}({launch}, {args});");
         }
 
@@ -222,6 +237,16 @@ private static float Erf(float x)
 
         w.Close();
     }
+
+    /// <summary>What the launcher passes for a kernel parameter (on either target).</summary>
+    private static string Argument(KernelParam p, string output) => p.Kind switch
+    {
+        BindingKind.Input => p.Value + ".View",
+        BindingKind.Weight => $"_w_{p.Value}.View",
+        BindingKind.Meta => "meta",
+        BindingKind.Args => "args",
+        _ => p.Value == output ? $"v_{p.Value}.View" : $"v_{p.Value}",
+    };
 
     private static string Meta(string value) => IlgpuKernelEmitter.MetaOffset(value);
 

@@ -12,20 +12,23 @@ namespace Wudao;
 
 /// <summary>
 /// One accelerator and what lives on it: the buffer pool, loaded kernels, uploaded tensors.
-/// <c>Session.Create()</c> picks CUDA, then OpenCL, then the CPU accelerator; the environment
-/// variable WUDAO_DEVICE (cpu, cuda, opencl) or an explicit kind overrides.
+/// <c>Session.Create()</c> picks CUDA, then OpenCL, then native CPU code; the environment
+/// variable WUDAO_DEVICE (native, cpu, cuda, opencl) or an explicit kind overrides. The native
+/// target keeps its tensors in CPU memory (ILGPU's CPU buffers) and runs the emitted CPU kernels
+/// on <see cref="Workers"/>; WUDAO_THREADS sets their number.
 /// </summary>
 public sealed class Session : IDisposable
 {
     private readonly ConcurrentDictionary<string, object> _kernels = new();
     private bool _disposed;
 
-    private Session(Context context, Accelerator accelerator, DeviceKind kind)
+    private Session(Context context, Accelerator accelerator, DeviceKind kind, int threads)
     {
         Context = context;
         Accelerator = accelerator;
         Kind = kind;
         Pool = new BufferPool(accelerator);
+        Workers = kind == DeviceKind.Native ? new CpuWorkers(threads) : null;
     }
 
     public Context Context { get; }
@@ -37,21 +40,34 @@ public sealed class Session : IDisposable
     /// <summary>Device memory reused across calls; its counters show whether a call allocated.</summary>
     public BufferPool Pool { get; }
 
-    /// <summary>Human-readable device name.</summary>
-    public string DeviceName => $"{Kind}: {Accelerator.Name}";
+    /// <summary>The threads of the native CPU target; null on other targets.</summary>
+    public CpuWorkers? Workers { get; }
 
-    public static Session Create(DeviceKind kind = DeviceKind.Auto)
+    /// <summary>Human-readable device name.</summary>
+    public string DeviceName => Kind == DeviceKind.Native
+        ? $"Native CPU: {Environment.ProcessorCount} cores, {Workers!.Threads} threads, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit SIMD" : "portable SIMD")}"
+        : $"{Kind}: {Accelerator.Name}";
+
+    /// <summary>Opens a session; <paramref name="threads"/> (native target only) defaults to WUDAO_THREADS or the core count.</summary>
+    public static Session Create(DeviceKind kind = DeviceKind.Auto, int threads = 0)
     {
         if (kind == DeviceKind.Auto)
         {
             kind = ParseEnvironment(Environment.GetEnvironmentVariable("WUDAO_DEVICE"));
         }
 
+        if (threads <= 0)
+        {
+            var env = Environment.GetEnvironmentVariable("WUDAO_THREADS");
+            threads = string.IsNullOrWhiteSpace(env) ? Environment.ProcessorCount
+                : int.TryParse(env, out var n) && n > 0 ? n : throw new ArgumentException($"WUDAO_THREADS='{env}' is not a positive whole number");
+        }
+
         var context = Context.Create(b => b.Default().EnableAlgorithms().Optimize(OptimizationLevel.O1));
         try
         {
             var (accelerator, chosen) = Open(context, kind);
-            return new Session(context, accelerator, chosen);
+            return new Session(context, accelerator, chosen, threads);
         }
         catch
         {
@@ -89,6 +105,7 @@ public sealed class Session : IDisposable
         }
 
         _disposed = true;
+        Workers?.Dispose();
         Pool.Dispose();
         Accelerator.Dispose();
         Context.Dispose();
@@ -98,9 +115,10 @@ public sealed class Session : IDisposable
     {
         null or "" or "auto" => DeviceKind.Auto,
         "cpu" => DeviceKind.Cpu,
+        "native" => DeviceKind.Native,
         "cuda" => DeviceKind.Cuda,
         "opencl" => DeviceKind.OpenCL,
-        _ => throw new ArgumentException($"WUDAO_DEVICE='{value}' is not one of auto, cpu, cuda, opencl"),
+        _ => throw new ArgumentException($"WUDAO_DEVICE='{value}' is not one of auto, native, cpu, cuda, opencl"),
     };
 
     private static (Accelerator, DeviceKind) Open(Context context, DeviceKind kind)
@@ -108,7 +126,9 @@ public sealed class Session : IDisposable
         switch (kind)
         {
             case DeviceKind.Cpu:
-                return (context.CreateCPUAccelerator(0), DeviceKind.Cpu);
+            case DeviceKind.Native:
+                // The native target keeps its memory in the CPU accelerator's buffers.
+                return (context.CreateCPUAccelerator(0), kind);
             case DeviceKind.Cuda:
                 var cuda = context.GetCudaDevices();
                 return cuda.Count > 0
@@ -125,7 +145,7 @@ public sealed class Session : IDisposable
                     return Open(context, DeviceKind.Cuda);
                 }
 
-                return context.GetCLDevices().Count > 0 ? Open(context, DeviceKind.OpenCL) : Open(context, DeviceKind.Cpu);
+                return context.GetCLDevices().Count > 0 ? Open(context, DeviceKind.OpenCL) : Open(context, DeviceKind.Native);
         }
     }
 }

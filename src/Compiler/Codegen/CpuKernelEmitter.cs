@@ -1,0 +1,598 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The second schedule of the same plan: each planned kernel (same ops, same bindings as the
+/// ILGPU kernel) becomes a method of a <c>CpuKernels</c> class that runs natively, vectorised with
+/// Vector512/Vector256 and split into work items over the session's CPU threads. Shapes are
+/// compile-time constants here too. The generated code needs no <c>unsafe</c>: buffers are
+/// reached through refs.
+/// </summary>
+public static class CpuKernelEmitter
+{
+    /// <summary>Tokens per work item of the row-wise kernels.</summary>
+    public const int TokenChunk = 32;
+
+    /// <summary>Rows of one expert tile; a multiple of the micro-kernel's 6 rows.</summary>
+    public const int TileRows = 48;
+
+    /// <summary>Depth of one GEMM K block: a 32-wide B panel of it is 32 KiB, L1-resident.</summary>
+    public const int KBlock = 256;
+
+    /// <summary>Field of the kernel set bound to a parameter.</summary>
+    public static string Field(KernelParam p) => p.Kind switch
+    {
+        BindingKind.Input => "in_" + p.Value,
+        BindingKind.Weight => "w_" + p.Value,
+        BindingKind.Buffer => "v_" + p.Value,
+        BindingKind.Meta => "meta",
+        _ => "args",
+    };
+
+    /// <summary>Weights the expert kernel reads as packed GEMM panels.</summary>
+    public static IEnumerable<string> PackedWeights(IReadOnlyList<EmittedKernel> kernels) =>
+        kernels.Where(k => k.Space == IterationSpace.ExpertRows)
+            .SelectMany(k => k.Parameters.Where(p => p.Name is "w1" or "w2").Select(p => p.Value));
+
+    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    {
+        w.Line("/// <summary>The same plan as <see cref=\"Kernels\"/>, scheduled for the CPU: vectorised and multi-threaded.</summary>");
+        w.Open("public sealed class CpuKernels : global::Wudao.CpuKernelSet");
+        w.Line($"public const int TokenChunk = {TokenChunk};");
+        w.Line($"public const int TileRows = {TileRows};");
+        w.Line($"public const int KC = {KBlock};");
+        w.Line("public const int MR = 6;");
+        w.Line();
+        w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
+        w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
+        w.Line("public static readonly int NR = Wide ? 32 : 16;");
+        w.Line();
+        var fields = kernels.SelectMany(k => k.Parameters).GroupBy(Field).Select(g => g.First()).ToList();
+        foreach (var p in fields)
+        {
+            var type = p.Kind == BindingKind.Args ? "global::Wudao.LayerArgs" : p.CsType;
+            w.Line($"public {type} {Field(p)};");
+        }
+
+        foreach (var value in PackedWeights(kernels))
+        {
+            w.Line($"public float[] p_{value} = global::System.Array.Empty<float>();");
+        }
+
+        w.Line("public global::ILGPU.ArrayView<float> scratch;");
+        w.Line("public int tiles;");
+        w.Line();
+        w.Open("public override void Run(int kernel, int item, int worker)");
+        w.Open("switch (kernel)");
+        foreach (var k in kernels)
+        {
+            w.Line($"case {k.Index}: {k.Method}(item, worker); break;");
+        }
+
+        w.Line("default: throw new global::System.ArgumentOutOfRangeException(nameof(kernel));");
+        w.Close();
+        w.Close();
+        w.Line();
+        EmitLaunch(w, kernels);
+        foreach (var k in kernels)
+        {
+            w.Line();
+            w.Open($"public void {k.Method}(int item, int worker)");
+            foreach (var p in k.Parameters)
+            {
+                w.Line(Prologue(p));
+            }
+
+            w.Lines(Body(k));
+            w.Close();
+        }
+
+        w.Line();
+        w.Lines(Helpers);
+        w.Close();
+        w.Line();
+    }
+
+    private static void EmitLaunch(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    {
+        w.Line("/// <summary>Runs the plan for <paramref name=\"t\"/> tokens; buffers and args must be bound.</summary>");
+        w.Open("public void Launch(global::Wudao.CpuWorkers workers, int t)");
+        foreach (var k in kernels)
+        {
+            var count = k.Space switch
+            {
+                IterationSpace.TokenScan => "1",
+                IterationSpace.Choices => "(t + TokenChunk - 1) / TokenChunk",
+                IterationSpace.ExpertRows => "tiles",
+                _ => "(t + TokenChunk - 1) / TokenChunk",
+            };
+            if (k.Space == IterationSpace.ExpertRows)
+            {
+                w.Line($"tiles = CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{k.Facts["offsets"]});");
+            }
+
+            w.Line(k.Space == IterationSpace.TokenScan ? $"{k.Method}(0, 0);" : $"workers.For(this, {k.Index}, {count});");
+        }
+
+        w.Close();
+    }
+
+    private static string Prologue(KernelParam p) => p switch
+    {
+        { Kind: BindingKind.Args } => "var args = this.args;",
+        { Kind: BindingKind.Weight, Name: "w1" or "w2" } => $"ref float {p.Name} = ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(p_{p.Value});",
+        _ => $"ref {(p.CsType.EndsWith("<int>", System.StringComparison.Ordinal) ? "int" : "float")} {p.Name} = ref global::Wudao.CpuMemory.Ref(this.{Field(p)});",
+    };
+
+    private static string Body(EmittedKernel k) => k.Space switch
+    {
+        IterationSpace.TokenRows => Gate(k),
+        IterationSpace.TokenScan => Route(k),
+        IterationSpace.Choices => Dispatch(k),
+        IterationSpace.ExpertRows => ExpertFfn(k),
+        _ => Combine(k),
+    };
+
+    private static string Gate(EmittedKernel k)
+    {
+        var renorm = k.Facts["renorm"] == "true";
+        var drop = k.Facts["second_drop"] == "true";
+        var body = @"int t0 = item * TokenChunk;
+int t1 = global::System.Math.Min(args.Tokens, t0 + TokenChunk);
+global::System.Span<float> logits = stackalloc float[Kernels.E];
+for (int t = t0; t < t1; t++)
+{
+    // matmul: the token's row against each column of the router weight, d in order.
+    logits.Clear();
+    for (int d = 0; d < Kernels.D; d++)
+    {
+        float xv = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (t * Kernels.D) + d);
+        ref float wrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, d * Kernels.E);
+        for (int e = 0; e < Kernels.E; e++)
+        {
+            logits[e] += xv * global::System.Runtime.CompilerServices.Unsafe.Add(ref wrow, e);
+        }
+    }
+
+    // softmax
+    ref float p = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, t * Kernels.E);
+    float max = float.NegativeInfinity;
+    for (int e = 0; e < Kernels.E; e++)
+    {
+        max = logits[e] > max ? logits[e] : max;
+    }
+
+    float sum = 0f;
+    for (int e = 0; e < Kernels.E; e++)
+    {
+        float v = global::System.MathF.Exp(logits[e] - max);
+        logits[e] = v;
+        sum += v;
+    }
+
+    for (int e = 0; e < Kernels.E; e++)
+    {
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e) = logits[e] / sum;
+    }
+
+    // topk: largest first, ties to the lower expert.
+    float prevV = float.PositiveInfinity;
+    int prevE = -1;
+    float chosen = 0f;
+    int c0 = t * Kernels.K;
+    for (int j = 0; j < Kernels.K; j++)
+    {
+        int best = -1;
+        float bestV = 0f;
+        for (int e = 0; e < Kernels.E; e++)
+        {
+            float v = global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e);
+            bool eligible = v < prevV || (v == prevV && e > prevE);
+            if (eligible && (best < 0 || v > bestV))
+            {
+                best = e;
+                bestV = v;
+            }
+        }
+
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + j) = best;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + j) = bestV;
+        chosen += bestV;
+        prevV = bestV;
+        prevE = best;
+    }
+";
+        if (renorm)
+        {
+            body += @"
+    for (int j = 0; j < Kernels.K; j++)
+    {
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + j) /= chosen;
+    }
+";
+        }
+
+        if (drop)
+        {
+            body += @"
+    if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, t) >= 2f * global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + 1))
+    {
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + 1) = -1;
+    }
+";
+        }
+
+        return body + "}\n";
+    }
+
+    private static string Route(EmittedKernel k)
+    {
+        var (kept, offsets, dropped) = ("Kernels." + k.Facts["kept"], "Kernels." + k.Facts["offsets"], "Kernels." + k.Facts["dropped"]);
+        var body = $@"int tokens = args.Tokens;
+int cap = args.Capacity;
+global::System.Span<int> filled = stackalloc int[Kernels.E];
+filled.Clear();
+
+// capacity: choice-major, token order; past the capacity a choice is dropped (slot -1).
+for (int j = 0; j < Kernels.K; j++)
+{{
+    for (int t = 0; t < tokens; t++)
+    {{
+        int c = (t * Kernels.K) + j;
+        int mine = global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c);
+        int slot = -1;
+        if (mine >= 0)
+        {{
+            int pos = filled[mine]++;
+            if (cap <= 0 || pos < cap)
+            {{
+                slot = pos;
+            }}
+        }}
+
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c) = slot;
+    }}
+}}
+
+// count + scan
+int off = 0;
+int lost = 0;
+for (int e = 0; e < Kernels.E; e++)
+{{
+    int f = filled[e];
+    int keep = cap > 0 && f > cap ? cap : f;
+    lost += f - keep;
+    global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {kept} + e) = keep;
+    global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + e) = off;
+    off += keep;
+}}
+
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + Kernels.E) = off;
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
+";
+        if (k.Facts.TryGetValue("aux", out var aux))
+        {
+            aux = "Kernels." + aux;
+            body += $@"
+// aux_loss: per expert, token-order sums, as the GPU kernel does.
+float s = 0f;
+for (int e = 0; e < Kernels.E; e++)
+{{
+    float p = 0f;
+    int f = 0;
+    for (int t = 0; t < tokens; t++)
+    {{
+        p += global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, (t * Kernels.E) + e);
+        if (global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, t * Kernels.K) == e)
+        {{
+            f++;
+        }}
+    }}
+
+    s += tokens > 0 ? (f / (float)tokens) * (p / tokens) : 0f;
+}}
+
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {aux}) = global::System.BitConverter.SingleToInt32Bits(args.AuxWeight * Kernels.E * s);
+";
+        }
+
+        return body;
+    }
+
+    private static string Dispatch(EmittedKernel k)
+    {
+        var offsets = "Kernels." + k.Facts["offsets"];
+        return $@"int c0 = item * TokenChunk * Kernels.K;
+int c1 = global::System.Math.Min(this.args.Tokens * Kernels.K, c0 + (TokenChunk * Kernels.K));
+for (int c = c0; c < c1; c++)
+{{
+    int slot = global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c);
+    if (slot < 0)
+    {{
+        continue;
+    }}
+
+    int row = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot;
+    global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (c / Kernels.K) * Kernels.D), Kernels.D)
+        .CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, row * Kernels.D), Kernels.D));
+}}
+";
+    }
+
+    private static string ExpertFfn(EmittedKernel k)
+    {
+        var offsets = "Kernels." + k.Facts["offsets"];
+        var activation = k.Facts["activation"] switch
+        {
+            Ops.SwiGlu => @"for (int c = 0; c < Kernels.H; c++)
+    {
+        ref float g = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
+        g = Silu(g) * global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, Kernels.H + c);
+    }",
+            Ops.Gelu => @"for (int c = 0; c < Kernels.H; c++)
+    {
+        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
+        v = Gelu(v);
+    }",
+            Ops.Silu => @"for (int c = 0; c < Kernels.H; c++)
+    {
+        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
+        v = Silu(v);
+    }",
+            _ => @"for (int c = 0; c < Kernels.H; c++)
+    {
+        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
+        v = v > 0f ? v : 0f;
+    }",
+        };
+        return $@"// This tile: rows [start, start + n) of expert e (tiles are numbered expert by expert).
+int tile = item;
+int e = -1;
+int start = 0;
+int n = 0;
+for (int ee = 0; ee < Kernels.E && e < 0; ee++)
+{{
+    int first = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + ee);
+    int count = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + ee + 1) - first;
+    int tilesHere = (count + TileRows - 1) / TileRows;
+    if (tile < tilesHere)
+    {{
+        e = ee;
+        start = first + (tile * TileRows);
+        n = global::System.Math.Min(TileRows, count - (tile * TileRows));
+    }}
+    else
+    {{
+        tile -= tilesHere;
+    }}
+}}
+
+if (e < 0)
+{{
+    return;
+}}
+
+// Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
+ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * TileRows * Kernels.H1);
+Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b1, e * Kernels.H1));
+for (int r = 0; r < n; r++)
+{{
+    ref float hrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref h, r * Kernels.H1);
+    {activation}
+}}
+
+Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b2, e * Kernels.D));
+";
+    }
+
+    private static string Combine(EmittedKernel k)
+    {
+        var offsets = "Kernels." + k.Facts["offsets"];
+        return $@"int t0 = item * TokenChunk;
+int t1 = global::System.Math.Min(this.args.Tokens, t0 + TokenChunk);
+int lanes = global::System.Numerics.Vector<float>.Count;
+for (int t = t0; t < t1; t++)
+{{
+    var o = global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref output, t * Kernels.D), Kernels.D);
+    o.Clear();
+    for (int j = 0; j < Kernels.K; j++)
+    {{
+        int c = (t * Kernels.K) + j;
+        int slot = global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c);
+        if (slot < 0)
+        {{
+            continue;
+        }}
+
+        int row = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot;
+        float gate = global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+        var src = global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, row * Kernels.D), Kernels.D);
+        int d = 0;
+        for (; d + lanes <= Kernels.D; d += lanes)
+        {{
+            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + (gate * new global::System.Numerics.Vector<float>(src.Slice(d)));
+            acc.CopyTo(o.Slice(d));
+        }}
+
+        for (; d < Kernels.D; d++)
+        {{
+            o[d] += gate * src[d];
+        }}
+    }}
+}}
+";
+    }
+
+    private static readonly string Helpers = @"private static float Silu(float a) => a / (1f + global::System.MathF.Exp(-a));
+
+private static float Gelu(float a) => 0.5f * a * (1f + Erf(a * 0.70710677f));
+
+// erf by Abramowitz & Stegun 7.1.26, as in the GPU kernels.
+private static float Erf(float x)
+{
+    float s = x < 0f ? -1f : 1f;
+    float ax = x < 0f ? -x : x;
+    float t = 1f / (1f + (0.3275911f * ax));
+    float p = ((((((((1.061405429f * t) - 1.453152027f) * t) + 1.421413741f) * t) - 0.284496736f) * t) + 0.254829592f) * t;
+    return s * (1f - (p * global::System.MathF.Exp(-ax * ax)));
+}
+
+/// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
+private static int CountTiles(ref int meta, int offsets)
+{
+    int tiles = 0;
+    for (int e = 0; e < Kernels.E; e++)
+    {
+        int count = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, offsets + e + 1) - global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, offsets + e);
+        tiles += (count + TileRows - 1) / TileRows;
+    }
+
+    return tiles;
+}
+
+/// <summary>Floats of one expert's packed weight: ceil(n / NR) panels of k rows by NR columns.</summary>
+public static int PanelStride(int k, int n) => ((n + NR - 1) / NR) * k * NR;
+
+/// <summary>
+/// Packs [experts, k, n] row-major weights into NR-wide column panels, [e][panel][k][NR], zero
+/// padded: the micro-kernel then streams B contiguously. Done once, when the layer is created.
+/// </summary>
+public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, int k, int n)
+{
+    int stride = PanelStride(k, n);
+    var packed = new float[experts * stride];
+    for (int e = 0; e < experts; e++)
+    {
+        for (int p = 0; p * NR < n; p++)
+        {
+            int cols = global::System.Math.Min(NR, n - (p * NR));
+            for (int r = 0; r < k; r++)
+            {
+                w.Slice((e * k * n) + (r * n) + (p * NR), cols).CopyTo(global::System.MemoryExtensions.AsSpan(packed, (e * stride) + (((p * k) + r) * NR), cols));
+            }
+        }
+    }
+
+    return packed;
+}
+
+/// <summary>
+/// C[m, n] = A[m, k] · B + bias, B packed in panels. Blocked over k (KC) so a B block stays in
+/// L1 while every MR-row block of A passes over it; the first k block starts from the bias.
+/// </summary>
+private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m, ref float bias)
+{
+    int panels = (n + NR - 1) / NR;
+    global::System.Span<float> edge = stackalloc float[MR * 32];
+    global::System.Span<float> edgeBias = stackalloc float[32];
+    for (int k0 = 0; k0 < k; k0 += KC)
+    {
+        int kc = global::System.Math.Min(KC, k - k0);
+        bool first = k0 == 0;
+        for (int p = 0; p < panels; p++)
+        {
+            ref float bp = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b, ((p * k) + k0) * NR);
+            int cols = global::System.Math.Min(NR, n - (p * NR));
+            for (int r0 = 0; r0 < m; r0 += MR)
+            {
+                int mr = global::System.Math.Min(MR, m - r0);
+                ref float ar = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref a, (r0 * lda) + k0);
+                ref float cr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref c, (r0 * ldc) + (p * NR));
+                if (cols == NR)
+                {
+                    Micro(ref ar, lda, ref bp, kc, ref cr, ldc, mr, first, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, p * NR));
+                    continue;
+                }
+
+                // A partial last panel works on a padded copy of its columns.
+                edgeBias.Clear();
+                for (int j = 0; j < cols; j++)
+                {
+                    edgeBias[j] = global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, (p * NR) + j);
+                }
+
+                for (int r = 0; r < mr; r++)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        edge[(r * NR) + j] = global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (r * ldc) + j);
+                    }
+                }
+
+                Micro(ref ar, lda, ref bp, kc, ref edge[0], NR, mr, first, ref edgeBias[0]);
+                for (int r = 0; r < mr; r++)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        global::System.Runtime.CompilerServices.Unsafe.Add(ref cr, (r * ldc) + j) = edge[(r * NR) + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+private static void Micro(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias)
+{
+    if (Wide)
+    {
+        Micro512(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias);
+    }
+    else
+    {
+        Micro256(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias);
+    }
+}
+" + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
+
+    /// <summary>
+    /// An MR x (2 vectors) register-blocked micro-kernel: 12 accumulators, one broadcast of A and
+    /// two loads of B per k. Rows past <c>mr</c> read row mr-1 (valid memory) and are not stored.
+    /// </summary>
+    private static string MicroKernel(string vec, int lanes)
+    {
+        var v = "global::System.Runtime.Intrinsics." + vec;
+        var bits = vec.Substring("Vector".Length);
+        var sb = new System.Text.StringBuilder();
+        sb.Append($"private static void Micro{bits}(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias)\n{{\n");
+        for (var r = 0; r < 6; r++)
+        {
+            sb.Append($"    ref float a{r} = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref a, global::System.Math.Min({r}, mr - 1) * lda);\n");
+        }
+
+        for (var r = 0; r < 6; r++)
+        {
+            sb.Append($"    ref float c{r} = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref c, global::System.Math.Min({r}, mr - 1) * ldc);\n");
+        }
+
+        for (var r = 0; r < 6; r++)
+        {
+            sb.Append($"    var x{r}0 = first ? {v}.LoadUnsafe(ref bias) : {v}.LoadUnsafe(ref c{r});\n");
+            sb.Append($"    var x{r}1 = first ? {v}.LoadUnsafe(ref bias, {lanes}) : {v}.LoadUnsafe(ref c{r}, {lanes});\n");
+        }
+
+        sb.Append("    for (int k = 0; k < kc; k++)\n    {\n");
+        sb.Append($"        var b0 = {v}.LoadUnsafe(ref b, (nuint)(k * {2 * lanes}));\n");
+        sb.Append($"        var b1 = {v}.LoadUnsafe(ref b, (nuint)((k * {2 * lanes}) + {lanes}));\n");
+        for (var r = 0; r < 6; r++)
+        {
+            sb.Append($"        var s{r} = {v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref a{r}, k));\n");
+            sb.Append($"        x{r}0 = {v}.FusedMultiplyAdd(s{r}, b0, x{r}0);\n");
+            sb.Append($"        x{r}1 = {v}.FusedMultiplyAdd(s{r}, b1, x{r}1);\n");
+        }
+
+        sb.Append("    }\n\n");
+        for (var r = 5; r >= 0; r--)
+        {
+            // Stored from the last row down, so a clamped duplicate row is overwritten by its original.
+            sb.Append($"    if (mr > {r})\n    {{\n        {v}.StoreUnsafe(x{r}0, ref c{r});\n        {v}.StoreUnsafe(x{r}1, ref c{r}, {lanes});\n    }}\n");
+        }
+
+        sb.Append("}\n");
+        return sb.ToString();
+    }
+}
