@@ -42,6 +42,8 @@ public static class CpuKernelEmitter
     {
         w.Line("/// <summary>The same plan as <see cref=\"Kernels\"/>, scheduled for the CPU: vectorised and multi-threaded.</summary>");
         w.Open("public sealed class CpuKernels : global::Wudao.CpuKernelSet");
+        w.Line($"public CpuKernels() : base(new string[] {{ {string.Join(", ", kernels.Select(k => "\"" + k.Role + "\""))} }}) {{ }}");
+        w.Line();
         w.Line($"public const int TokenChunk = {TokenChunk};");
         w.Line($"public const int TileRows = {TileRows};");
         w.Line($"public const int KC = {KBlock};");
@@ -101,6 +103,7 @@ public static class CpuKernelEmitter
     {
         w.Line("/// <summary>Runs the plan for <paramref name=\"t\"/> tokens; buffers and args must be bound.</summary>");
         w.Open("public void Launch(global::Wudao.CpuWorkers workers, int t)");
+        w.Line("long start;");
         foreach (var k in kernels)
         {
             var count = k.Space switch
@@ -115,7 +118,9 @@ public static class CpuKernelEmitter
                 w.Line($"tiles = CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{k.Facts["offsets"]});");
             }
 
+            w.Line("start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
             w.Line(k.Space == IterationSpace.TokenScan ? $"{k.Method}(0, 0);" : $"workers.For(this, {k.Index}, {count});");
+            w.Line($"ElapsedTicks[{k.Index}] += global::System.Diagnostics.Stopwatch.GetTimestamp() - start;");
         }
 
         w.Close();
@@ -144,19 +149,16 @@ public static class CpuKernelEmitter
         var body = @"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(args.Tokens, t0 + TokenChunk);
 global::System.Span<float> logits = stackalloc float[Kernels.E];
+global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];
 for (int t = t0; t < t1; t++)
 {
-    // matmul: the token's row against each column of the router weight, d in order.
-    logits.Clear();
-    for (int d = 0; d < Kernels.D; d++)
+    // matmul: four tokens' rows against the router weight at once (four independent sums, each in d order).
+    if ((t - t0) % 4 == 0)
     {
-        float xv = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (t * Kernels.D) + d);
-        ref float wrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, d * Kernels.E);
-        for (int e = 0; e < Kernels.E; e++)
-        {
-            logits[e] += xv * global::System.Runtime.CompilerServices.Unsafe.Add(ref wrow, e);
-        }
+        Logits(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D), global::System.Math.Min(4, t1 - t), ref wg, logits4);
     }
+
+    logits4.Slice(((t - t0) % 4) * Kernels.E, Kernels.E).CopyTo(logits);
 
     // softmax
     ref float p = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, t * Kernels.E);
@@ -439,6 +441,77 @@ private static float Erf(float x)
     float t = 1f / (1f + (0.3275911f * ax));
     float p = ((((((((1.061405429f * t) - 1.453152027f) * t) + 1.421413741f) * t) - 0.284496736f) * t) + 0.254829592f) * t;
     return s * (1f - (p * global::System.MathF.Exp(-ax * ax)));
+}
+
+/// <summary>
+/// logits[r, e] = Σ_d x[r, d]·wg[d, e] for up to four rows: four accumulators hide the FMA
+/// latency while each sum still runs in d order. Rows past <c>rows</c> repeat the last.
+/// </summary>
+private static void Logits(ref float x, int rows, ref float wg, global::System.Span<float> logits)
+{
+    ref float x0 = ref x;
+    ref float x1 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(1, rows - 1) * Kernels.D);
+    ref float x2 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(2, rows - 1) * Kernels.D);
+    ref float x3 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(3, rows - 1) * Kernels.D);
+    int e0 = 0;
+    if (Wide)
+    {
+        for (; e0 + 16 <= Kernels.E; e0 += 16)
+        {
+            var a0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+            var a1 = a0;
+            var a2 = a0;
+            var a3 = a0;
+            for (int d = 0; d < Kernels.D; d++)
+            {
+                var w = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));
+                a0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x0, d)), w, a0);
+                a1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x1, d)), w, a1);
+                a2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x2, d)), w, a2);
+                a3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x3, d)), w, a3);
+            }
+
+            global::System.Runtime.Intrinsics.Vector512.CopyTo(a0, logits.Slice(e0));
+            global::System.Runtime.Intrinsics.Vector512.CopyTo(a1, logits.Slice(Kernels.E + e0));
+            global::System.Runtime.Intrinsics.Vector512.CopyTo(a2, logits.Slice((2 * Kernels.E) + e0));
+            global::System.Runtime.Intrinsics.Vector512.CopyTo(a3, logits.Slice((3 * Kernels.E) + e0));
+        }
+    }
+
+    for (; e0 + 8 <= Kernels.E; e0 += 8)
+    {
+        var a0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
+        var a1 = a0;
+        var a2 = a0;
+        var a3 = a0;
+        for (int d = 0; d < Kernels.D; d++)
+        {
+            var w = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));
+            a0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x0, d)), w, a0);
+            a1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x1, d)), w, a1);
+            a2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x2, d)), w, a2);
+            a3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x3, d)), w, a3);
+        }
+
+        global::System.Runtime.Intrinsics.Vector256.CopyTo(a0, logits.Slice(e0));
+        global::System.Runtime.Intrinsics.Vector256.CopyTo(a1, logits.Slice(Kernels.E + e0));
+        global::System.Runtime.Intrinsics.Vector256.CopyTo(a2, logits.Slice((2 * Kernels.E) + e0));
+        global::System.Runtime.Intrinsics.Vector256.CopyTo(a3, logits.Slice((3 * Kernels.E) + e0));
+    }
+
+    for (; e0 < Kernels.E; e0++)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float acc = 0f;
+            for (int d = 0; d < Kernels.D; d++)
+            {
+                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.E) + e0), acc);
+            }
+
+            logits[(r * Kernels.E) + e0] = acc;
+        }
+    }
 }
 
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>

@@ -176,6 +176,9 @@ private static float Erf(float x)
         w.Line("/// <summary>Counter of the routing RNG; each Forward uses it, then increments it.</summary>");
         w.Line("public int Step { get; set; }");
         w.Line();
+        w.Line("/// <summary>The native CPU kernels with their cumulative times, when the session runs the native target; else null.</summary>");
+        w.Line("public global::Wudao.CpuKernelSet? NativeKernels => _cpu;");
+        w.Line();
         w.Line("global::Wudao.MoeLayerInfo global::Wudao.IMoeLayer.Info => Info;");
         w.Line();
     }
