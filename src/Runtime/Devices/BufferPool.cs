@@ -14,6 +14,7 @@ public sealed class BufferPool : IDisposable
 {
     private readonly Dictionary<(Type, long), Stack<MemoryBuffer>> _free = new();
     private readonly List<MemoryBuffer> _all = new();
+    private readonly Stack<ForwardScope> _scopes = new();
     private readonly object _lock = new();
 
     internal BufferPool(Accelerator accelerator)
@@ -80,8 +81,25 @@ public sealed class BufferPool : IDisposable
         return new DeviceTensor(this, Rent<float>(length), shape.ToArray(), length);
     }
 
-    /// <summary>Scratch for one call: everything rented through it returns when it is disposed.</summary>
-    public ForwardScope BeginScope() => new(this);
+    /// <summary>
+    /// Scratch for one call: everything rented through it returns when it is disposed. Scopes are
+    /// reused, so a steady stream of calls allocates no host memory for them either.
+    /// </summary>
+    public ForwardScope BeginScope()
+    {
+        lock (_lock)
+        {
+            return (_scopes.Count > 0 ? _scopes.Pop() : new ForwardScope(this)).Activate();
+        }
+    }
+
+    internal void Recycle(ForwardScope scope)
+    {
+        lock (_lock)
+        {
+            _scopes.Push(scope);
+        }
+    }
 
     public void Dispose()
     {

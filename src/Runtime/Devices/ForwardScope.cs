@@ -11,6 +11,8 @@ public sealed class ForwardScope : IDisposable
     private readonly BufferPool _pool;
     private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _f32 = new();
     private readonly List<MemoryBuffer1D<int, Stride1D.Dense>> _i32 = new();
+    private int[] _host = Array.Empty<int>();
+    private bool _active;
 
     internal ForwardScope(BufferPool pool)
     {
@@ -33,11 +35,18 @@ public sealed class ForwardScope : IDisposable
 
     /// <summary>
     /// The call's one host synchronisation: waits for the kernels and copies the statistics
-    /// block back. When nothing ran, the block is all zeros.
+    /// block back. When nothing ran, the block is all zeros. The array belongs to the scope:
+    /// read it before the scope is disposed.
     /// </summary>
     public int[] ReadBack(ArrayView<int> block, bool ran)
     {
-        var host = new int[block.Length];
+        if (_host.Length != block.Length)
+        {
+            _host = new int[block.Length];
+        }
+
+        var host = _host;
+        Array.Clear(host);
         if (ran && host.Length > 0)
         {
             _pool.Accelerator.Synchronize();
@@ -47,8 +56,21 @@ public sealed class ForwardScope : IDisposable
         return host;
     }
 
+    internal ForwardScope Activate()
+    {
+        _active = true;
+        return this;
+    }
+
     public void Dispose()
     {
+        // A second Dispose must not hand the same scope out twice.
+        if (!_active)
+        {
+            return;
+        }
+
+        _active = false;
         foreach (var b in _f32)
         {
             _pool.Return(b);
@@ -61,5 +83,6 @@ public sealed class ForwardScope : IDisposable
 
         _f32.Clear();
         _i32.Clear();
+        _pool.Recycle(this);
     }
 }
