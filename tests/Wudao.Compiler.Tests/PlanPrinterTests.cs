@@ -65,6 +65,6 @@ public class PlanPrinterTests
     public void Plan_to_string_is_the_printed_plan()
     {
         Assert.Equal(PlanPrinter.Print(GShard), GShard.ToString());
-        Assert.Equal(11, TestSpecs.Lines(GShard.ToString()).Length);
+        Assert.Equal(12, TestSpecs.Lines(GShard.ToString()).Length);
     }
 }

@@ -95,4 +95,27 @@ public class PlanTests
         Assert.Empty(paramsOnly.Materialized);
         Assert.Equal(0, paramsOnly.HostSyncs);
     }
+
+    [Fact]
+    public void Combine_weight_moves_into_the_expert_epilogue_when_combine_is_the_only_reader()
+    {
+        var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make()));
+
+        Assert.True(plan.CombineWeightInEpilogue.Fuse);
+        Assert.Contains("combine is the only reader of %y", plan.CombineWeightInEpilogue.Reason);
+        Assert.Contains("native schedule: combine's gate weight is applied in k3's second-GEMM epilogue", PlanPrinter.Print(plan));
+    }
+
+    [Fact]
+    public void Combine_weight_stays_in_combine_when_the_expert_rows_have_another_reader()
+    {
+        var graph = MoeLowering.Lower(TestSpecs.Make());
+        var exposed = new Graph(graph.Name, graph.Inputs, graph.Nodes, graph.Outputs.Concat(new[] { "y" }).ToArray());
+
+        var plan = PassPipeline.Run(exposed);
+
+        Assert.False(plan.CombineWeightInEpilogue.Fuse);
+        Assert.Contains("%y has 2 readers", plan.CombineWeightInEpilogue.Reason);
+        Assert.Contains("native schedule: combine's gate weight stays in combine", PlanPrinter.Print(plan));
+    }
 }

@@ -38,8 +38,10 @@ public static class CpuKernelEmitter
         kernels.Where(k => k.Space == IterationSpace.ExpertRows)
             .SelectMany(k => k.Parameters.Where(p => p.Name is "w1" or "w2").Select(p => p.Value));
 
-    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels, bool combineWeightInEpilogue)
     {
+        // The gates buffer combine reads: dispatch copies each kept choice's gate next to its row.
+        var gatesField = Field(kernels.First(k => k.Space == IterationSpace.TokenGather).Parameters.First(p => p.Name == "gates"));
         w.Line("/// <summary>The same plan as <see cref=\"Kernels\"/>, scheduled for the CPU: vectorised and multi-threaded.</summary>");
         w.Open("public sealed class CpuKernels : global::Wudao.CpuKernelSet");
         w.Line($"public CpuKernels() : base(new string[] {{ {string.Join(", ", kernels.Select(k => "\"" + k.Role + "\""))} }}) {{ }}");
@@ -66,6 +68,12 @@ public static class CpuKernelEmitter
         }
 
         w.Line("public global::ILGPU.ArrayView<float> scratch;");
+        if (combineWeightInEpilogue)
+        {
+            w.Line("/// <summary>The gate of each expert row, applied in the second GEMM's epilogue.</summary>");
+            w.Line("public global::ILGPU.ArrayView<float> rowgates;");
+        }
+
         w.Line("public int tiles;");
         w.Line();
         w.Open("public override void Run(int kernel, int item, int worker)");
@@ -89,7 +97,7 @@ public static class CpuKernelEmitter
                 w.Line(Prologue(p));
             }
 
-            w.Lines(Body(k));
+            w.Lines(Body(k, combineWeightInEpilogue, gatesField));
             w.Close();
         }
 
@@ -133,13 +141,13 @@ public static class CpuKernelEmitter
         _ => $"ref {(p.CsType.EndsWith("<int>", System.StringComparison.Ordinal) ? "int" : "float")} {p.Name} = ref global::Wudao.CpuMemory.Ref(this.{Field(p)});",
     };
 
-    private static string Body(EmittedKernel k) => k.Space switch
+    private static string Body(EmittedKernel k, bool scaled, string gatesField) => k.Space switch
     {
         IterationSpace.TokenRows => Gate(k),
         IterationSpace.TokenScan => Route(k),
-        IterationSpace.Choices => Dispatch(k),
-        IterationSpace.ExpertRows => ExpertFfn(k),
-        _ => Combine(k),
+        IterationSpace.Choices => Dispatch(k, scaled, gatesField),
+        IterationSpace.ExpertRows => ExpertFfn(k, scaled),
+        _ => Combine(k, scaled),
     };
 
     private static string Gate(EmittedKernel k)
@@ -305,9 +313,13 @@ global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {aux}) = global::Sy
         return body;
     }
 
-    private static string Dispatch(EmittedKernel k)
+    private static string Dispatch(EmittedKernel k, bool scaled, string gatesField)
     {
         var offsets = "Kernels." + k.Facts["offsets"];
+        var gate = scaled
+            ? $@"    global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), row) = global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.{gatesField}), c);
+"
+            : "";
         return $@"int c0 = item * TokenChunk * Kernels.K;
 int c1 = global::System.Math.Min(this.args.Tokens * Kernels.K, c0 + (TokenChunk * Kernels.K));
 for (int c = c0; c < c1; c++)
@@ -321,12 +333,13 @@ for (int c = c0; c < c1; c++)
     int row = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot;
     global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (c / Kernels.K) * Kernels.D), Kernels.D)
         .CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, row * Kernels.D), Kernels.D));
-}}
+{gate}}}
 ";
     }
 
-    private static string ExpertFfn(EmittedKernel k)
+    private static string ExpertFfn(EmittedKernel k, bool scaled)
     {
+        var scale = scaled ? "true, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), start)" : "false, ref h";
         var offsets = "Kernels." + k.Facts["offsets"];
         var activation = k.Facts["activation"] switch
         {
@@ -380,19 +393,21 @@ if (e < 0)
 
 // Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
 ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * TileRows * Kernels.H1);
-Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b1, e * Kernels.H1));
+Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b1, e * Kernels.H1), false, ref h);
 for (int r = 0; r < n; r++)
 {{
     ref float hrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref h, r * Kernels.H1);
     {activation}
 }}
 
-Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b2, e * Kernels.D));
+Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b2, e * Kernels.D), {scale});
 ";
     }
 
-    private static string Combine(EmittedKernel k)
+    private static string Combine(EmittedKernel k, bool scaled)
     {
+        // With the gate applied in the expert epilogue, combine only sums the rows.
+        var (vectorTerm, scalarTerm) = scaled ? ("new global::System.Numerics.Vector<float>(src.Slice(d))", "src[d]") : ("(gate * new global::System.Numerics.Vector<float>(src.Slice(d)))", "gate * src[d]");
         var offsets = "Kernels." + k.Facts["offsets"];
         return $@"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(this.args.Tokens, t0 + TokenChunk);
@@ -416,13 +431,13 @@ for (int t = t0; t < t1; t++)
         int d = 0;
         for (; d + lanes <= Kernels.D; d += lanes)
         {{
-            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + (gate * new global::System.Numerics.Vector<float>(src.Slice(d)));
+            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + {vectorTerm};
             acc.CopyTo(o.Slice(d));
         }}
 
         for (; d < Kernels.D; d++)
         {{
-            o[d] += gate * src[d];
+            o[d] += {scalarTerm};
         }}
     }}
 }}
@@ -554,10 +569,11 @@ public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, in
 }
 
 /// <summary>
-/// C[m, n] = A[m, k] · B + bias, B packed in panels. Blocked over k (KC) so a B block stays in
-/// L1 while every MR-row block of A passes over it; the first k block starts from the bias.
+/// C[m, n] = (A[m, k] · B + bias) · rowScale, B packed in panels. Blocked over k (KC) so a B
+/// block stays in L1 while every MR-row block of A passes over it; the first k block starts
+/// from the bias, the last one applies the per-row scale (when scaled) before storing.
 /// </summary>
-private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m, ref float bias)
+private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m, ref float bias, bool scaled, ref float rowScale)
 {
     int panels = (n + NR - 1) / NR;
     global::System.Span<float> edge = stackalloc float[MR * 32];
@@ -566,6 +582,7 @@ private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref fl
     {
         int kc = global::System.Math.Min(KC, k - k0);
         bool first = k0 == 0;
+        bool scale = scaled && k0 + kc == k;
         for (int p = 0; p < panels; p++)
         {
             ref float bp = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b, ((p * k) + k0) * NR);
@@ -577,7 +594,7 @@ private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref fl
                 ref float cr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref c, (r0 * ldc) + (p * NR));
                 if (cols == NR)
                 {
-                    Micro(ref ar, lda, ref bp, kc, ref cr, ldc, mr, first, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, p * NR));
+                    Micro(ref ar, lda, ref bp, kc, ref cr, ldc, mr, first, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref bias, p * NR), scale, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rowScale, r0));
                     continue;
                 }
 
@@ -596,7 +613,7 @@ private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref fl
                     }
                 }
 
-                Micro(ref ar, lda, ref bp, kc, ref edge[0], NR, mr, first, ref edgeBias[0]);
+                Micro(ref ar, lda, ref bp, kc, ref edge[0], NR, mr, first, ref edgeBias[0], scale, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rowScale, r0));
                 for (int r = 0; r < mr; r++)
                 {
                     for (int j = 0; j < cols; j++)
@@ -609,15 +626,15 @@ private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref fl
     }
 }
 
-private static void Micro(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias)
+private static void Micro(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias, bool scale, ref float rs)
 {
     if (Wide)
     {
-        Micro512(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias);
+        Micro512(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias, scale, ref rs);
     }
     else
     {
-        Micro256(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias);
+        Micro256(ref a, lda, ref b, kc, ref c, ldc, mr, first, ref bias, scale, ref rs);
     }
 }
 " + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
@@ -631,7 +648,7 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
         var v = "global::System.Runtime.Intrinsics." + vec;
         var bits = vec.Substring("Vector".Length);
         var sb = new System.Text.StringBuilder();
-        sb.Append($"private static void Micro{bits}(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias)\n{{\n");
+        sb.Append($"private static void Micro{bits}(ref float a, int lda, ref float b, int kc, ref float c, int ldc, int mr, bool first, ref float bias, bool scale, ref float rs)\n{{\n");
         for (var r = 0; r < 6; r++)
         {
             sb.Append($"    ref float a{r} = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref a, global::System.Math.Min({r}, mr - 1) * lda);\n");
@@ -656,6 +673,14 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
             sb.Append($"        var s{r} = {v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref a{r}, k));\n");
             sb.Append($"        x{r}0 = {v}.FusedMultiplyAdd(s{r}, b0, x{r}0);\n");
             sb.Append($"        x{r}1 = {v}.FusedMultiplyAdd(s{r}, b1, x{r}1);\n");
+        }
+
+        sb.Append("    }\n\n");
+        sb.Append("    if (scale)\n    {\n");
+        for (var r = 0; r < 6; r++)
+        {
+            sb.Append($"        var g{r} = {v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref rs, global::System.Math.Min({r}, mr - 1)));\n");
+            sb.Append($"        x{r}0 *= g{r};\n        x{r}1 *= g{r};\n");
         }
 
         sb.Append("    }\n\n");

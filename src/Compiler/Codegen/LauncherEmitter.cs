@@ -112,7 +112,7 @@ private static float Erf(float x)
 }");
         w.Close();
         w.Line();
-        CpuKernelEmitter.Emit(w, kernels);
+        CpuKernelEmitter.Emit(w, kernels, plan.CombineWeightInEpilogue.Fuse);
     }
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
@@ -205,6 +205,11 @@ private static float Erf(float x)
         }
 
         w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
+        if (plan.CombineWeightInEpilogue.Fuse)
+        {
+            w.Line("_cpu.rowgates = scope.F32((long)t * Kernels.K);");
+        }
+
         w.Line("_cpu.Launch(_session.Workers, t);");
         w.Close();
         w.Open("else if (t > 0)");

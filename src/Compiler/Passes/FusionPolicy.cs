@@ -1,3 +1,4 @@
+using System.Linq;
 using Wudao.Compiler.Ir;
 
 namespace Wudao.Compiler.Passes;
@@ -39,6 +40,26 @@ public static class FusionPolicy
             default:
                 return (false, $"iteration spaces differ ({from} -> {to})");
         }
+    }
+
+    /// <summary>
+    /// May combine's gate weight be applied in the expert kernel's second-GEMM epilogue? Legal when
+    /// combine is the only reader of the expert rows: each row then leaves the GEMM already
+    /// scaled, and combine only sums.
+    /// </summary>
+    public static (bool Fuse, string Reason) CombineWeightIntoEpilogue(Graph graph)
+    {
+        var combine = graph.Nodes.FirstOrDefault(n => n.Op == Ops.Combine);
+        if (combine == null)
+        {
+            return (false, "there is no combine");
+        }
+
+        var rows = combine.Operands[0];
+        var readers = graph.Nodes.Count(n => n.Operands.Contains(rows)) + graph.Outputs.Count(o => o == rows);
+        return readers == 1
+            ? (true, $"combine is the only reader of %{rows}, so each row leaves the second GEMM already scaled by its gate")
+            : (false, $"%{rows} has {readers} readers; scaling it in the GEMM would change what the others read");
     }
 
     /// <summary>A consumer that reads nothing from a kernel but may share its threads.</summary>

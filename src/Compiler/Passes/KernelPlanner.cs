@@ -51,6 +51,6 @@ public static class KernelPlanner
             hiddenChunk = Math.Max(1, Math.Min(64, hidden));
         }
 
-        return new KernelPlan(graph, kernels, decisions, materialized, weights, hostSyncs, tileRows, hiddenChunk);
+        return new KernelPlan(graph, kernels, decisions, materialized, weights, hostSyncs, tileRows, hiddenChunk, FusionPolicy.CombineWeightIntoEpilogue(graph));
     }
 }

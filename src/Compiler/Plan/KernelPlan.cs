@@ -15,8 +15,9 @@ public sealed record WeightBinding(string Value, string Name, TensorType Type, i
 /// <summary>The output of planning: kernels in launch order, fusion decisions, memory and sync facts.</summary>
 public sealed class KernelPlan
 {
-    public KernelPlan(Graph graph, IReadOnlyList<PlannedKernel> kernels, IReadOnlyList<FusionDecision> decisions, IReadOnlyList<MaterializedValue> materialized, IReadOnlyList<WeightBinding> weights, int hostSyncs, int tileRows, int hiddenChunk)
+    public KernelPlan(Graph graph, IReadOnlyList<PlannedKernel> kernels, IReadOnlyList<FusionDecision> decisions, IReadOnlyList<MaterializedValue> materialized, IReadOnlyList<WeightBinding> weights, int hostSyncs, int tileRows, int hiddenChunk, (bool Fuse, string Reason) combineWeightInEpilogue)
     {
+        CombineWeightInEpilogue = combineWeightInEpilogue;
         Graph = graph;
         Kernels = kernels;
         Decisions = decisions;
@@ -45,6 +46,13 @@ public sealed class KernelPlan
 
     /// <summary>Hidden columns computed per step of the fused MLP (kept in shared memory).</summary>
     public int HiddenChunk { get; }
+
+    /// <summary>
+    /// Whether the native schedule applies combine's gate weight in the expert kernel's last GEMM
+    /// epilogue (the GPU schedule accumulates rows across hidden chunks in device memory, so it
+    /// keeps the weight in combine), and why.
+    /// </summary>
+    public (bool Fuse, string Reason) CombineWeightInEpilogue { get; }
 
     public override string ToString() => PlanPrinter.Print(this);
 }

@@ -24,6 +24,15 @@ public static class PlanPrinter
             sb.Append($"  not fused: {d.Op} into k{d.Kernel} — {d.Reason}\n");
         }
 
+        var ffn = plan.Kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
+        if (ffn != null)
+        {
+            var (fuse, reason) = plan.CombineWeightInEpilogue;
+            sb.Append(fuse
+                ? $"  native schedule: combine's gate weight is applied in k{ffn.Index}'s second-GEMM epilogue — {reason}\n"
+                : $"  native schedule: combine's gate weight stays in combine — {reason}\n");
+        }
+
         return sb.ToString();
     }
 
