@@ -51,6 +51,12 @@ public sealed class MoeWeights
         }));
     }
 
+    /// <summary>Reads weights from a safetensors file (F32 or BF16); check them with <see cref="CheckAgainst"/> or by creating a layer.</summary>
+    public static MoeWeights Load(string path) => new(SafeTensors.Load(path));
+
+    /// <summary>Writes these weights to a safetensors file (F32); loading it back is bit-exact.</summary>
+    public void Save(string path) => SafeTensors.Save(path, _tensors.Values);
+
     /// <summary>Throws naming the tensor, expected and actual shapes, when these weights do not fit the layer.</summary>
     public void CheckAgainst(MoeLayerInfo info)
     {
