@@ -38,7 +38,7 @@ public static class CpuKernelEmitter
         kernels.Where(k => k.Space == IterationSpace.ExpertRows)
             .SelectMany(k => k.Parameters.Where(p => p.Name is "w1" or "w2").Select(p => p.Value));
 
-    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels, bool combineWeightInEpilogue)
+    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
     {
         // The gates buffer combine reads: dispatch copies each kept choice's gate next to its row.
         var gatesField = Field(kernels.First(k => k.Space == IterationSpace.TokenGather).Parameters.First(p => p.Name == "gates"));
@@ -68,11 +68,9 @@ public static class CpuKernelEmitter
         }
 
         w.Line("public global::ILGPU.ArrayView<float> scratch;");
-        if (combineWeightInEpilogue)
-        {
-            w.Line("/// <summary>The gate of each expert row, applied in the second GEMM's epilogue.</summary>");
-            w.Line("public global::ILGPU.ArrayView<float> rowgates;");
-        }
+        w.Line("/// <summary>When set, dispatch keeps each row's gate in <see cref=\"rowgates\"/>, the second GEMM's epilogue applies it and combine only sums.</summary>");
+        w.Line("public bool rowsScaled;");
+        w.Line("public global::ILGPU.ArrayView<float> rowgates;");
 
         w.Line("public int tiles;");
         w.Line();
@@ -97,7 +95,7 @@ public static class CpuKernelEmitter
                 w.Line(Prologue(p));
             }
 
-            w.Lines(Body(k, combineWeightInEpilogue, gatesField));
+            w.Lines(Body(k, gatesField));
             w.Close();
         }
 
@@ -141,13 +139,13 @@ public static class CpuKernelEmitter
         _ => $"ref {(p.CsType.EndsWith("<int>", System.StringComparison.Ordinal) ? "int" : "float")} {p.Name} = ref global::Wudao.CpuMemory.Ref(this.{Field(p)});",
     };
 
-    private static string Body(EmittedKernel k, bool scaled, string gatesField) => k.Space switch
+    private static string Body(EmittedKernel k, string gatesField) => k.Space switch
     {
         IterationSpace.TokenRows => Gate(k),
         IterationSpace.TokenScan => Route(k),
-        IterationSpace.Choices => Dispatch(k, scaled, gatesField),
-        IterationSpace.ExpertRows => ExpertFfn(k, scaled),
-        _ => Combine(k, scaled),
+        IterationSpace.Choices => Dispatch(k, gatesField),
+        IterationSpace.ExpertRows => ExpertFfn(k),
+        _ => Combine(k),
     };
 
     private static string Gate(EmittedKernel k)
@@ -229,7 +227,7 @@ for (int t = t0; t < t1; t++)
         if (drop)
         {
             body += @"
-    if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, t) >= 2f * global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + 1))
+    if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + t) >= 2f * global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + 1))
     {
         global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + 1) = -1;
     }
@@ -313,13 +311,14 @@ global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {aux}) = global::Sy
         return body;
     }
 
-    private static string Dispatch(EmittedKernel k, bool scaled, string gatesField)
+    private static string Dispatch(EmittedKernel k, string gatesField)
     {
         var offsets = "Kernels." + k.Facts["offsets"];
-        var gate = scaled
-            ? $@"    global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), row) = global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.{gatesField}), c);
-"
-            : "";
+        var gate = $@"    if (this.rowsScaled)
+    {{
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), row) = global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.{gatesField}), c);
+    }}
+";
         return $@"int c0 = item * TokenChunk * Kernels.K;
 int c1 = global::System.Math.Min(this.args.Tokens * Kernels.K, c0 + (TokenChunk * Kernels.K));
 for (int c = c0; c < c1; c++)
@@ -337,9 +336,9 @@ for (int c = c0; c < c1; c++)
 ";
     }
 
-    private static string ExpertFfn(EmittedKernel k, bool scaled)
+    private static string ExpertFfn(EmittedKernel k)
     {
-        var scale = scaled ? "true, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), start)" : "false, ref h";
+        var scale = "this.rowsScaled, ref (this.rowsScaled ? ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), start) : ref h)";
         var offsets = "Kernels." + k.Facts["offsets"];
         var activation = k.Facts["activation"] switch
         {
@@ -404,10 +403,8 @@ Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(r
 ";
     }
 
-    private static string Combine(EmittedKernel k, bool scaled)
+    private static string Combine(EmittedKernel k)
     {
-        // With the gate applied in the expert epilogue, combine only sums the rows.
-        var (vectorTerm, scalarTerm) = scaled ? ("new global::System.Numerics.Vector<float>(src.Slice(d))", "src[d]") : ("(gate * new global::System.Numerics.Vector<float>(src.Slice(d)))", "gate * src[d]");
         var offsets = "Kernels." + k.Facts["offsets"];
         return $@"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(this.args.Tokens, t0 + TokenChunk);
@@ -426,18 +423,19 @@ for (int t = t0; t < t1; t++)
         }}
 
         int row = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot;
-        float gate = global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+        // With the gate applied in the expert epilogue, combine only sums the rows.
+        float gate = this.rowsScaled ? 1f : global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
         var src = global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, row * Kernels.D), Kernels.D);
         int d = 0;
         for (; d + lanes <= Kernels.D; d += lanes)
         {{
-            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + {vectorTerm};
+            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + (gate * new global::System.Numerics.Vector<float>(src.Slice(d)));
             acc.CopyTo(o.Slice(d));
         }}
 
         for (; d < Kernels.D; d++)
         {{
-            o[d] += {scalarTerm};
+            o[d] += gate * src[d];
         }}
     }}
 }}
@@ -530,7 +528,7 @@ private static void Logits(ref float x, int rows, ref float wg, global::System.S
 }
 
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
-private static int CountTiles(ref int meta, int offsets)
+public static int CountTiles(ref int meta, int offsets)
 {
     int tiles = 0;
     for (int e = 0; e < Kernels.E; e++)

@@ -145,8 +145,9 @@ for (int j = 0; j < K; j++)
         if (drop != null)
         {
             body += @"
-// second_drop: keep the second expert with probability min(1, 2*g2), counter-based RNG.
-if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, ti) >= 2f * gates[co + 1])
+// second_drop: keep the second expert with probability min(1, 2*g2), counter-based RNG drawn
+// by the token's index in the global batch (the same draw on one rank or many).
+if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + ti) >= 2f * gates[co + 1])
 {
     experts[co + 1] = -1;
 }

@@ -29,11 +29,12 @@ public static class LauncherEmitter
         }
 
         var meta = MetaLayout(plan);
-        w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer");
+        w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer, global::Wudao.IMoeStages");
         EmitInfo(w, spec, plan, graphText, planText);
         EmitKernels(w, spec, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
         EmitForward(w, plan, kernels);
+        EmitStages(w, kernels);
         w.Close();
         return w.ToString();
     }
@@ -112,7 +113,7 @@ private static float Erf(float x)
 }");
         w.Close();
         w.Line();
-        CpuKernelEmitter.Emit(w, kernels, plan.CombineWeightInEpilogue.Fuse);
+        CpuKernelEmitter.Emit(w, kernels);
     }
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
@@ -210,6 +211,7 @@ private static float Erf(float x)
         w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
         if (plan.CombineWeightInEpilogue.Fuse)
         {
+            w.Line("_cpu.rowsScaled = true;");
             w.Line("_cpu.rowgates = scope.F32((long)t * Kernels.K);");
         }
 
@@ -247,6 +249,74 @@ private static float Erf(float x)
         }
 
         w.Close();
+    }
+
+    /// <summary>
+    /// The stages of <c>IMoeStages</c>: one planned kernel each, on the caller's buffers. The
+    /// interface's parameter names are the kernel templates' parameter names.
+    /// </summary>
+    private static void EmitStages(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    {
+        var ffn = kernels.First(k => k.Space == IterationSpace.ExpertRows);
+        w.Line();
+        w.Line("global::Wudao.Session global::Wudao.IMoeStages.Session => _session;");
+        w.Line();
+        w.Line("global::Wudao.CounterSeed global::Wudao.IMoeStages.RoutingSeed => _seed;");
+        w.Line();
+        w.Line("int global::Wudao.IMoeStages.MetaLength => Kernels.MetaLength;");
+        w.Line();
+        w.Line($"int global::Wudao.IMoeStages.MetaOffsetsAt => Kernels.{ffn.Facts["offsets"]};");
+        var stages = new (IterationSpace Space, string Signature)[]
+        {
+            (IterationSpace.TokenRows, "Gate(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<float> gates, global::Wudao.LayerArgs args)"),
+            (IterationSpace.Choices, "Dispatch(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<int> slots, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> rows, global::Wudao.LayerArgs args)"),
+            (IterationSpace.ExpertRows, "Experts(global::ILGPU.ArrayView<float> rows, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> y, int rowBound)"),
+            (IterationSpace.TokenGather, "Combine(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<float> gates, global::ILGPU.ArrayView<int> slots, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> output, global::Wudao.LayerArgs args)"),
+        };
+        foreach (var (space, signature) in stages)
+        {
+            var k = kernels.First(x => x.Space == space);
+            string Arg(KernelParam p) => p.Kind == BindingKind.Weight ? $"_w_{p.Value}.View" : p.Name;
+            var expert = space == IterationSpace.ExpertRows;
+            w.Line();
+            w.Open($"void global::Wudao.IMoeStages.{signature}");
+            w.Line(expert ? "if (rowBound <= 0)" : "if (args.Tokens <= 0)");
+            w.Line("{");
+            w.Line("    return;");
+            w.Line("}");
+            w.Line();
+            w.Open("if (_cpu != null)");
+            foreach (var p in k.Parameters)
+            {
+                w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Arg(p)};");
+            }
+
+            w.Line("_cpu.rowsScaled = false;");
+            if (expert)
+            {
+                w.Line("using var scope = _session.Pool.BeginScope();");
+                w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
+                w.Line($"_session.Workers.For(_cpu, {k.Index}, CpuKernels.CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{k.Facts["offsets"]}));");
+            }
+            else
+            {
+                w.Line("_cpu.args = args;");
+                w.Line($"_session.Workers!.For(_cpu, {k.Index}, (args.Tokens + CpuKernels.TokenChunk - 1) / CpuKernels.TokenChunk);");
+            }
+
+            w.Close();
+            w.Open("else");
+            var launch = space switch
+            {
+                IterationSpace.TokenRows => "args.Tokens",
+                IterationSpace.Choices => "args.Tokens * Kernels.K * Kernels.D",
+                IterationSpace.ExpertRows => "new global::ILGPU.KernelConfig(((rowBound + Kernels.TM - 1) / Kernels.TM) + Kernels.E, _group)",
+                _ => "args.Tokens * Kernels.D",
+            };
+            w.Line($"_k{k.Index}({launch}, {string.Join(", ", k.Parameters.Select(Arg))});");
+            w.Close();
+            w.Close();
+        }
     }
 
     /// <summary>What the launcher passes for a kernel parameter (on either target).</summary>

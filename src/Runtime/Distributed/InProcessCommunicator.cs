@@ -22,6 +22,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
 {
     private readonly Group _group;
     private volatile bool _disposed;
+    private int _busy;
 
     private InProcessCommunicator(Group group, int rank)
     {
@@ -53,9 +54,9 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
         }
 
         var wait = timeout ?? DefaultTimeout;
-        if (wait <= TimeSpan.Zero && wait != System.Threading.Timeout.InfiniteTimeSpan)
+        if (wait != System.Threading.Timeout.InfiniteTimeSpan && (wait <= TimeSpan.Zero || wait.TotalMilliseconds > int.MaxValue))
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), wait, "the timeout must be positive or infinite");
+            throw new ArgumentOutOfRangeException(nameof(timeout), wait, "the timeout must be positive and under 24 days, or infinite");
         }
 
         var group = new Group(size, wait);
@@ -139,6 +140,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
     public void AllToAll(ReadOnlySpan<int> send, Span<int> recv)
     {
         ThrowIfDisposed();
+        using var busy = Enter();
         try
         {
             ArgumentChecks.Block(Size, send.Length, recv.Length);
@@ -198,6 +200,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
         int rowLength)
     {
         ThrowIfDisposed();
+        using var busy = Enter();
         int sendSegments, recvSegments;
         try
         {
@@ -235,6 +238,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
     public void AllReduceSum(Span<float> values)
     {
         ThrowIfDisposed();
+        using var busy = Enter();
         var slot = _group.Slots[Rank];
         if (slot.FloatScratch.Length < values.Length)
         {
@@ -254,6 +258,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
     public void AllReduceSum(Span<int> values)
     {
         ThrowIfDisposed();
+        using var busy = Enter();
         var slot = _group.Slots[Rank];
         if (slot.IntScratch.Length < values.Length)
         {
@@ -273,6 +278,7 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
     public void Barrier()
     {
         ThrowIfDisposed();
+        using var busy = Enter();
         _group.Slots[Rank].Op = Op.Barrier;
         _group.Exchange(Rank);
     }
@@ -296,6 +302,22 @@ public sealed unsafe class InProcessCommunicator : ICommunicator
     public override string ToString() => $"in-process rank {Rank} of {Size}";
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    /// <summary>Refuses a second thread in a collective of the same rank: it would overwrite the slot its peers read.</summary>
+    private Busy Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException($"rank {Rank} is already in a collective on another thread; one thread drives a rank at a time");
+        }
+
+        return new Busy(this);
+    }
+
+    private readonly ref struct Busy(InProcessCommunicator owner)
+    {
+        public void Dispose() => Volatile.Write(ref owner._busy, 0);
+    }
 
     private enum Op
     {

@@ -9,5 +9,8 @@ public interface IMoeLayer : IDisposable
 
     MoeWeights Weights { get; }
 
+    /// <summary>Counter of the routing RNG; each forward call uses it, then increments it.</summary>
+    int Step { get; set; }
+
     MoeResult Forward(DeviceTensor x);
 }

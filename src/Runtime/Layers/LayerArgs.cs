@@ -6,8 +6,9 @@ namespace Wudao;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct LayerArgs
 {
-    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight)
+    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight, int tokenBase = 0)
     {
+        TokenBase = tokenBase;
         Tokens = tokens;
         Capacity = capacity;
         SeedLo = seed.Lo;
@@ -31,4 +32,7 @@ public readonly struct LayerArgs
 
     /// <summary>α of the load-balancing loss.</summary>
     public readonly float AuxWeight;
+
+    /// <summary>Index of this call's first token in the global batch (non-zero on expert-parallel ranks after the first).</summary>
+    public readonly int TokenBase;
 }
