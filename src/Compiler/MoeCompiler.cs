@@ -42,7 +42,13 @@ public static class MoeCompiler
         var graph = MoeLowering.Lower(spec);
         var plan = PassPipeline.Run(graph);
         var kernels = IlgpuKernelEmitter.Emit(plan);
-        var source = LauncherEmitter.Emit(spec, plan, kernels, IrPrinter.Print(graph), PlanPrinter.Print(plan));
+        var planText = PlanPrinter.Print(plan);
+        if (spec.Ranks > 0)
+        {
+            planText += ExpertPartition.Print(ExpertPartition.Run(plan, spec.Experts, spec.Ranks), spec.Experts, spec.Ranks);
+        }
+
+        var source = LauncherEmitter.Emit(spec, plan, kernels, IrPrinter.Print(graph), planText);
         return new CompiledLayer(graph, plan, kernels, source);
     }
 }

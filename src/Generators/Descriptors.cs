@@ -36,9 +36,12 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor MemberCollision = new(
         "WD0009", "Member name collides with a generated member", "'{0}' declares '{1}', which Wudao generates for MoE layers; rename it", Category, DiagnosticSeverity.Error, true);
 
+    public static readonly DiagnosticDescriptor UnevenPartition = new(
+        "WD0010", "Experts do not divide over the ranks", "{0}", Category, DiagnosticSeverity.Error, true);
+
     private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
     {
-        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision,
+        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition,
     }.ToDictionary(d => d.Id);
 
     public static DiagnosticDescriptor ById(string id) => All[id];

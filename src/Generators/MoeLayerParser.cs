@@ -17,6 +17,7 @@ internal static class MoeLayerParser
 {
     public const string LayerAttribute = "Wudao.MoeLayerAttribute";
     public const string RouterAttribute = "Wudao.RouterAttribute";
+    public const string ExpertParallelAttribute = "Wudao.ExpertParallelAttribute";
 
     public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {
@@ -61,6 +62,7 @@ internal static class MoeLayerParser
 
         var layer = context.Attributes[0];
         var router = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RouterAttribute);
+        var parallel = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ExpertParallelAttribute);
         var routerKind = router != null && router.ConstructorArguments.Length == 1 && router.ConstructorArguments[0].Value is int r ? (RouterKind)r : RouterKind.TopK;
         var spec = new MoeLayerSpec(
             NamespaceOf(symbol),
@@ -73,12 +75,14 @@ internal static class MoeLayerParser
             (ActivationKind)Int(layer, "Activation", 0),
             routerKind,
             router != null ? Float(router, "CapacityFactor", MoeLayerSpec.DefaultCapacityFactor(routerKind)) : MoeLayerSpec.DefaultCapacityFactor(routerKind),
-            Float(layer, "AuxLossWeight", 0.01f));
+            Float(layer, "AuxLossWeight", 0.01f),
+            parallel != null ? Int(parallel, "Ranks", 0) : 0);
 
         foreach (var error in SpecValidator.Validate(spec))
         {
             var onRouter = error.Property is "CapacityFactor" or "Router";
-            var where = ArgumentLocation(onRouter ? router : layer, error.Property == "Router" ? null : error.Property, ct) ?? identifier;
+            var owner = error.Property == "Ranks" ? parallel : onRouter ? router : layer;
+            var where = ArgumentLocation(owner, error.Property == "Router" ? null : error.Property, ct) ?? identifier;
             diagnostics.Add(Diag(Descriptor(error.Kind), where, error.Message));
         }
 
@@ -106,6 +110,7 @@ internal static class MoeLayerParser
         SpecErrorKind.TopKExceedsExperts => Descriptors.TopKExceedsExperts,
         SpecErrorKind.UnsupportedActivation => Descriptors.UnsupportedActivation,
         SpecErrorKind.SizeTooLarge => Descriptors.SizeTooLarge,
+        SpecErrorKind.UnevenPartition => Descriptors.UnevenPartition,
         _ => Descriptors.UnsupportedRouterOption,
     };
 

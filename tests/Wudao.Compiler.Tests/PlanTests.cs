@@ -118,4 +118,37 @@ public class PlanTests
         Assert.Contains("%y has 2 readers", plan.CombineWeightInEpilogue.Reason);
         Assert.Contains("native schedule: combine's gate weight stays in combine", PlanPrinter.Print(plan));
     }
+
+    [Fact]
+    public void Expert_partition_inserts_the_exchanges_between_the_kernels()
+    {
+        var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make(experts: 8)));
+
+        var steps = ExpertPartition.Run(plan, 8, 4);
+
+        Assert.Equal(new[] { "k0", "x0", "k1", "k2", "x1", "x2", "k3", "x3", "k4" }, steps.Select(s => s.Name));
+        Assert.Equal(new[] { "gate", "all-gather", "route", "dispatch", "all-to-all", "all-to-all-v", "expert_ffn", "all-to-all-v", "combine" }, steps.Select(s => s.What));
+        Assert.StartsWith("expert parallel over 4 ranks (experts 0-1 on rank 0, 2-3 on rank 1, 4-5 on rank 2, 6-7 on rank 3)\n", ExpertPartition.Print(steps, 8, 4));
+    }
+
+    [Fact]
+    public void Expert_partition_refuses_an_uneven_split()
+    {
+        var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make(experts: 8)));
+
+        var e = Assert.Throws<CompileException>(() => ExpertPartition.Run(plan, 8, 3));
+
+        Assert.Contains("8 experts cannot be split evenly over 3 ranks", e.Message);
+    }
+
+    [Fact]
+    public void Declared_ranks_are_validated_and_printed()
+    {
+        var uneven = SpecValidator.Validate(TestSpecs.Make(experts: 8) with { Ranks = 3 });
+        var negative = SpecValidator.Validate(TestSpecs.Make(experts: 8) with { Ranks = -1 });
+
+        Assert.Equal((SpecErrorKind.UnevenPartition, "Ranks"), (Assert.Single(uneven).Kind, uneven[0].Property));
+        Assert.Equal((SpecErrorKind.NonPositiveSize, "Ranks"), (Assert.Single(negative).Kind, negative[0].Property));
+        Assert.Contains("expert parallel over 2 ranks", MoeCompiler.Compile(TestSpecs.Make(experts: 8) with { Ranks = 2 }).Source);
+    }
 }

@@ -24,6 +24,8 @@ public class BadDeclarationTests
         { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { public static int Info => 1; }" },
         { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class L { public void Dispose() { } }" },
         { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class Kernels { }" },
+        { "WD0010", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][ExpertParallel(Ranks = 3)]", "public partial class L { }" },
+        { "WD0002", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][ExpertParallel(Ranks = -2)]", "public partial class L { }" },
     };
 
     [Theory]

@@ -119,4 +119,20 @@ public sealed class ExpertParallelTests
         Assert.Contains(e.InnerExceptions, x => x.Message.Contains("rank 1 lost its input", StringComparison.Ordinal));
         Assert.Equal(3, e.InnerExceptions.Count(x => x is CommunicatorException));
     }
+
+    [Fact]
+    public void A_layer_declared_for_two_ranks_prints_its_schedule_and_refuses_four()
+    {
+        Assert.Contains("expert parallel over 2 ranks (experts 0-1 on rank 0, 2-3 on rank 1)", DeclaredTwoRanks.Info.PlanText, StringComparison.Ordinal);
+        Assert.Contains("all-to-all-v  rows into expert-contiguous receive segments", DeclaredTwoRanks.Info.PlanText, StringComparison.Ordinal);
+
+        var e = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(4, comm =>
+        {
+            using var session = Session.Create(DeviceKind.Native, threads: 1);
+            using var moe = DeclaredTwoRanks.Create(session, 1);
+            return new ExpertParallelLayer(moe, comm);
+        }));
+
+        Assert.All(e.InnerExceptions, x => Assert.Contains("declared with [ExpertParallel(Ranks = 2)] but runs on 4 ranks", x.Message, StringComparison.Ordinal));
+    }
 }

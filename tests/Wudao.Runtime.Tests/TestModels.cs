@@ -39,3 +39,9 @@ public partial class GShardSilu
 public partial class TopK3SwiGlu
 {
 }
+
+[MoeLayer(Dim = 4, Experts = 4, TopK = 1, Hidden = 4)]
+[ExpertParallel(Ranks = 2)]
+public partial class DeclaredTwoRanks
+{
+}

@@ -64,7 +64,8 @@ public static class LauncherEmitter
         w.Line($"    global::Wudao.Activation.{spec.Activation}, global::Wudao.RouterKind.{spec.Router}, {F(spec.CapacityFactor)}, {F(spec.AuxLossWeight)},");
         w.Line($"    new global::Wudao.WeightSpec[] {{ {weights} }},");
         w.Line($"    {Verbatim(graphText)},");
-        w.Line($"    {Verbatim(planText)});");
+        w.Line($"    {Verbatim(planText)},");
+        w.Line($"    {spec.Ranks});");
         w.Line();
     }
 

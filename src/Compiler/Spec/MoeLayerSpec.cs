@@ -15,6 +15,7 @@ namespace Wudao.Compiler.Spec;
 /// <param name="Router">Routing algorithm.</param>
 /// <param name="CapacityFactor">Capacity factor; 0 means dropless.</param>
 /// <param name="AuxLossWeight">α in the load-balancing loss α·E·Σ f_i·P_i.</param>
+/// <param name="Ranks">Ranks the experts are declared to be spread over; 0 when not declared.</param>
 public sealed record MoeLayerSpec(
     string Namespace,
     string ClassName,
@@ -26,7 +27,8 @@ public sealed record MoeLayerSpec(
     ActivationKind Activation,
     RouterKind Router,
     float CapacityFactor,
-    float AuxLossWeight)
+    float AuxLossWeight,
+    int Ranks = 0)
 {
     /// <summary>Default capacity factor of a router when the declaration names none.</summary>
     public static float DefaultCapacityFactor(RouterKind router) => router == RouterKind.TopK ? 0f : 1.25f;

@@ -8,6 +8,7 @@ public enum SpecErrorKind
     UnsupportedActivation,
     UnsupportedRouterOption,
     SizeTooLarge,
+    UnevenPartition,
 }
 
 /// <summary>One problem in a declaration, naming the attribute property at fault.</summary>

@@ -61,6 +61,15 @@ public static class SpecValidator
             errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "CapacityFactor", $"CapacityFactor = {s.CapacityFactor} must be a finite number >= 0 (0 means dropless)"));
         }
 
+        if (s.Ranks < 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, "Ranks", $"Ranks = {s.Ranks} must be positive"));
+        }
+        else if (s.Ranks > 0 && s.Experts > 0 && s.Experts % s.Ranks != 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnevenPartition, "Ranks", $"Experts = {s.Experts} cannot be split evenly over Ranks = {s.Ranks}; use a rank count that divides the expert count"));
+        }
+
         if (!(s.AuxLossWeight >= 0f) || float.IsInfinity(s.AuxLossWeight))
         {
             errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "AuxLossWeight", $"AuxLossWeight = {s.AuxLossWeight} must be a finite number >= 0"));

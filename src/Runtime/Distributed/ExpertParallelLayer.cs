@@ -41,6 +41,11 @@ public sealed class ExpertParallelLayer
             throw new NotSupportedException($"expert parallelism exchanges through host memory; the session runs on {_layer.Session.Kind}, whose tensors are not in CPU memory");
         }
 
+        if (layer.Info.Ranks > 0 && layer.Info.Ranks != comm.Size)
+        {
+            throw new ArgumentException($"{layer.Info.Name} is declared with [ExpertParallel(Ranks = {layer.Info.Ranks})] but runs on {comm.Size} ranks", nameof(comm));
+        }
+
         ExpertsPerRank = e / comm.Size;
         FirstExpert = comm.Rank * ExpertsPerRank;
     }

@@ -6,8 +6,9 @@ namespace Wudao;
 /// <summary>What the compiler knew about a layer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class MoeLayerInfo
 {
-    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText)
+    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0)
     {
+        Ranks = ranks;
         Name = name;
         Dim = dim;
         Experts = experts;
@@ -42,6 +43,9 @@ public sealed class MoeLayerInfo
     public float AuxLossWeight { get; }
 
     public IReadOnlyList<WeightSpec> Weights { get; }
+
+    /// <summary>Ranks declared with [ExpertParallel]; 0 when the layer declares none (any divisor of E works).</summary>
+    public int Ranks { get; }
 
     /// <summary>The graph IR, as the compiler printed it.</summary>
     public string GraphText { get; }

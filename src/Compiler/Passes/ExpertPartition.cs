@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+
+namespace Wudao.Compiler.Passes;
+
+/// <summary>One step of the expert-parallel schedule: a planned kernel or an exchange between ranks.</summary>
+/// <param name="Name">k&lt;i&gt; for a kernel, x&lt;i&gt; for an exchange.</param>
+/// <param name="What">The kernel's role or the collective.</param>
+/// <param name="Detail">What it moves or runs on each rank.</param>
+public sealed record ParallelStep(string Name, string What, string Detail);
+
+/// <summary>
+/// Assigns experts to ranks (rank p owns experts p·E/N … (p+1)·E/N − 1) and inserts the
+/// exchanges into the kernel plan: the route kernel's token-order pass becomes a global one fed
+/// by all-gathered counts, so capacity drops exactly what one rank would; dispatch's
+/// expert-contiguous output is already ordered by destination rank; rows travel to and from
+/// expert-contiguous receive segments, so no kernel permutes them.
+/// </summary>
+public static class ExpertPartition
+{
+    public static IReadOnlyList<ParallelStep> Run(KernelPlan plan, int experts, int ranks)
+    {
+        if (ranks < 1 || experts % ranks != 0)
+        {
+            throw new CompileException($"{experts} experts cannot be split evenly over {ranks} ranks");
+        }
+
+        var steps = new List<ParallelStep>();
+        var exchange = 0;
+        ParallelStep X(string what, string detail) => new($"x{exchange++}", what, detail);
+        foreach (var k in plan.Kernels)
+        {
+            switch (k.Space)
+            {
+                case IterationSpace.TokenScan:
+                    steps.Add(X("all-gather", "token counts and per-choice expert counts [k,E] (ints)"));
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "global slots: choice, then rank, then token order; capacity from the global batch"));
+                    break;
+                case IterationSpace.ExpertRows:
+                    steps.Add(X("all-to-all", $"rows per local expert ({experts / ranks} ints per peer)"));
+                    steps.Add(X("all-to-all-v", "rows into expert-contiguous receive segments"));
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, $"the {experts / ranks} local experts' rows"));
+                    steps.Add(X("all-to-all-v", "rows back into the send layout"));
+                    break;
+                case IterationSpace.Choices:
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "send buffer, ordered by destination rank, then expert"));
+                    break;
+                case IterationSpace.TokenGather:
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "reads the returned rows in place"));
+                    break;
+                default:
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "local tokens"));
+                    break;
+            }
+        }
+
+        return steps;
+    }
+
+    /// <summary>The schedule as text, for the plan a user prints.</summary>
+    public static string Print(IReadOnlyList<ParallelStep> steps, int experts, int ranks)
+    {
+        var per = experts / ranks;
+        var owners = string.Join(", ", Enumerable.Range(0, ranks).Select(r => per == 1 ? $"{r * per} on rank {r}" : $"{r * per}-{((r + 1) * per) - 1} on rank {r}"));
+        return $"expert parallel over {ranks} ranks (experts {owners})\n"
+            + string.Concat(steps.Select(s => $"  {s.Name} {s.What,-13} {s.Detail}\n"));
+    }
+}
