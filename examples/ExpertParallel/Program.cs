@@ -14,12 +14,16 @@ using Wudao.Distributed;
 var ranks = 2;
 var tokensPerRank = 512;
 var check = false;
+var bench = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--check":
             check = true;
+            break;
+        case "--bench":
+            bench = true;
             break;
         case "--ranks" or "--tokens" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0:
             if (args[i] == "--ranks")
@@ -34,7 +38,7 @@ for (var i = 0; i < args.Length; i++)
             i++;
             break;
         default:
-            Console.Error.WriteLine($"unknown or incomplete option '{args[i]}' (use --ranks N, --tokens N, --check)");
+            Console.Error.WriteLine($"unknown or incomplete option '{args[i]}' (use --ranks N, --tokens N, --check, --bench)");
             return 2;
     }
 }
@@ -42,11 +46,11 @@ for (var i = 0; i < args.Length; i++)
 var underMpi = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") != null || Environment.GetEnvironmentVariable("PMI_SIZE") != null;
 if (underMpi)
 {
-    return MpiCommunicator.Run(comm => RunRank(comm, tokensPerRank, check));
+    return MpiCommunicator.Run(comm => bench ? ExchangeBenchmark.Run(comm, tokensPerRank) : RunRank(comm, tokensPerRank, check));
 }
 
 Console.WriteLine($"{ranks} in-process ranks, {tokensPerRank} tokens each");
-var codes = InProcessCommunicator.Run(ranks, comm => RunRank(comm, tokensPerRank, check));
+var codes = InProcessCommunicator.Run(ranks, comm => bench ? ExchangeBenchmark.Run(comm, tokensPerRank) : RunRank(comm, tokensPerRank, check));
 return codes.Max();
 
 static int RunRank(ICommunicator comm, int tokensPerRank, bool check)
@@ -56,7 +60,7 @@ static int RunRank(ICommunicator comm, int tokensPerRank, bool check)
     using var layer = EpMoe.Create(session, seed: 42);
     var ep = new ExpertParallelLayer(layer, comm);
     var total = tokensPerRank * comm.Size;
-    var x = Inputs(total * info.Dim);
+    var x = Inputs.Make(total * info.Dim);
     using var mine = session.Upload(x.AsSpan(comm.Rank * tokensPerRank * info.Dim, tokensPerRank * info.Dim), tokensPerRank, info.Dim);
     ep.Forward(mine).Dispose();
     using var result = ep.Forward(mine);
@@ -98,16 +102,4 @@ static int RunRank(ICommunicator comm, int tokensPerRank, bool check)
     }
 
     return 0;
-}
-
-static float[] Inputs(int length)
-{
-    var rng = new Random(7);
-    var data = new float[length];
-    for (var i = 0; i < data.Length; i++)
-    {
-        data[i] = (float)((rng.NextDouble() * 2) - 1);
-    }
-
-    return data;
 }

@@ -57,6 +57,18 @@ public sealed class ExpertParallelLayer
     /// <summary>Time the last call spent in the two row exchanges.</summary>
     public TimeSpan LastExchangeTime { get; private set; }
 
+    /// <summary>Rows this rank sent to each rank in the last call (the same rows come back).</summary>
+    public int[] LastSentRows { get; private set; } = Array.Empty<int>();
+
+    /// <summary>Rows this rank sent to each global expert in the last call, in send-buffer order.</summary>
+    public int[] LastSentPerExpert { get; private set; } = Array.Empty<int>();
+
+    /// <summary>Rows received in the last call per (source rank, local expert), rank-major.</summary>
+    public int[] LastReceivedPerSegment { get; private set; } = Array.Empty<int>();
+
+    /// <summary>Rows this rank received from each rank in the last call.</summary>
+    public int[] LastReceivedRows { get; private set; } = Array.Empty<int>();
+
     /// <summary>Rows this rank's experts processed in the last call, per local expert.</summary>
     public int[] LastLocalLoad { get; private set; } = Array.Empty<int>();
 
@@ -237,6 +249,19 @@ public sealed class ExpertParallelLayer
         watch.Restart();
         _comm.AllToAllV(Host(expertOut), recvCounts, recvOffsets, Host(y), sent, sendOffsets, d);
         LastExchangeTime = exchange + watch.Elapsed;
+        LastSentPerExpert = sent;
+        LastReceivedPerSegment = recvCounts;
+        LastSentRows = new int[n];
+        LastReceivedRows = new int[n];
+        for (var r = 0; r < n; r++)
+        {
+            for (var j = 0; j < local; j++)
+            {
+                LastSentRows[r] += sent[(r * local) + j];
+                LastReceivedRows[r] += recvCounts[(r * local) + j];
+            }
+        }
+
         LastLocalLoad = new int[local];
         for (var j = 0; j < local; j++)
         {
