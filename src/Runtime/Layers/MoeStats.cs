@@ -31,6 +31,18 @@ public sealed class MoeStats
     /// <summary>Load-balancing loss α·E·Σ f_i·P_i.</summary>
     public float AuxLoss { get; }
 
+    /// <summary>Every loss the router computed, by name (<c>load_balance</c> = <see cref="AuxLoss"/>).</summary>
+    public IReadOnlyDictionary<string, float> Losses => new Dictionary<string, float> { ["load_balance"] = AuxLoss };
+
+    /// <summary>Rows kept over all experts.</summary>
+    public int KeptRows => TokensPerExpert.Sum();
+
+    /// <summary>Coefficient of variation of the per-expert load (0 = perfectly even).</summary>
+    public double LoadCv => Balance.Cv(TokensPerExpert);
+
+    /// <summary>Busiest expert's load over the mean load (1 = perfectly even).</summary>
+    public double MaxOverMean => Balance.MaxOverMean(TokensPerExpert);
+
     /// <summary>A table with one bar per expert.</summary>
     public string ToTable()
     {
@@ -43,6 +55,7 @@ public sealed class MoeStats
         }
 
         sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}, aux loss {AuxLoss:G6}\n");
+        sb.Append($"  balance: load CV {LoadCv:F3}, max/mean {MaxOverMean:F2}\n");
         return sb.ToString();
     }
 
