@@ -76,11 +76,13 @@ internal static class MoeLayerParser
             routerKind,
             router != null ? Float(router, "CapacityFactor", MoeLayerSpec.DefaultCapacityFactor(routerKind)) : MoeLayerSpec.DefaultCapacityFactor(routerKind),
             Float(layer, "AuxLossWeight", 0.01f),
-            parallel != null ? Int(parallel, "Ranks", 0) : 0);
+            parallel != null ? Int(parallel, "Ranks", 0) : 0,
+            router != null ? Float(router, "Jitter", 0f) : 0f,
+            router != null ? Float(router, "ZLossWeight", 0f) : 0f);
 
         foreach (var error in SpecValidator.Validate(spec))
         {
-            var onRouter = error.Property is "CapacityFactor" or "Router";
+            var onRouter = error.Property is "CapacityFactor" or "Router" or "Jitter" or "ZLossWeight";
             var owner = error.Property == "Ranks" ? parallel : onRouter ? router : layer;
             var where = ArgumentLocation(owner, error.Property == "Router" ? null : error.Property, ct) ?? identifier;
             diagnostics.Add(Diag(Descriptor(error.Kind), where, error.Message));

@@ -45,3 +45,9 @@ public partial class TopK3SwiGlu
 public partial class DeclaredTwoRanks
 {
 }
+
+[MoeLayer(Dim = 12, Experts = 4, TopK = 1, Hidden = 10, Activation = Activation.Relu)]
+[Router(RouterKind.Switch, CapacityFactor = 1.0f, Jitter = 0.2f, ZLossWeight = 0.01f)]
+public partial class SwitchJitterZ
+{
+}

@@ -152,19 +152,14 @@ public static class CpuKernelEmitter
     {
         var renorm = k.Facts["renorm"] == "true";
         var drop = k.Facts["second_drop"] == "true";
+        var eps = k.Facts["jitter"];
         var body = @"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(args.Tokens, t0 + TokenChunk);
 global::System.Span<float> logits = stackalloc float[Kernels.E];
 global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];
 for (int t = t0; t < t1; t++)
 {
-    // matmul: four tokens' rows against the router weight at once (four independent sums, each in d order).
-    if ((t - t0) % 4 == 0)
-    {
-        Logits(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D), global::System.Math.Min(4, t1 - t), ref wg, logits4);
-    }
-
-    logits4.Slice(((t - t0) % 4) * Kernels.E, Kernels.E).CopyTo(logits);
+MATMUL
 
     // softmax
     ref float p = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, t * Kernels.E);
@@ -186,6 +181,7 @@ for (int t = t0; t < t1; t++)
     {
         global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e) = logits[e] / sum;
     }
+LSE
 
     // topk: largest first, ties to the lower expert.
     float prevV = float.PositiveInfinity;
@@ -214,6 +210,31 @@ for (int t = t0; t < t1; t++)
         prevE = best;
     }
 ";
+        body = body.Replace("MATMUL\n", eps == "0f"
+            ? @"    // matmul: four tokens' rows against the router weight at once (four independent sums, each in d order).
+    if ((t - t0) % 4 == 0)
+    {
+        Logits(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D), global::System.Math.Min(4, t1 - t), ref wg, logits4);
+    }
+
+    logits4.Slice(((t - t0) % 4) * Kernels.E, Kernels.E).CopyTo(logits);
+"
+            : $@"    // jitter: the router sees x · U(1-eps, 1+eps), drawn per element by its global index.
+    for (int d = 0; d < Kernels.D; d++)
+    {{
+        float u = global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + t) * Kernels.D) + d));
+        jittered[d] = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (t * Kernels.D) + d) * (1f + ({eps} * ((2f * u) - 1f)));
+    }}
+
+    Logits(ref jittered[0], 1, ref wg, logits4);
+    logits4.Slice(0, Kernels.E).CopyTo(logits);
+");
+        body = body.Replace("LSE\n", k.Facts["lse"] == "true"
+            ? "\n    // logsumexp of the logits, for the router z-loss.\n    global::System.Runtime.CompilerServices.Unsafe.Add(ref lse, t) = max + global::System.MathF.Log(sum);\n"
+            : "");
+        body = body.Replace("global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];", eps == "0f"
+            ? "global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];"
+            : "global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];\nglobal::System.Span<float> jittered = stackalloc float[Kernels.D];");
         if (renorm)
         {
             body += @"
@@ -282,6 +303,21 @@ for (int e = 0; e < Kernels.E; e++)
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + Kernels.E) = off;
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
 ";
+        if (k.Facts.TryGetValue("z", out var z))
+        {
+            body += $@"
+// z_loss: weight · mean over tokens of logsumexp², summed in token order.
+float zs = 0f;
+for (int t = 0; t < tokens; t++)
+{{
+    float l = global::System.Runtime.CompilerServices.Unsafe.Add(ref lse, t);
+    zs += l * l;
+}}
+
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{z}) = global::System.BitConverter.SingleToInt32Bits(tokens > 0 ? {k.Facts["z_weight"]} * (zs / tokens) : 0f);
+";
+        }
+
         if (k.Facts.TryGetValue("aux", out var aux))
         {
             aux = "Kernels." + aux;

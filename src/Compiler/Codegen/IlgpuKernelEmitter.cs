@@ -47,29 +47,41 @@ public static class IlgpuKernelEmitter
 
     private static EmittedKernel Gate(PlannedKernel k, KernelPlan plan)
     {
-        var known = new[] { Ops.MatMul, Ops.Softmax, Ops.TopK, Ops.Renorm, Ops.SecondDrop };
-        if (k.Nodes.Count < 3 || k.Nodes[0].Op != Ops.MatMul || k.Nodes[1].Op != Ops.Softmax || k.Nodes[2].Op != Ops.TopK || k.OpNames.Any(o => !known.Contains(o)))
+        // [jitter] matmul softmax topk, then any of renorm, second_drop, logsumexp.
+        var known = new[] { Ops.Jitter, Ops.MatMul, Ops.Softmax, Ops.TopK, Ops.Renorm, Ops.SecondDrop, Ops.LogSumExp };
+        var jitter = k.Nodes[0].Op == Ops.Jitter ? k.Nodes[0] : null;
+        var core = k.Nodes.Skip(jitter != null ? 1 : 0).ToList();
+        if (core.Count < 3 || core[0].Op != Ops.MatMul || core[1].Op != Ops.Softmax || core[2].Op != Ops.TopK || k.OpNames.Any(o => !known.Contains(o))
+            || (jitter != null && core[0].Operands[0] != jitter.Results[0]))
         {
             throw NoTemplate(k);
         }
 
-        var matmul = k.Nodes[0];
-        var softmax = k.Nodes[1];
-        var topk = k.Nodes[2];
+        var matmul = core[0];
+        var softmax = core[1];
+        var topk = core[2];
         var renorm = k.Nodes.FirstOrDefault(n => n.Op == Ops.Renorm);
         var drop = k.Nodes.FirstOrDefault(n => n.Op == Ops.SecondDrop);
+        var lse = k.Nodes.FirstOrDefault(n => n.Op == Ops.LogSumExp);
         var gates = renorm?.Results[0] ?? topk.Results[0];
         var experts = drop?.Results[0] ?? topk.Results[1];
-        var input = plan.Graph.Inputs.Any(i => i.Key == matmul.Operands[0]) ? BindingKind.Input : BindingKind.Buffer;
+        var x = jitter?.Operands[0] ?? matmul.Operands[0];
+        var input = plan.Graph.Inputs.Any(i => i.Key == x) ? BindingKind.Input : BindingKind.Buffer;
         var ps = new List<KernelParam>
         {
-            new(input, matmul.Operands[0], F, "x"),
+            new(input, x, F, "x"),
             new(BindingKind.Weight, matmul.Operands[1], F, "wg"),
             new(BindingKind.Buffer, softmax.Results[0], F, "probs"),
             new(BindingKind.Buffer, experts, I, "experts"),
             new(BindingKind.Buffer, gates, F, "gates"),
-            new(BindingKind.Args, "", Args, "args"),
         };
+        if (lse != null)
+        {
+            ps.Add(new(BindingKind.Buffer, lse.Results[0], F, "lse"));
+        }
+
+        ps.Add(new(BindingKind.Args, "", Args, "args"));
+        var eps = jitter != null ? Float(jitter.FloatAttr("eps")) : "0f";
         var body = @"int ti = index;
 long xo = (long)ti * D;
 long po = (long)ti * E;
@@ -81,7 +93,7 @@ for (int e = 0; e < E; e++)
     float acc = 0f;
     for (int d = 0; d < D; d++)
     {
-        acc += x[xo + d] * wg[(long)d * E + e];
+        acc += XAt(x, xo, d, ti, args) * wg[(long)d * E + e];
     }
 
     probs[po + e] = acc;
@@ -104,6 +116,7 @@ for (int e = 0; e < E; e++)
 {
     probs[po + e] = probs[po + e] / sum;
 }
+LSE
 
 // topk: k passes, each taking the largest below the previous pick (ties: lower expert first).
 float prevV = float.PositiveInfinity;
@@ -131,6 +144,10 @@ for (int j = 0; j < K; j++)
     prevE = best;
 }
 ";
+        body = body.Replace("XAt(x, xo, d, ti, args)", jitter != null
+            ? $"(x[xo + d] * (1f + ({eps} * ((2f * global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + ti) * D) + d))) - 1f))))"
+            : "x[xo + d]");
+        body = body.Replace("LSE\n", lse != null ? "\n// logsumexp of the logits, for the router z-loss.\nlse[ti] = max + global::ILGPU.Algorithms.XMath.Log(sum);\n" : "");
         if (renorm != null)
         {
             body += @"
@@ -154,7 +171,13 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
 ";
         }
 
-        var facts = new Dictionary<string, string> { ["renorm"] = renorm != null ? "true" : "false", ["second_drop"] = drop != null ? "true" : "false" };
+        var facts = new Dictionary<string, string>
+        {
+            ["renorm"] = renorm != null ? "true" : "false",
+            ["second_drop"] = drop != null ? "true" : "false",
+            ["lse"] = lse != null ? "true" : "false",
+            ["jitter"] = eps,
+        };
         return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Gate", false, ps, body, facts);
     }
 
@@ -163,7 +186,8 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
         var capacity = k.Nodes.FirstOrDefault(n => n.Op == Ops.Capacity);
         var scan = k.Nodes.FirstOrDefault(n => n.Op == Ops.Scan);
         var aux = k.Nodes.FirstOrDefault(n => n.Op == Ops.AuxLoss);
-        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != (aux == null ? 2 : 3))
+        var z = k.Nodes.FirstOrDefault(n => n.Op == Ops.ZLoss);
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1))
         {
             throw NoTemplate(k);
         }
@@ -179,8 +203,13 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
             new(BindingKind.Buffer, aux?.Operands[0] ?? capacity.Operands[0], aux != null ? F : I, "probs"),
             new(BindingKind.Buffer, capacity.Results[0], I, "slots"),
             new(BindingKind.Meta, "", I, "meta"),
-            new(BindingKind.Args, "", Args, "args"),
         };
+        if (z != null)
+        {
+            ps.Add(new(BindingKind.Buffer, z.Operands[0], F, "lse"));
+        }
+
+        ps.Add(new(BindingKind.Args, "", Args, "args"));
         var kept = MetaOffset(capacity.Results[1]);
         var dropped = MetaOffset(capacity.Results[2]);
         var offsets = MetaOffset(scan.Results[0]);
@@ -305,7 +334,30 @@ if (tid == 0)
 ";
         }
 
+        if (z != null)
+        {
+            body += $@"
+// z_loss: weight · mean over tokens of logsumexp², summed in token order.
+if (tid == 0)
+{{
+    float zs = 0f;
+    for (int t = 0; t < tokens; t++)
+    {{
+        zs += lse[t] * lse[t];
+    }}
+
+    meta[{MetaOffset(z.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt(tokens > 0 ? {Float(z.FloatAttr("weight"))} * (zs / tokens) : 0f);
+}}
+";
+        }
+
         var facts = new Dictionary<string, string> { ["kept"] = kept, ["offsets"] = offsets, ["dropped"] = dropped };
+        if (z != null)
+        {
+            facts["z"] = MetaOffset(z.Results[0]);
+            facts["z_weight"] = Float(z.FloatAttr("weight"));
+        }
+
         if (aux != null)
         {
             facts["aux"] = MetaOffset(aux.Results[0]);
@@ -539,6 +591,9 @@ output[i] = acc;
             }
         }
     }
+
+    /// <summary>A float as a C# literal.</summary>
+    public static string Float(float v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
 
     private static CompileException NoTemplate(PlannedKernel k) =>
         new($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}]");

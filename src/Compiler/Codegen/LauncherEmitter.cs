@@ -34,7 +34,7 @@ public static class LauncherEmitter
         EmitKernels(w, spec, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
         EmitForward(w, plan, kernels);
-        EmitStages(w, kernels);
+        EmitStages(w, plan, kernels);
         w.Close();
         return w.ToString();
     }
@@ -65,7 +65,7 @@ public static class LauncherEmitter
         w.Line($"    new global::Wudao.WeightSpec[] {{ {weights} }},");
         w.Line($"    {Verbatim(graphText)},");
         w.Line($"    {Verbatim(planText)},");
-        w.Line($"    {spec.Ranks});");
+        w.Line($"    {spec.Ranks}, {F(spec.Jitter)}, {F(spec.ZLossWeight)});");
         w.Line();
     }
 
@@ -239,7 +239,10 @@ private static float Erf(float x)
         var (kept, dropped, aux) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]), Meta(plan.Graph.Outputs[3]));
         w.Line("var kept = new int[Kernels.E];");
         w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.E);");
-        w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{aux}]));");
+        // Any further scalar outputs are named losses (router_z for the z-loss).
+        var extra = plan.Graph.Outputs.Skip(4).Select(o => $"[\"{LossName(o)}\"] = global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{Meta(o)}])").ToList();
+        var losses = extra.Count == 0 ? "" : $", new global::System.Collections.Generic.Dictionary<string, float> {{ {string.Join(", ", extra)} }}";
+        w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{aux}]){losses});");
         w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");
         w.Close();
         w.Line();
@@ -256,7 +259,7 @@ private static float Erf(float x)
     /// The stages of <c>IMoeStages</c>: one planned kernel each, on the caller's buffers. The
     /// interface's parameter names are the kernel templates' parameter names.
     /// </summary>
-    private static void EmitStages(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    private static void EmitStages(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
         var ffn = kernels.First(k => k.Space == IterationSpace.ExpertRows);
         w.Line();
@@ -286,6 +289,20 @@ private static float Erf(float x)
             w.Line("    return;");
             w.Line("}");
             w.Line();
+
+            // Outputs a stage's caller does not ask for (the z-loss's logsumexp) go to scratch.
+            var named = new HashSet<string>(signature.Substring(signature.IndexOf('(') + 1).TrimEnd(')').Split(',').Select(a => a.Trim().Split(' ').Last()));
+            var extras = k.Parameters.Where(p => p.Kind == BindingKind.Buffer && !named.Contains(p.Name)).ToList();
+            if (extras.Count > 0)
+            {
+                w.Line("using var extra = _session.Pool.BeginScope();");
+                foreach (var p in extras)
+                {
+                    var type = plan.Materialized.First(m => m.Value == p.Value).Type;
+                    w.Line($"var {p.Name} = extra.{(type.DType == DType.F32 ? "F32" : "I32")}({Length(type).Replace("(long)t", "(long)args.Tokens")});");
+                }
+            }
+
             w.Open("if (_cpu != null)");
             foreach (var p in k.Parameters)
             {
@@ -331,6 +348,8 @@ private static float Erf(float x)
     };
 
     private static string Meta(string value) => IlgpuKernelEmitter.MetaOffset(value);
+
+    private static string LossName(string value) => value == "zloss" ? "router_z" : value;
 
     private static string DelegateType(EmittedKernel k)
     {

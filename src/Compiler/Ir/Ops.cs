@@ -23,6 +23,9 @@ public static class Ops
     public const string Silu = "silu";
     public const string SwiGlu = "swiglu";
     public const string Combine = "combine";
+    public const string Jitter = "jitter";
+    public const string LogSumExp = "logsumexp";
+    public const string ZLoss = "z_loss";
 
     private static readonly Dictionary<string, OpInfo> Table = new[]
     {
@@ -120,6 +123,13 @@ public static class Ops
             }
 
             return new[] { TensorType.F32(t[0].Shape[0], w / 2) };
+        }),
+        new OpInfo(Jitter, 1, 1, IterationSpace.TokenRows, new[] { "eps" }, (n, t) => new[] { Rank(n, t[0], 2, 0) }),
+        new OpInfo(LogSumExp, 1, 1, IterationSpace.TokenRows, new string[0], (n, t) => new[] { TensorType.F32(Rank(n, t[0], 2, 0).Shape[0]) }),
+        new OpInfo(ZLoss, 1, 1, IterationSpace.TokenScan, new[] { "weight" }, (n, t) =>
+        {
+            Rank(n, t[0], 1, 0);
+            return new[] { TensorType.F32() };
         }),
         new OpInfo(Combine, 5, 1, IterationSpace.TokenGather, new string[0], (n, t) =>
         {

@@ -18,7 +18,7 @@ public static class MoeLowering
             Param("b1", "experts.b1", d, TensorType.F32(e, h1)),
             Param("w2", "experts.w2", h, TensorType.F32(e, h, d)),
             Param("b2", "experts.b2", h, TensorType.F32(e, d)),
-            N(Ops.MatMul, "logits", "x", "wg"),
+            N(Ops.MatMul, "logits", spec.Jitter > 0 ? "xj" : "x", "wg"),
             N(Ops.Softmax, new[] { "probs" }, new[] { "logits" }, ("axis", "1")),
             N(Ops.TopK, new[] { "top_w", "top_e" }, new[] { "probs" }, ("k", I(k))),
         };
@@ -38,9 +38,19 @@ public static class MoeLowering
             experts = "experts";
         }
 
+        if (spec.ZLossWeight > 0)
+        {
+            nodes.Add(N(Ops.LogSumExp, "lse", "logits"));
+        }
+
         nodes.Add(N(Ops.Capacity, new[] { "slots", "kept", "dropped" }, new[] { experts }, ("experts", I(e)), ("factor", F(spec.CapacityFactor))));
         nodes.Add(N(Ops.Scan, "offsets", "kept"));
         nodes.Add(N(Ops.AuxLoss, new[] { "aux" }, new[] { "probs", experts }, ("alpha", F(spec.AuxLossWeight))));
+        if (spec.ZLossWeight > 0)
+        {
+            nodes.Add(N(Ops.ZLoss, new[] { "zloss" }, new[] { "lse" }, ("weight", F(spec.ZLossWeight))));
+        }
+
         nodes.Add(N(Ops.Dispatch, "rows", "x", experts, "slots", "offsets"));
         nodes.Add(N(Ops.GroupedMatMul, "h", "rows", "w1", "offsets"));
         nodes.Add(N(Ops.Bias, "hb", "h", "b1", "offsets"));
@@ -57,7 +67,14 @@ public static class MoeLowering
         nodes.Add(N(Ops.Combine, "out", "y", experts, gates, "slots", "offsets"));
 
         var inputs = new[] { new KeyValuePair<string, TensorType>("x", TensorType.F32(Dim.Sym("T"), d)) };
-        return new Graph(spec.ClassName, inputs, nodes, new[] { "out", "kept", "dropped", "aux" });
+        if (spec.Jitter > 0)
+        {
+            // Switch's jitter multiplies only the router's input; the experts see x unchanged.
+            nodes.Insert(nodes.FindIndex(n => n.Op == Ops.MatMul), N(Ops.Jitter, new[] { "xj" }, new[] { "x" }, ("eps", F(spec.Jitter))));
+        }
+
+        var outputs = spec.ZLossWeight > 0 ? new[] { "out", "kept", "dropped", "aux", "zloss" } : new[] { "out", "kept", "dropped", "aux" };
+        return new Graph(spec.ClassName, inputs, nodes, outputs);
     }
 
     /// <summary>A weight; fan_in is recorded so initialisation follows torch.nn.Linear (±1/sqrt(fan_in)).</summary>

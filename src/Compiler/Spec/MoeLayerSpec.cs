@@ -16,6 +16,8 @@ namespace Wudao.Compiler.Spec;
 /// <param name="CapacityFactor">Capacity factor; 0 means dropless.</param>
 /// <param name="AuxLossWeight">α in the load-balancing loss α·E·Σ f_i·P_i.</param>
 /// <param name="Ranks">Ranks the experts are declared to be spread over; 0 when not declared.</param>
+/// <param name="Jitter">ε of the router-input jitter U(1−ε, 1+ε) (Switch Transformer); 0 for none.</param>
+/// <param name="ZLossWeight">Weight of the router z-loss (1/T)·Σ_t (log Σ_e exp z_te)²; 0 for none.</param>
 public sealed record MoeLayerSpec(
     string Namespace,
     string ClassName,
@@ -28,7 +30,9 @@ public sealed record MoeLayerSpec(
     RouterKind Router,
     float CapacityFactor,
     float AuxLossWeight,
-    int Ranks = 0)
+    int Ranks = 0,
+    float Jitter = 0f,
+    float ZLossWeight = 0f)
 {
     /// <summary>Default capacity factor of a router when the declaration names none.</summary>
     public static float DefaultCapacityFactor(RouterKind router) => router == RouterKind.TopK ? 0f : 1.25f;

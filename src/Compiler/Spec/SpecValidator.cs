@@ -70,6 +70,16 @@ public static class SpecValidator
             errors.Add(new SpecError(SpecErrorKind.UnevenPartition, "Ranks", $"Experts = {s.Experts} cannot be split evenly over Ranks = {s.Ranks}; use a rank count that divides the expert count"));
         }
 
+        if (!(s.Jitter >= 0f && s.Jitter < 1f))
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "Jitter", $"Jitter = {s.Jitter} must be in [0, 1): the router input is multiplied by U(1-Jitter, 1+Jitter)"));
+        }
+
+        if (!(s.ZLossWeight >= 0f) || float.IsInfinity(s.ZLossWeight))
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "ZLossWeight", $"ZLossWeight = {s.ZLossWeight} must be a finite number >= 0"));
+        }
+
         if (!(s.AuxLossWeight >= 0f) || float.IsInfinity(s.AuxLossWeight))
         {
             errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "AuxLossWeight", $"AuxLossWeight = {s.AuxLossWeight} must be a finite number >= 0"));

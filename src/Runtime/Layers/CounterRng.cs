@@ -20,6 +20,9 @@ public readonly struct CounterSeed
 /// </summary>
 public static class CounterRng
 {
+    /// <summary>Mixed into the seed's high half for the router-input jitter, so its draws never repeat GShard's.</summary>
+    public const uint JitterStream = 0x6A09E667u;
+
     /// <summary>Uniform in [0, 1) with 24 random bits.</summary>
     public static float Uniform(uint seedLo, uint seedHi, int step, int index)
     {

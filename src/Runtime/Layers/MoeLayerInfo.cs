@@ -6,8 +6,10 @@ namespace Wudao;
 /// <summary>What the compiler knew about a layer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class MoeLayerInfo
 {
-    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0)
+    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f)
     {
+        Jitter = jitter;
+        ZLossWeight = zLossWeight;
         Ranks = ranks;
         Name = name;
         Dim = dim;
@@ -43,6 +45,12 @@ public sealed class MoeLayerInfo
     public float AuxLossWeight { get; }
 
     public IReadOnlyList<WeightSpec> Weights { get; }
+
+    /// <summary>ε of the router-input jitter; 0 for none.</summary>
+    public float Jitter { get; }
+
+    /// <summary>Weight of the router z-loss; 0 for none.</summary>
+    public float ZLossWeight { get; }
 
     /// <summary>Ranks declared with [ExpertParallel]; 0 when the layer declares none (any divisor of E works).</summary>
     public int Ranks { get; }

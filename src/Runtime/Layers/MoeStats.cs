@@ -8,8 +8,9 @@ namespace Wudao;
 /// <summary>What routing did in one call.</summary>
 public sealed class MoeStats
 {
-    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss)
+    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss, IReadOnlyDictionary<string, float>? otherLosses = null)
     {
+        _otherLosses = otherLosses;
         Tokens = tokens;
         Capacity = capacity;
         TokensPerExpert = tokensPerExpert;
@@ -31,8 +32,25 @@ public sealed class MoeStats
     /// <summary>Load-balancing loss α·E·Σ f_i·P_i.</summary>
     public float AuxLoss { get; }
 
-    /// <summary>Every loss the router computed, by name (<c>load_balance</c> = <see cref="AuxLoss"/>).</summary>
-    public IReadOnlyDictionary<string, float> Losses => new Dictionary<string, float> { ["load_balance"] = AuxLoss };
+    private readonly IReadOnlyDictionary<string, float>? _otherLosses;
+
+    /// <summary>
+    /// Every loss the router computed, by name: <c>load_balance</c> (= <see cref="AuxLoss"/>), and
+    /// <c>router_z</c> when the router declares a z-loss. Each is already multiplied by its weight.
+    /// </summary>
+    public IReadOnlyDictionary<string, float> Losses
+    {
+        get
+        {
+            var all = new Dictionary<string, float> { ["load_balance"] = AuxLoss };
+            foreach (var (name, value) in _otherLosses ?? new Dictionary<string, float>())
+            {
+                all[name] = value;
+            }
+
+            return all;
+        }
+    }
 
     /// <summary>Rows kept over all experts.</summary>
     public int KeptRows => TokensPerExpert.Sum();
@@ -54,7 +72,7 @@ public sealed class MoeStats
             sb.Append($"  expert {e,3} {n,7}  {new string('#', (int)Math.Round(30.0 * n / max))}\n");
         }
 
-        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}, aux loss {AuxLoss:G6}\n");
+        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}, {string.Join(", ", Losses.Select(l => $"{l.Key} {l.Value:G6}"))}\n");
         sb.Append($"  balance: load CV {LoadCv:F3}, max/mean {MaxOverMean:F2}\n");
         return sb.ToString();
     }

@@ -4,7 +4,11 @@ using System.Linq;
 namespace Wudao.Runtime.Tests.Reference;
 
 /// <summary>The routing results of one batch, as the formulas define them.</summary>
-public sealed record RoutingReference(float[] Probs, int[] Experts, float[] Gates, int[] Slots, int[] Kept, int[] Offsets, int Dropped, float AuxLoss, int Capacity);
+public sealed record RoutingReference(float[] Probs, int[] Experts, float[] Gates, int[] Slots, int[] Kept, int[] Offsets, int Dropped, float AuxLoss, int Capacity)
+{
+    /// <summary>The router z-loss, weighted; 0 when the layer declares none.</summary>
+    public float ZLoss { get; init; }
+}
 
 /// <summary>
 /// A plain C# MoE layer written from the papers' formulas, stage by stage, sharing no code
@@ -20,19 +24,31 @@ public static class MoeReference
         var probs = new float[tokens * e];
         var experts = new int[tokens * k];
         var gates = new float[tokens * k];
+        double zSum = 0;
         for (var t = 0; t < tokens; t++)
         {
+            // Switch jitter: the router sees x·U(1−ε, 1+ε), one draw per element by its index.
+            var row = new float[d];
+            for (var c = 0; c < d; c++)
+            {
+                var u = CounterRng.Uniform(seed.Lo, seed.Hi ^ CounterRng.JitterStream, step, (t * d) + c);
+                row[c] = info.Jitter > 0 ? x[(t * d) + c] * (1f + (info.Jitter * ((2f * u) - 1f))) : x[(t * d) + c];
+            }
+
             var logits = new float[e];
             for (var j = 0; j < e; j++)
             {
                 float acc = 0;
                 for (var c = 0; c < d; c++)
                 {
-                    acc += x[(t * d) + c] * wg[(c * e) + j];
+                    acc += row[c] * wg[(c * e) + j];
                 }
 
                 logits[j] = acc;
             }
+
+            var lse = Math.Log(logits.Sum(l => Math.Exp(l)));
+            zSum += lse * lse;
 
             var max = logits.Max();
             var exps = logits.Select(l => MathF.Exp(l - max)).ToArray();
@@ -97,7 +113,10 @@ public static class MoeReference
             aux += f * p;
         }
 
-        return new RoutingReference(probs, experts, gates, slots, kept, offsets, dropped, (float)(info.AuxLossWeight * e * aux), capacity);
+        return new RoutingReference(probs, experts, gates, slots, kept, offsets, dropped, (float)(info.AuxLossWeight * e * aux), capacity)
+        {
+            ZLoss = tokens > 0 ? (float)(info.ZLossWeight * zSum / tokens) : 0f,
+        };
     }
 
     /// <summary>Rows in expert-contiguous order: row offsets[e] + slot holds the token's input.</summary>
