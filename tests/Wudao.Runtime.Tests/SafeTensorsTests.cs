@@ -72,6 +72,16 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void An_empty_tensor_may_point_inside_another_tensor()
+    {
+        var path = Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]}}", new byte[4]);
+
+        var tensors = SafeTensors.Load(path);
+
+        Assert.Equal(new[] { 1, 0 }, tensors.Select(t => t.Data.Length).OrderByDescending(n => n));
+    }
+
+    [Fact]
     public void Wrong_shape_for_a_layer_names_the_tensor_and_both_shapes()
     {
         var weights = MoeWeights.Random(TopK2Gelu.Info, 1);
@@ -96,6 +106,10 @@ public sealed class SafeTensorsTests : IDisposable
     [InlineData("negative-dim", "bad dimension")]
     [InlineData("missing-field", "needs dtype, shape and two data_offsets")]
     [InlineData("f64", "has dtype F64; Wudao reads F32 and BF16")]
+    [InlineData("u8", "has dtype U8; Wudao reads F32 and BF16")]
+    [InlineData("metadata-not-object", "__metadata__ is not an object")]
+    [InlineData("shape-not-number", "has a bad dimension")]
+    [InlineData("offset-not-number", "has a bad begin offset")]
     public void Malformed_files_give_clear_errors(string fault, string expected)
     {
         var path = fault switch
@@ -110,6 +124,10 @@ public sealed class SafeTensorsTests : IDisposable
             "size-mismatch" => Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}", new byte[12]),
             "negative-dim" => Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", new byte[8]),
             "missing-field" => Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", new byte[8]),
+            "u8" => Write("{\"a\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]}}", new byte[8]),
+            "metadata-not-object" => Write("{\"__metadata__\":5}", Array.Empty<byte>()),
+            "shape-not-number" => Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[\"x\"],\"data_offsets\":[0,4]}}", new byte[4]),
+            "offset-not-number" => Write("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",4]}}", new byte[4]),
             _ => Write("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]),
         };
 

@@ -133,6 +133,7 @@ private static float Erf(float x)
         }
 
         w.Line("private readonly int _group;");
+        w.Line("private readonly object _calls = new object();");
         w.Line("private readonly CpuKernels? _cpu;");
         w.Line();
         w.Open($"private {name}(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed)");
@@ -149,7 +150,7 @@ private static float Erf(float x)
         {
             var load = k.Grouped ? "LoadStreamKernel" : "LoadAutoGroupedStreamKernel";
             var types = string.Join(", ", (k.Grouped ? new string[0] : new[] { "global::ILGPU.Index1D" }).Concat(k.Parameters.Select(p => p.CsType)));
-            w.Line($"_k{k.Index} = session.Kernel(\"{CSharpNames.Qualified(spec.Namespace, spec.ClassName)}.{k.Method}\", a => global::ILGPU.Runtime.KernelLoaders.{load}<{types}>(a, Kernels.{k.Method}));");
+            w.Line($"_k{k.Index} = session.Kernel(typeof({name}).AssemblyQualifiedName + \".{k.Method}\", a => global::ILGPU.Runtime.KernelLoaders.{load}<{types}>(a, Kernels.{k.Method}));");
         }
 
         w.Line("_group = global::System.Math.Min(Kernels.MaxGroup, session.Accelerator.MaxNumThreadsPerGroup);");
@@ -191,8 +192,17 @@ private static float Erf(float x)
     private static void EmitForward(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
         var output = plan.Graph.Outputs[0];
-        w.Line("/// <summary>Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; any token count, including 0. One host synchronisation.</summary>");
+        w.Line("/// <summary>");
+        w.Line("/// Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; any token count, including 0. One host");
+        w.Line("/// synchronisation. A layer runs one call at a time: calls from several threads are serialised.");
+        w.Line("/// </summary>");
         w.Open("public global::Wudao.MoeResult Forward(global::Wudao.DeviceTensor x)");
+        w.Open("lock (_calls)");
+        w.Line("return ForwardOne(x);");
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x)");
         w.Line($"int t = global::Wudao.MoeLayerRuntime.Tokens(x, Info);");
         w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight);");
         w.Line("using var scope = _session.Pool.BeginScope();");
@@ -203,6 +213,7 @@ private static float Erf(float x)
         }
 
         w.Line($"var v_{output} = _session.Pool.RentTensor(t, Kernels.D);");
+        w.Open("try");
         w.Open("if (t > 0 && _cpu != null)");
         foreach (var p in kernels.SelectMany(k => k.Parameters).GroupBy(CpuKernelEmitter.Field).Select(g => g.First()))
         {
@@ -245,6 +256,12 @@ private static float Erf(float x)
         w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{aux}]){losses});");
         w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");
         w.Close();
+        w.Open("catch");
+        w.Line("// The output never reaches the caller: give its memory back.");
+        w.Line($"v_{output}.Dispose();");
+        w.Line("throw;");
+        w.Close();
+        w.Close();
         w.Line();
         w.Open("public void Dispose()");
         foreach (var b in plan.Weights)
@@ -284,6 +301,7 @@ private static float Erf(float x)
             var expert = space == IterationSpace.ExpertRows;
             w.Line();
             w.Open($"void global::Wudao.IMoeStages.{signature}");
+            w.Open("lock (_calls)");
             w.Line(expert ? "if (rowBound <= 0)" : "if (args.Tokens <= 0)");
             w.Line("{");
             w.Line("    return;");
@@ -303,7 +321,34 @@ private static float Erf(float x)
                 }
             }
 
+            // Kernels trust their indices: check what the caller handed in first.
+            var stage = signature.Substring(0, signature.IndexOf('('));
+            var t = expert ? "(long)rowBound" : "(long)args.Tokens";
+            foreach (var p in k.Parameters.Where(p => named.Contains(p.Name)))
+            {
+                var need = p.Name switch
+                {
+                    "x" or "output" => $"{t} * Kernels.D",
+                    "probs" => $"{t} * Kernels.E",
+                    "experts" or "gates" or "slots" => $"{t} * Kernels.K",
+                    "meta" => "Kernels.MetaLength",
+                    "rows" or "y" when expert => $"{t} * Kernels.D",
+                    _ => null,
+                };
+                if (need != null)
+                {
+                    w.Line($"global::Wudao.MoeLayerRuntime.Require({p.Name}.Length, {need}, \"{stage}\", \"{p.Name}\");");
+                }
+            }
+
             w.Open("if (_cpu != null)");
+            var rowsView = space switch { IterationSpace.Choices => "rows", IterationSpace.TokenGather => "y", _ => expert ? "rows" : null };
+            if (rowsView != null)
+            {
+                var bound = expert ? "rowBound" : $"{rowsView}.Length / Kernels.D";
+                w.Line($"global::Wudao.MoeLayerRuntime.RequireOffsets(meta, Kernels.{k.Facts["offsets"]}, Kernels.E, {bound}, \"{stage}\");");
+            }
+
             foreach (var p in k.Parameters)
             {
                 w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Arg(p)};");
@@ -332,6 +377,7 @@ private static float Erf(float x)
                 _ => "args.Tokens * Kernels.D",
             };
             w.Line($"_k{k.Index}({launch}, {string.Join(", ", k.Parameters.Select(Arg))});");
+            w.Close();
             w.Close();
             w.Close();
         }

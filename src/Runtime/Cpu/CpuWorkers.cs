@@ -53,6 +53,7 @@ public sealed class CpuWorkers : IDisposable
             return;
         }
 
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (count == 1 || _threads.Length == 0)
         {
             for (var i = 0; i < count; i++)
@@ -90,20 +91,31 @@ public sealed class CpuWorkers : IDisposable
 
     public void Dispose()
     {
-        if (_disposed)
+        // Taken after any running For, so workers never leave in the middle of a call.
+        lock (_run)
         {
-            return;
-        }
+            if (_disposed)
+            {
+                return;
+            }
 
-        _disposed = true;
-        foreach (var s in _start)
-        {
-            s.Release();
-        }
+            _disposed = true;
+            foreach (var s in _start)
+            {
+                s.Release();
+            }
 
-        foreach (var t in _threads)
-        {
-            t.Join();
+            foreach (var t in _threads)
+            {
+                t.Join();
+            }
+
+            foreach (var s in _start)
+            {
+                s.Dispose();
+            }
+
+            _done.Dispose();
         }
     }
 

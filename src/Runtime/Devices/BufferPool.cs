@@ -24,6 +24,9 @@ public sealed class BufferPool : IDisposable
 
     public Accelerator Accelerator { get; }
 
+    /// <summary>Largest length the power-of-two buckets can round up to.</summary>
+    public const long MaxLength = 1L << 62;
+
     /// <summary>Device allocations made so far; steady repeated calls leave it unchanged.</summary>
     public int Allocations { get; private set; }
 
@@ -33,9 +36,9 @@ public sealed class BufferPool : IDisposable
     public MemoryBuffer1D<T, Stride1D.Dense> Rent<T>(long length)
         where T : unmanaged
     {
-        if (length < 0)
+        if (length < 0 || length > MaxLength)
         {
-            throw new ArgumentOutOfRangeException(nameof(length), length, "a buffer length cannot be negative");
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"a buffer holds 0 to 2^62 elements");
         }
 
         var bucket = Bucket(length);
@@ -70,7 +73,10 @@ public sealed class BufferPool : IDisposable
     }
 
     /// <summary>A pooled tensor of the given shape; dispose it to give the memory back.</summary>
-    public DeviceTensor RentTensor(params int[] shape)
+    public DeviceTensor RentTensor(params int[] shape) => new(this, Rent<float>(Elements(shape)), shape.ToArray(), Elements(shape));
+
+    /// <summary>Elements of a shape, checked: no negative dimension, no overflow.</summary>
+    public static long Elements(IReadOnlyList<int> shape)
     {
         long length = 1;
         foreach (var d in shape)
@@ -78,7 +84,7 @@ public sealed class BufferPool : IDisposable
             length = d >= 0 ? checked(length * d) : throw new ArgumentOutOfRangeException(nameof(shape), $"dimension {d} is negative");
         }
 
-        return new DeviceTensor(this, Rent<float>(length), shape.ToArray(), length);
+        return length;
     }
 
     /// <summary>

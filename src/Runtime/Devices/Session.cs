@@ -79,13 +79,14 @@ public sealed class Session : IDisposable
     /// <summary>Uploads a host array as a tensor of the given shape.</summary>
     public DeviceTensor Upload(ReadOnlySpan<float> data, params int[] shape)
     {
-        var tensor = Pool.RentTensor(shape);
-        if (tensor.Length != data.Length)
+        // Checked before renting: a wrong shape must not allocate what it claims.
+        var elements = BufferPool.Elements(shape);
+        if (elements != data.Length)
         {
-            tensor.Dispose();
-            throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds {tensor.Length} elements but {data.Length} were given", nameof(data));
+            throw new ArgumentException($"shape [{string.Join(", ", shape)}] holds {elements} elements but {data.Length} were given", nameof(data));
         }
 
+        var tensor = Pool.RentTensor(shape);
         tensor.View.BaseView.CopyFromCPU(Accelerator.DefaultStream, data);
         return tensor;
     }

@@ -12,7 +12,9 @@ namespace Wudao.Distributed;
 /// its global position, so capacity drops exactly the choices one rank would drop; dispatch
 /// into rows ordered by destination rank and expert (the send buffer); exchange counts, then
 /// rows straight into expert-contiguous receive segments; run the local experts; send the rows
-/// back into the send layout; combine. N ranks give the result one rank gives on the whole batch.
+/// back into the send layout; combine. N ranks give the output, routing, counts and drops one
+/// rank gives on the whole batch, bit for bit; the load-balancing loss agrees to rounding (its
+/// probability sums are added per rank, then across ranks).
 /// </summary>
 /// <remarks>
 /// The exchanges go through host memory: the layer's session must keep its tensors in CPU
@@ -227,7 +229,26 @@ public sealed class ExpertParallelLayer
         _comm.AllToAll(sent, recvCounts);
         var recvOffsets = new int[n * local];
         var starts = new int[local + 1];
-        var received = ExchangeLayout.ExpertMajor(recvCounts, local, recvOffsets, starts);
+        var received = 0;
+        string? problem = null;
+        try
+        {
+            received = ExchangeLayout.ExpertMajor(recvCounts, local, recvOffsets, starts);
+            problem = (long)received * d > int.MaxValue ? $"rank {rank} would receive {received} rows of {d} floats, more than one buffer indexes" : null;
+        }
+        catch (ArgumentException bad)
+        {
+            problem = $"rank {rank}: {bad.Message}";
+        }
+
+        // Agree before failing: a rank that stopped alone would leave the others waiting.
+        var failed = new[] { problem != null ? 1 : 0 };
+        _comm.AllReduceSum(failed);
+        if (failed[0] > 0)
+        {
+            throw new InvalidOperationException($"{info.Name}: the routed rows do not fit on every rank ({problem ?? "another rank overflowed"}); use smaller batches per rank");
+        }
+
         var expertRows = scope.F32((long)received * d);
         var expertOut = scope.F32((long)received * d);
         var watch = Stopwatch.StartNew();

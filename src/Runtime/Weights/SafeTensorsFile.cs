@@ -98,24 +98,30 @@ public sealed class SafeTensorsFile : IDisposable
             throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is not");
         }
 
-        var count = checked((int)e.Shape.Aggregate(1L, (a, d) => a * d));
-        var result = new float[count];
-        var bytes = Bytes(e);
-        switch (e.DType)
+        if (e.DType is not ("F32" or "BF16"))
         {
-            case "F32":
-                bytes.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
-                break;
-            case "BF16":
-                var halves = MemoryMarshal.Cast<byte, ushort>(bytes);
-                for (var i = 0; i < count; i++)
-                {
-                    result[i] = BitConverter.Int32BitsToSingle(halves[i] << 16);
-                }
+            throw Bad(Path, $"tensor '{name}' has dtype {e.DType}; Wudao reads F32 and BF16");
+        }
 
-                break;
-            default:
-                throw Bad(Path, $"tensor '{name}' has dtype {e.DType}; Wudao reads F32 and BF16");
+        var elements = e.Shape.Aggregate(1L, (a, d) => a * d);
+        if (elements > Array.MaxLength)
+        {
+            throw Bad(Path, $"tensor '{name}' has {elements} elements, more than one .NET array holds");
+        }
+
+        var result = new float[elements];
+        if (e.DType == "F32")
+        {
+            CopyOut(e, result);
+        }
+        else
+        {
+            var halves = new ushort[elements];
+            CopyOut(e, halves);
+            for (var i = 0; i < halves.Length; i++)
+            {
+                result[i] = BitConverter.Int32BitsToSingle(halves[i] << 16);
+            }
         }
 
         return result;
@@ -127,19 +133,26 @@ public sealed class SafeTensorsFile : IDisposable
         _map?.Dispose();
     }
 
-    private unsafe ReadOnlySpan<byte> Bytes(SafeTensorEntry e)
+    /// <summary>Copies a tensor's bytes out of the mapping, in chunks, so tensors past 2 GiB work.</summary>
+    private unsafe void CopyOut<T>(SafeTensorEntry e, T[] target)
+        where T : unmanaged
     {
-        if (e.End == e.Begin)
+        if (target.Length == 0)
         {
-            return ReadOnlySpan<byte>.Empty;
+            return;
         }
 
         byte* start = null;
         _view!.SafeMemoryMappedViewHandle.AcquirePointer(ref start);
         try
         {
-            // The mapping lives as long as this object; the span is consumed before returning.
-            return new ReadOnlySpan<byte>(start + _view.PointerOffset + _dataStart + e.Begin, checked((int)(e.End - e.Begin)));
+            var source = start + _view.PointerOffset + _dataStart + e.Begin;
+            const int Chunk = 1 << 26;
+            for (var done = 0; done < target.Length; done += Chunk)
+            {
+                var count = Math.Min(Chunk, target.Length - done);
+                new ReadOnlySpan<T>(source + ((long)done * sizeof(T)), count).CopyTo(target.AsSpan(done, count));
+            }
         }
         finally
         {
@@ -172,6 +185,11 @@ public sealed class SafeTensorsFile : IDisposable
             {
                 if (p.Name == "__metadata__")
                 {
+                    if (p.Value.ValueKind != JsonValueKind.Object)
+                    {
+                        throw Bad(path, "__metadata__ is not an object");
+                    }
+
                     foreach (var m in p.Value.EnumerateObject())
                     {
                         metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : throw Bad(path, $"metadata '{m.Name}' is not a string");
@@ -209,9 +227,16 @@ public sealed class SafeTensorsFile : IDisposable
             throw Bad(path, $"tensor '{p.Name}' has unknown dtype '{type}'");
         }
 
-        var dims = shape.EnumerateArray().Select(d => d.TryGetInt64(out var x) && x >= 0 ? x : throw Bad(path, $"tensor '{p.Name}' has a bad dimension {d}")).ToArray();
-        var begin = offsets[0].TryGetInt64(out var b) && b >= 0 ? b : throw Bad(path, $"tensor '{p.Name}' has a bad begin offset");
-        var end = offsets[1].TryGetInt64(out var e) && e >= b ? e : throw Bad(path, $"tensor '{p.Name}' has a bad end offset");
+        // TryGetInt64 throws on a non-number: check the kind first, so every fault is ours to name.
+        static bool Whole(JsonElement v, out long x)
+        {
+            x = 0;
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out x);
+        }
+
+        var dims = shape.EnumerateArray().Select(d => Whole(d, out var x) && x >= 0 ? x : throw Bad(path, $"tensor '{p.Name}' has a bad dimension {d}")).ToArray();
+        var begin = Whole(offsets[0], out var b) && b >= 0 ? b : throw Bad(path, $"tensor '{p.Name}' has a bad begin offset");
+        var end = Whole(offsets[1], out var e) && e >= b ? e : throw Bad(path, $"tensor '{p.Name}' has a bad end offset");
         long elements = 1;
         foreach (var d in dims)
         {
@@ -234,6 +259,12 @@ public sealed class SafeTensorsFile : IDisposable
             if (e.End > dataLength)
             {
                 throw Bad(path, $"tensor '{e.Name}' ends at byte {e.End} but the data section has {dataLength} bytes (truncated file?)");
+            }
+
+            if (e.End == e.Begin)
+            {
+                // An empty tensor occupies no bytes, wherever its offset points.
+                continue;
             }
 
             if (previous != null && e.Begin < previous.End)
