@@ -18,7 +18,7 @@ public static class CpuKernelEmitter
     public const int TokenChunk = 32;
 
     /// <summary>Rows of one expert tile; a multiple of the micro-kernel's 6 rows.</summary>
-    public const int TileRows = 48;
+    public const int TileRows = 96;
 
     /// <summary>Depth of one GEMM K block: a 32-wide B panel of it is 32 KiB, L1-resident.</summary>
     public const int KBlock = 256;
@@ -50,6 +50,7 @@ public static class CpuKernelEmitter
         w.Line($"public const int TileRows = {TileRows};");
         w.Line($"public const int KC = {KBlock};");
         w.Line("public const int MR = 6;");
+        w.Line($"public const int LogitRows = {LogitRows};");
         w.Line();
         w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
         w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
@@ -156,7 +157,7 @@ public static class CpuKernelEmitter
         var body = @"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(args.Tokens, t0 + TokenChunk);
 global::System.Span<float> logits = stackalloc float[Kernels.E];
-global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];
+global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];
 for (int t = t0; t < t1; t++)
 {
 MATMUL
@@ -169,14 +170,7 @@ MATMUL
         max = logits[e] > max ? logits[e] : max;
     }
 
-    float sum = 0f;
-    for (int e = 0; e < Kernels.E; e++)
-    {
-        float v = global::System.MathF.Exp(logits[e] - max);
-        logits[e] = v;
-        sum += v;
-    }
-
+    float sum = Exponentiate(logits, max);
     for (int e = 0; e < Kernels.E; e++)
     {
         global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e) = logits[e] / sum;
@@ -211,13 +205,13 @@ LSE
     }
 ";
         body = body.Replace("MATMUL\n", eps == "0f"
-            ? @"    // matmul: four tokens' rows against the router weight at once (four independent sums, each in d order).
-    if ((t - t0) % 4 == 0)
+            ? @"    // matmul: eight tokens' rows against the router weight at once (eight independent sums, each in d order).
+    if ((t - t0) % LogitRows == 0)
     {
-        Logits(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D), global::System.Math.Min(4, t1 - t), ref wg, logits4);
+        Logits(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D), global::System.Math.Min(LogitRows, t1 - t), ref wg, logits4);
     }
 
-    logits4.Slice(((t - t0) % 4) * Kernels.E, Kernels.E).CopyTo(logits);
+    logits4.Slice(((t - t0) % LogitRows) * Kernels.E, Kernels.E).CopyTo(logits);
 "
             : $@"    // jitter: the router sees x · U(1-eps, 1+eps), drawn per element by its global index.
     for (int d = 0; d < Kernels.D; d++)
@@ -232,9 +226,9 @@ LSE
         body = body.Replace("LSE\n", k.Facts["lse"] == "true"
             ? "\n    // logsumexp of the logits, for the router z-loss.\n    global::System.Runtime.CompilerServices.Unsafe.Add(ref lse, t) = max + global::System.MathF.Log(sum);\n"
             : "");
-        body = body.Replace("global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];", eps == "0f"
-            ? "global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];"
-            : "global::System.Span<float> logits4 = stackalloc float[4 * Kernels.E];\nglobal::System.Span<float> jittered = stackalloc float[Kernels.D];");
+        body = body.Replace("global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];", eps == "0f"
+            ? "global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];"
+            : "global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];\nglobal::System.Span<float> jittered = stackalloc float[Kernels.D];");
         if (renorm)
         {
             body += @"
@@ -444,35 +438,63 @@ Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(r
         var offsets = "Kernels." + k.Facts["offsets"];
         return $@"int t0 = item * TokenChunk;
 int t1 = global::System.Math.Min(this.args.Tokens, t0 + TokenChunk);
-int lanes = global::System.Numerics.Vector<float>.Count;
+global::System.Span<int> rowOf = stackalloc int[Kernels.K];
+global::System.Span<float> gateOf = stackalloc float[Kernels.K];
 for (int t = t0; t < t1; t++)
 {{
-    var o = global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref output, t * Kernels.D), Kernels.D);
-    o.Clear();
+    // The token's kept choices, in choice order: their expert rows and gates.
+    int n = 0;
     for (int j = 0; j < Kernels.K; j++)
     {{
         int c = (t * Kernels.K) + j;
         int slot = global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c);
-        if (slot < 0)
+        if (slot >= 0)
         {{
-            continue;
+            rowOf[n] = (global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot) * Kernels.D;
+
+            // With the gate applied in the expert epilogue, combine only sums the rows.
+            gateOf[n] = this.rowsScaled ? 1f : global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+            n++;
+        }}
+    }}
+
+    // Each output element sums its rows in choice order, in registers, and is stored once.
+    ref float o = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref output, t * Kernels.D);
+    int d = 0;
+    if (Wide)
+    {{
+        for (; d + 16 <= Kernels.D; d += 16)
+        {{
+            var acc = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
+            for (int j = 0; j < n; j++)
+            {{
+                acc += gateOf[j] * global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref y, (nuint)(rowOf[j] + d));
+            }}
+
+            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe(acc, ref o, (nuint)d);
+        }}
+    }}
+
+    for (; d + 8 <= Kernels.D; d += 8)
+    {{
+        var acc = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
+        for (int j = 0; j < n; j++)
+        {{
+            acc += gateOf[j] * global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref y, (nuint)(rowOf[j] + d));
         }}
 
-        int row = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot;
-        // With the gate applied in the expert epilogue, combine only sums the rows.
-        float gate = this.rowsScaled ? 1f : global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
-        var src = global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, row * Kernels.D), Kernels.D);
-        int d = 0;
-        for (; d + lanes <= Kernels.D; d += lanes)
+        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe(acc, ref o, (nuint)d);
+    }}
+
+    for (; d < Kernels.D; d++)
+    {{
+        float acc = 0f;
+        for (int j = 0; j < n; j++)
         {{
-            var acc = new global::System.Numerics.Vector<float>(o.Slice(d)) + (gate * new global::System.Numerics.Vector<float>(src.Slice(d)));
-            acc.CopyTo(o.Slice(d));
+            acc += gateOf[j] * global::System.Runtime.CompilerServices.Unsafe.Add(ref y, rowOf[j] + d);
         }}
 
-        for (; d < Kernels.D; d++)
-        {{
-            o[d] += gate * src[d];
-        }}
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref o, d) = acc;
     }}
 }}
 ";
@@ -492,75 +514,38 @@ private static float Erf(float x)
     return s * (1f - (p * global::System.MathF.Exp(-ax * ax)));
 }
 
-/// <summary>
-/// logits[r, e] = Σ_d x[r, d]·wg[d, e] for up to four rows: four accumulators hide the FMA
-/// latency while each sum still runs in d order. Rows past <c>rows</c> repeat the last.
-/// </summary>
-private static void Logits(ref float x, int rows, ref float wg, global::System.Span<float> logits)
+" + LogitsHelper() + @"
+/// <summary>v[e] = exp(v[e] − max) and returns Σ v, 16 or 8 lanes at a time where the vector units allow.</summary>
+private static float Exponentiate(global::System.Span<float> v, float max)
 {
-    ref float x0 = ref x;
-    ref float x1 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(1, rows - 1) * Kernels.D);
-    ref float x2 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(2, rows - 1) * Kernels.D);
-    ref float x3 = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min(3, rows - 1) * Kernels.D);
-    int e0 = 0;
+    int e = 0;
+    float sum = 0f;
     if (Wide)
     {
-        for (; e0 + 16 <= Kernels.E; e0 += 16)
+        var m = global::System.Runtime.Intrinsics.Vector512.Create(max);
+        for (; e + 16 <= v.Length; e += 16)
         {
-            var a0 = global::System.Runtime.Intrinsics.Vector512<float>.Zero;
-            var a1 = a0;
-            var a2 = a0;
-            var a3 = a0;
-            for (int d = 0; d < Kernels.D; d++)
-            {
-                var w = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));
-                a0 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x0, d)), w, a0);
-                a1 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x1, d)), w, a1);
-                a2 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x2, d)), w, a2);
-                a3 = global::System.Runtime.Intrinsics.Vector512.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector512.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x3, d)), w, a3);
-            }
-
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(a0, logits.Slice(e0));
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(a1, logits.Slice(Kernels.E + e0));
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(a2, logits.Slice((2 * Kernels.E) + e0));
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(a3, logits.Slice((3 * Kernels.E) + e0));
+            var x = global::System.Runtime.Intrinsics.Vector512.Exp(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m);
+            global::System.Runtime.Intrinsics.Vector512.CopyTo(x, v.Slice(e));
+            sum += global::System.Runtime.Intrinsics.Vector512.Sum(x);
         }
     }
 
-    for (; e0 + 8 <= Kernels.E; e0 += 8)
+    var m8 = global::System.Runtime.Intrinsics.Vector256.Create(max);
+    for (; e + 8 <= v.Length; e += 8)
     {
-        var a0 = global::System.Runtime.Intrinsics.Vector256<float>.Zero;
-        var a1 = a0;
-        var a2 = a0;
-        var a3 = a0;
-        for (int d = 0; d < Kernels.D; d++)
-        {
-            var w = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));
-            a0 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x0, d)), w, a0);
-            a1 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x1, d)), w, a1);
-            a2 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x2, d)), w, a2);
-            a3 = global::System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(global::System.Runtime.Intrinsics.Vector256.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x3, d)), w, a3);
-        }
-
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(a0, logits.Slice(e0));
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(a1, logits.Slice(Kernels.E + e0));
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(a2, logits.Slice((2 * Kernels.E) + e0));
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(a3, logits.Slice((3 * Kernels.E) + e0));
+        var x = global::System.Runtime.Intrinsics.Vector256.Exp(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m8);
+        global::System.Runtime.Intrinsics.Vector256.CopyTo(x, v.Slice(e));
+        sum += global::System.Runtime.Intrinsics.Vector256.Sum(x);
     }
 
-    for (; e0 < Kernels.E; e0++)
+    for (; e < v.Length; e++)
     {
-        for (int r = 0; r < rows; r++)
-        {
-            float acc = 0f;
-            for (int d = 0; d < Kernels.D; d++)
-            {
-                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.E) + e0), acc);
-            }
-
-            logits[(r * Kernels.E) + e0] = acc;
-        }
+        v[e] = global::System.MathF.Exp(v[e] - max);
+        sum += v[e];
     }
+
+    return sum;
 }
 
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
@@ -672,6 +657,69 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
     }
 }
 " + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
+
+    /// <summary>Tokens whose router logits are computed together: enough independent FMA chains to hide their latency.</summary>
+    public const int LogitRows = 8;
+
+    /// <summary>
+    /// logits[r, e] = Σ_d x[r, d]·wg[d, e] for up to <see cref="LogitRows"/> rows at once, 16 then 8
+    /// experts per vector, then one at a time; each sum runs in d order. Rows past <c>rows</c>
+    /// repeat the last one (valid memory) and are not used.
+    /// </summary>
+    private static string LogitsHelper()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.Append("private static void Logits(ref float x, int rows, ref float wg, global::System.Span<float> logits)\n{\n");
+        for (var r = 0; r < LogitRows; r++)
+        {
+            sb.Append($"    ref float x{r} = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min({r}, rows - 1) * Kernels.D);\n");
+        }
+
+        sb.Append("    int e0 = 0;\n");
+        foreach (var (vec, lanes, guard) in new[] { ("Vector512", 16, "if (Wide)\n    "), ("Vector256", 8, "") })
+        {
+            var v = "global::System.Runtime.Intrinsics." + vec;
+            var loop = guard.Length > 0 ? "for" : "for";
+            sb.Append(guard.Length > 0 ? "    if (Wide)\n    {\n" : "    {\n");
+            sb.Append($"        {loop} (; e0 + {lanes} <= Kernels.E; e0 += {lanes})\n        {{\n");
+            for (var r = 0; r < LogitRows; r++)
+            {
+                sb.Append($"            var a{r} = {v}<float>.Zero;\n");
+            }
+
+            sb.Append("            for (int d = 0; d < Kernels.D; d++)\n            {\n");
+            sb.Append($"                var w = {v}.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));\n");
+            for (var r = 0; r < LogitRows; r++)
+            {
+                sb.Append($"                a{r} = {v}.FusedMultiplyAdd({v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x{r}, d)), w, a{r});\n");
+            }
+
+            sb.Append("            }\n\n");
+            for (var r = 0; r < LogitRows; r++)
+            {
+                sb.Append($"            if (rows > {r})\n            {{\n                {v}.CopyTo(a{r}, logits.Slice(({r} * Kernels.E) + e0));\n            }}\n");
+            }
+
+            sb.Append("        }\n    }\n\n");
+        }
+
+        sb.Append(@"    for (; e0 < Kernels.E; e0++)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float acc = 0f;
+            for (int d = 0; d < Kernels.D; d++)
+            {
+                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.E) + e0), acc);
+            }
+
+            logits[(r * Kernels.E) + e0] = acc;
+        }
+    }
+}
+");
+        return sb.ToString();
+    }
 
     /// <summary>
     /// An MR x (2 vectors) register-blocked micro-kernel: 12 accumulators, one broadcast of A and
