@@ -12,9 +12,10 @@ Wudao.Benchmarks.NativeEnvironment.Prepare();
 
 // In-process: the benchmarks run from this build output, where libLibTorchSharp.so is patched.
 var quick = Array.IndexOf(args, "--short") >= 0;
-var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
+var medium = Array.IndexOf(args, "--medium") >= 0;
+var job = (quick ? Job.ShortRun : medium ? Job.MediumRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance.AddJob(job.AsDefault()).WithOptions(ConfigOptions.DisableOptimizationsValidator);
-var rest = Array.FindAll(args, a => a != "--short" && a != "--breakdown");
+var rest = Array.FindAll(args, a => a is not ("--short" or "--medium" or "--breakdown"));
 if (Array.IndexOf(args, "--breakdown") >= 0)
 {
     Wudao.Benchmarks.KernelBreakdown.Print(calls: 10);

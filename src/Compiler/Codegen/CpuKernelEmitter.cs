@@ -372,26 +372,10 @@ for (int c = c0; c < c1; c++)
         var offsets = "Kernels." + k.Facts["offsets"];
         var activation = k.Facts["activation"] switch
         {
-            Ops.SwiGlu => @"for (int c = 0; c < Kernels.H; c++)
-    {
-        ref float g = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
-        g = Silu(g) * global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, Kernels.H + c);
-    }",
-            Ops.Gelu => @"for (int c = 0; c < Kernels.H; c++)
-    {
-        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
-        v = Gelu(v);
-    }",
-            Ops.Silu => @"for (int c = 0; c < Kernels.H; c++)
-    {
-        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
-        v = Silu(v);
-    }",
-            _ => @"for (int c = 0; c < Kernels.H; c++)
-    {
-        ref float v = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref hrow, c);
-        v = v > 0f ? v : 0f;
-    }",
+            Ops.SwiGlu => "SwiGluRow(ref hrow);",
+            Ops.Gelu => "GeluRow(ref hrow);",
+            Ops.Silu => "SiluRow(ref hrow);",
+            _ => "ReluRow(ref hrow);",
         };
         return $@"// This tile: rows [start, start + n) of expert e (tiles are numbered expert by expert).
 int tile = item;
@@ -548,6 +532,7 @@ private static float Exponentiate(global::System.Span<float> v, float max)
     return sum;
 }
 
+" + ActivationRows() + @"
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
 public static int CountTiles(ref int meta, int offsets)
 {
@@ -657,6 +642,73 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
     }
 }
 " + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
+
+    /// <summary>
+    /// The activation over one hidden row of H floats (SwiGLU: gate half times silu, up half), a
+    /// vector at a time with the same formulas as the scalar helpers: erf by Abramowitz &amp;
+    /// Stegun 7.1.26, exponentials from the vector Exp.
+    /// </summary>
+    private static string ActivationRows()
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var (vec, lanes) in new[] { ("Vector512", 16), ("Vector256", 8) })
+        {
+            var v = "global::System.Runtime.Intrinsics." + vec;
+            var t = v + "<float>";
+            sb.Append($@"private static {t} GeluV({t} a)
+{{
+    var z = a * 0.70710677f;
+    var ax = {v}.Abs(z);
+    var t = {v}.Create(1f) / ({v}.Create(1f) + (0.3275911f * ax));
+    var p = (((((((((1.061405429f * t) - {v}.Create(1.453152027f)) * t) + {v}.Create(1.421413741f)) * t) - {v}.Create(0.284496736f)) * t) + {v}.Create(0.254829592f)) * t);
+    var erf = {v}.Create(1f) - (p * {v}.Exp(-(ax * ax)));
+    erf = {v}.ConditionalSelect({v}.LessThan(z, {t}.Zero), -erf, erf);
+    return 0.5f * a * ({v}.Create(1f) + erf);
+}}
+
+private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
+
+");
+        }
+
+        foreach (var (name, body, scalar) in new[]
+        {
+            ("GeluRow", "GeluV(x)", "Gelu(x)"),
+            ("SiluRow", "SiluV(x)", "Silu(x)"),
+            ("ReluRow", "global::System.Runtime.Intrinsics.VECTOR.Max(x, global::System.Runtime.Intrinsics.VECTOR<float>.Zero)", "x > 0f ? x : 0f"),
+            ("SwiGluRow", "SiluV(x) * global::System.Runtime.Intrinsics.VECTOR.LoadUnsafe(ref row, (nuint)(Kernels.H + c))", "Silu(x) * global::System.Runtime.CompilerServices.Unsafe.Add(ref row, Kernels.H + c)"),
+        })
+        {
+            sb.Append($@"private static void {name}(ref float row)
+{{
+    int c = 0;
+    if (Wide)
+    {{
+        for (; c + 16 <= Kernels.H; c += 16)
+        {{
+            var x = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, (nuint)c);
+            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe({body.Replace("VECTOR", "Vector512")}, ref row, (nuint)c);
+        }}
+    }}
+
+    for (; c + 8 <= Kernels.H; c += 8)
+    {{
+        var x = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, (nuint)c);
+        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe({body.Replace("VECTOR", "Vector256").Replace("Vector512", "Vector256")}, ref row, (nuint)c);
+    }}
+
+    for (; c < Kernels.H; c++)
+    {{
+        float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, c);
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref row, c) = {scalar};
+    }}
+}}
+
+");
+        }
+
+        return sb.ToString();
+    }
 
     /// <summary>Tokens whose router logits are computed together: enough independent FMA chains to hide their latency.</summary>
     public const int LogitRows = 8;

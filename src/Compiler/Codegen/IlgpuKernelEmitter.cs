@@ -197,13 +197,14 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
             throw new CompileException($"k{k.Index}: aux_loss must read the same expert choices as capacity");
         }
 
-        var ps = new List<KernelParam>
+        var ps = new List<KernelParam> { new(BindingKind.Buffer, capacity.Operands[0], I, "experts") };
+        if (aux != null)
         {
-            new(BindingKind.Buffer, capacity.Operands[0], I, "experts"),
-            new(BindingKind.Buffer, aux?.Operands[0] ?? capacity.Operands[0], aux != null ? F : I, "probs"),
-            new(BindingKind.Buffer, capacity.Results[0], I, "slots"),
-            new(BindingKind.Meta, "", I, "meta"),
-        };
+            ps.Add(new(BindingKind.Buffer, aux.Operands[0], F, "probs"));
+        }
+
+        ps.Add(new(BindingKind.Buffer, capacity.Results[0], I, "slots"));
+        ps.Add(new(BindingKind.Meta, "", I, "meta"));
         if (z != null)
         {
             ps.Add(new(BindingKind.Buffer, z.Operands[0], F, "lse"));
