@@ -1,4 +1,5 @@
 using System.Linq;
+using Wudao.Runtime.Tests;
 using Wudao.Runtime.Tests.Reference;
 using Xunit;
 
