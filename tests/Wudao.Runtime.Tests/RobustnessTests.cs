@@ -79,4 +79,27 @@ public sealed class RobustnessTests
         Assert.Contains("offsets[4] = 9", error.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => stages.Experts(rows.SubView(0, 8), meta, y, 4));
     }
+
+    [Fact]
+    public void A_stale_scope_cannot_release_or_use_another_calls_buffers()
+    {
+        using var session = Session.Create(DeviceKind.Native, threads: 1);
+        var first = session.Pool.BeginScope();
+        first.F32(16);
+        first.Dispose();
+        var second = session.Pool.BeginScope();   // reuses the first scope's pooled state
+        var mine = second.F32(16);
+        var allocations = session.Pool.Allocations;
+
+        first.Dispose();                           // stale: must not return the second call's buffer
+        var third = session.Pool.BeginScope();
+        var other = third.F32(16);                 // so this needs a buffer of its own
+
+        Assert.Equal(allocations + 1, session.Pool.Allocations);
+        Assert.Throws<ObjectDisposedException>(() => first.F32(4));
+        third.Dispose();
+        second.Dispose();
+        _ = mine;
+        _ = other;
+    }
 }

@@ -14,7 +14,7 @@ public sealed class BufferPool : IDisposable
 {
     private readonly Dictionary<(Type, long), Stack<MemoryBuffer>> _free = new();
     private readonly List<MemoryBuffer> _all = new();
-    private readonly Stack<ForwardScope> _scopes = new();
+    private readonly Stack<ForwardScope.State> _scopes = new();
     private readonly object _lock = new();
 
     internal BufferPool(Accelerator accelerator)
@@ -95,11 +95,11 @@ public sealed class BufferPool : IDisposable
     {
         lock (_lock)
         {
-            return (_scopes.Count > 0 ? _scopes.Pop() : new ForwardScope(this)).Activate();
+            return new ForwardScope(_scopes.Count > 0 ? _scopes.Pop() : new ForwardScope.State(this));
         }
     }
 
-    internal void Recycle(ForwardScope scope)
+    internal void Recycle(ForwardScope.State scope)
     {
         lock (_lock)
         {

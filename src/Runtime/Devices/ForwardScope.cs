@@ -5,31 +5,34 @@ using ILGPU.Runtime;
 
 namespace Wudao;
 
-/// <summary>The scratch buffers of one forward call, returned to the pool together.</summary>
-public sealed class ForwardScope : IDisposable
+/// <summary>
+/// The scratch buffers of one forward call, returned to the pool together. A lease on pooled
+/// state: the state is reused by later calls, and the lease's generation makes a stale copy
+/// (disposed twice, or used after disposal) fail or do nothing instead of touching another
+/// call's buffers.
+/// </summary>
+public readonly struct ForwardScope : IDisposable
 {
-    private readonly BufferPool _pool;
-    private readonly List<MemoryBuffer1D<float, Stride1D.Dense>> _f32 = new();
-    private readonly List<MemoryBuffer1D<int, Stride1D.Dense>> _i32 = new();
-    private int[] _host = Array.Empty<int>();
-    private bool _active;
+    private readonly State _state;
+    private readonly int _generation;
 
-    internal ForwardScope(BufferPool pool)
+    internal ForwardScope(State state)
     {
-        _pool = pool;
+        _state = state;
+        _generation = state.Generation;
     }
 
     public ArrayView<float> F32(long length)
     {
-        var b = _pool.Rent<float>(length);
-        _f32.Add(b);
+        var b = Live().Pool.Rent<float>(length);
+        _state.F32.Add(b);
         return b.View.BaseView.SubView(0, length);
     }
 
     public ArrayView<int> I32(long length)
     {
-        var b = _pool.Rent<int>(length);
-        _i32.Add(b);
+        var b = Live().Pool.Rent<int>(length);
+        _state.I32.Add(b);
         return b.View.BaseView.SubView(0, length);
     }
 
@@ -40,49 +43,67 @@ public sealed class ForwardScope : IDisposable
     /// </summary>
     public int[] ReadBack(ArrayView<int> block, bool ran)
     {
-        if (_host.Length != block.Length)
+        var state = Live();
+        if (state.Host.Length != block.Length)
         {
-            _host = new int[block.Length];
+            state.Host = new int[block.Length];
         }
 
-        var host = _host;
+        var host = state.Host;
         Array.Clear(host);
         if (ran && host.Length > 0)
         {
-            _pool.Accelerator.Synchronize();
-            block.CopyToCPU(_pool.Accelerator.DefaultStream, new Span<int>(host));
+            state.Pool.Accelerator.Synchronize();
+            block.CopyToCPU(state.Pool.Accelerator.DefaultStream, new Span<int>(host));
         }
 
         return host;
     }
 
-    internal ForwardScope Activate()
-    {
-        _active = true;
-        return this;
-    }
-
     public void Dispose()
     {
-        // A second Dispose must not hand the same scope out twice.
-        if (!_active)
+        // A second Dispose, from a stale copy, finds a newer generation and does nothing.
+        if (_state == null || _state.Generation != _generation)
         {
             return;
         }
 
-        _active = false;
-        foreach (var b in _f32)
+        _state.Generation++;
+        foreach (var b in _state.F32)
         {
-            _pool.Return(b);
+            _state.Pool.Return(b);
         }
 
-        foreach (var b in _i32)
+        foreach (var b in _state.I32)
         {
-            _pool.Return(b);
+            _state.Pool.Return(b);
         }
 
-        _f32.Clear();
-        _i32.Clear();
-        _pool.Recycle(this);
+        _state.F32.Clear();
+        _state.I32.Clear();
+        _state.Pool.Recycle(_state);
+    }
+
+    private State Live() => _state != null && _state.Generation == _generation
+        ? _state
+        : throw new ObjectDisposedException(nameof(ForwardScope), "this forward scope was disposed; its buffers belong to another call now");
+
+    /// <summary>What a scope owns, kept by the pool between calls.</summary>
+    internal sealed class State
+    {
+        public State(BufferPool pool)
+        {
+            Pool = pool;
+        }
+
+        public BufferPool Pool { get; }
+
+        public List<MemoryBuffer1D<float, Stride1D.Dense>> F32 { get; } = new();
+
+        public List<MemoryBuffer1D<int, Stride1D.Dense>> I32 { get; } = new();
+
+        public int[] Host { get; set; } = Array.Empty<int>();
+
+        public int Generation { get; set; }
     }
 }
