@@ -113,13 +113,8 @@ public static class CpuKernelEmitter
         w.Line("long start;");
         foreach (var k in kernels)
         {
-            var count = k.Space switch
-            {
-                IterationSpace.TokenScan => "1",
-                IterationSpace.Choices => "(t + TokenChunk - 1) / TokenChunk",
-                IterationSpace.ExpertRows => "tiles",
-                _ => "(t + TokenChunk - 1) / TokenChunk",
-            };
+            // Work items: expert tiles, or chunks of TokenChunk tokens (gate, dispatch, combine).
+            var count = k.Space == IterationSpace.ExpertRows ? "tiles" : "(t + TokenChunk - 1) / TokenChunk";
             if (k.Space == IterationSpace.ExpertRows)
             {
                 w.Line($"tiles = CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{k.Facts["offsets"]});");
@@ -728,12 +723,11 @@ private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
         }
 
         sb.Append("    int e0 = 0;\n");
-        foreach (var (vec, lanes, guard) in new[] { ("Vector512", 16, "if (Wide)\n    "), ("Vector256", 8, "") })
+        foreach (var (vec, lanes, wideOnly) in new[] { ("Vector512", 16, true), ("Vector256", 8, false) })
         {
             var v = "global::System.Runtime.Intrinsics." + vec;
-            var loop = guard.Length > 0 ? "for" : "for";
-            sb.Append(guard.Length > 0 ? "    if (Wide)\n    {\n" : "    {\n");
-            sb.Append($"        {loop} (; e0 + {lanes} <= Kernels.E; e0 += {lanes})\n        {{\n");
+            sb.Append(wideOnly ? "    if (Wide)\n    {\n" : "    {\n");
+            sb.Append($"        for (; e0 + {lanes} <= Kernels.E; e0 += {lanes})\n        {{\n");
             for (var r = 0; r < LogitRows; r++)
             {
                 sb.Append($"            var a{r} = {v}<float>.Zero;\n");

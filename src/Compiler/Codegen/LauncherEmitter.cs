@@ -287,15 +287,20 @@ private static float Erf(float x)
         w.Line("int global::Wudao.IMoeStages.MetaLength => Kernels.MetaLength;");
         w.Line();
         w.Line($"int global::Wudao.IMoeStages.MetaOffsetsAt => Kernels.{ffn.Facts["offsets"]};");
-        var stages = new (IterationSpace Space, string Signature)[]
+        const string F = "global::ILGPU.ArrayView<float>";
+        const string I = "global::ILGPU.ArrayView<int>";
+        const string A = "global::Wudao.LayerArgs";
+        var stages = new (IterationSpace Space, string Stage, (string Type, string Name)[] Parameters)[]
         {
-            (IterationSpace.TokenRows, "Gate(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<float> probs, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<float> gates, global::Wudao.LayerArgs args)"),
-            (IterationSpace.Choices, "Dispatch(global::ILGPU.ArrayView<float> x, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<int> slots, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> rows, global::Wudao.LayerArgs args)"),
-            (IterationSpace.ExpertRows, "Experts(global::ILGPU.ArrayView<float> rows, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> y, int rowBound)"),
-            (IterationSpace.TokenGather, "Combine(global::ILGPU.ArrayView<float> y, global::ILGPU.ArrayView<int> experts, global::ILGPU.ArrayView<float> gates, global::ILGPU.ArrayView<int> slots, global::ILGPU.ArrayView<int> meta, global::ILGPU.ArrayView<float> output, global::Wudao.LayerArgs args)"),
+            (IterationSpace.TokenRows, "Gate", new[] { (F, "x"), (F, "probs"), (I, "experts"), (F, "gates"), (A, "args") }),
+            (IterationSpace.Choices, "Dispatch", new[] { (F, "x"), (I, "experts"), (I, "slots"), (I, "meta"), (F, "rows"), (A, "args") }),
+            (IterationSpace.ExpertRows, "Experts", new[] { (F, "rows"), (I, "meta"), (F, "y"), ("int", "rowBound") }),
+            (IterationSpace.TokenGather, "Combine", new[] { (F, "y"), (I, "experts"), (F, "gates"), (I, "slots"), (I, "meta"), (F, "output"), (A, "args") }),
         };
-        foreach (var (space, signature) in stages)
+        foreach (var (space, stage, parameters) in stages)
         {
+            var signature = $"{stage}({string.Join(", ", parameters.Select(p => $"{p.Type} {p.Name}"))})";
+            var named = new HashSet<string>(parameters.Select(p => p.Name));
             var k = kernels.First(x => x.Space == space);
             string Arg(KernelParam p) => p.Kind == BindingKind.Weight ? $"_w_{p.Value}.View" : p.Name;
             var expert = space == IterationSpace.ExpertRows;
@@ -309,7 +314,6 @@ private static float Erf(float x)
             w.Line();
 
             // Outputs a stage's caller does not ask for (the z-loss's logsumexp) go to scratch.
-            var named = new HashSet<string>(signature.Substring(signature.IndexOf('(') + 1).TrimEnd(')').Split(',').Select(a => a.Trim().Split(' ').Last()));
             var extras = k.Parameters.Where(p => p.Kind == BindingKind.Buffer && !named.Contains(p.Name)).ToList();
             if (extras.Count > 0)
             {
@@ -322,7 +326,6 @@ private static float Erf(float x)
             }
 
             // Kernels trust their indices: check what the caller handed in first.
-            var stage = signature.Substring(0, signature.IndexOf('('));
             var t = expert ? "(long)rowBound" : "(long)args.Tokens";
             foreach (var p in k.Parameters.Where(p => named.Contains(p.Name)))
             {

@@ -8,7 +8,7 @@ namespace Wudao;
 public static class Balance
 {
     /// <summary>Population standard deviation over mean; 0 for an even (or empty) load.</summary>
-    public static double Cv(IReadOnlyList<int> load)
+    public static double Cv(IReadOnlyList<double> load)
     {
         if (load.Count == 0)
         {
@@ -26,7 +26,7 @@ public static class Balance
     }
 
     /// <summary>Largest load over mean load; 1 for an even load, 0 when nothing ran.</summary>
-    public static double MaxOverMean(IReadOnlyList<int> load)
+    public static double MaxOverMean(IReadOnlyList<double> load)
     {
         var mean = load.Count == 0 ? 0 : load.Average();
         return mean == 0 ? 0 : load.Max() / mean;

@@ -33,33 +33,34 @@ public sealed class MoeStats
     public float AuxLoss { get; }
 
     private readonly IReadOnlyDictionary<string, float>? _otherLosses;
+    private Dictionary<string, float>? _losses;
 
     /// <summary>
     /// Every loss the router computed, by name: <c>load_balance</c> (= <see cref="AuxLoss"/>), and
     /// <c>router_z</c> when the router declares a z-loss. Each is already multiplied by its weight.
+    /// Built on first use, so a forward call that never asks allocates nothing for it.
     /// </summary>
-    public IReadOnlyDictionary<string, float> Losses
-    {
-        get
-        {
-            var all = new Dictionary<string, float> { ["load_balance"] = AuxLoss };
-            foreach (var (name, value) in _otherLosses ?? new Dictionary<string, float>())
-            {
-                all[name] = value;
-            }
+    public IReadOnlyDictionary<string, float> Losses => _losses ??= BuildLosses();
 
-            return all;
+    private Dictionary<string, float> BuildLosses()
+    {
+        var all = new Dictionary<string, float> { ["load_balance"] = AuxLoss };
+        foreach (var (name, value) in _otherLosses ?? new Dictionary<string, float>())
+        {
+            all[name] = value;
         }
+
+        return all;
     }
 
     /// <summary>Rows kept over all experts.</summary>
     public int KeptRows => TokensPerExpert.Sum();
 
     /// <summary>Coefficient of variation of the per-expert load (0 = perfectly even).</summary>
-    public double LoadCv => Balance.Cv(TokensPerExpert);
+    public double LoadCv => Balance.Cv(TokensPerExpert.Select(x => (double)x).ToArray());
 
     /// <summary>Busiest expert's load over the mean load (1 = perfectly even).</summary>
-    public double MaxOverMean => Balance.MaxOverMean(TokensPerExpert);
+    public double MaxOverMean => Balance.MaxOverMean(TokensPerExpert.Select(x => (double)x).ToArray());
 
     /// <summary>A table with one bar per expert.</summary>
     public string ToTable()

@@ -24,9 +24,9 @@ public sealed class MoeStatsAccumulator
     /// <summary>Each loss's mean over the calls.</summary>
     public IReadOnlyDictionary<string, double> MeanLosses => _lossSums.ToDictionary(kv => kv.Key, kv => Calls == 0 ? 0 : kv.Value / Calls);
 
-    public double LoadCv => Balance.Cv(_load.Select(x => (int)Math.Min(int.MaxValue, x)).ToArray());
+    public double LoadCv => Balance.Cv(_load.Select(x => (double)x).ToArray());
 
-    public double MaxOverMean => Balance.MaxOverMean(_load.Select(x => (int)Math.Min(int.MaxValue, x)).ToArray());
+    public double MaxOverMean => Balance.MaxOverMean(_load.Select(x => (double)x).ToArray());
 
     public void Add(MoeStats stats)
     {
