@@ -130,28 +130,20 @@ public sealed class ExpertParallelLayer
         }
 
         _comm.AllToAll(sendCounts, all);
+        // A choice's global position: every rank's earlier choice columns (the demand counted so
+        // far), then earlier ranks' same column, then this rank's earlier tokens.
         var next = new int[k * e];
         var demand = new int[e];
         for (var j = 0; j < k; j++)
         {
             for (var x2 = 0; x2 < e; x2++)
             {
-                var before = 0;
+                next[(j * e) + x2] = demand[x2];
                 for (var r = 0; r < n; r++)
                 {
                     var c = all[(r * k * e) + (j * e) + x2];
-                    before += r < rank ? c : 0;
+                    next[(j * e) + x2] += r < rank ? c : 0;
                     demand[x2] += c;
-                }
-
-                // Earlier choice columns of every rank come first, then earlier ranks' column j.
-                next[(j * e) + x2] = before;
-                for (var jj = 0; jj < j; jj++)
-                {
-                    for (var r = 0; r < n; r++)
-                    {
-                        next[(j * e) + x2] += all[(r * k * e) + (jj * e) + x2];
-                    }
                 }
             }
         }
