@@ -291,7 +291,7 @@ public class DiagnosticLocationTests
         var run = GeneratorHarness.Run(source);
 
         var d = run.SingleDiagnostic("WD0005");
-        Assert.Equal("router value 7 is not one of TopK, Switch, GShard", d.GetMessage());
+        Assert.Equal("router value 7 is not one of TopK, Switch, GShard, NoisyTopK, ExpertChoice, Hash, DeepSeek", d.GetMessage());
         LocationAssert.At(d, source, "(RouterKind)7");
     }
 
