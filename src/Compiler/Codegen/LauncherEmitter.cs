@@ -256,7 +256,7 @@ private static float Erf(float x)
 
         foreach (var m in plan.Materialized.Where(m => m.Type.Shape.Any(d => d.IsSymbolic) && m.Value != output))
         {
-            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type)});");
+            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type, spec.Router == RouterKind.ExpertChoice)});");
         }
 
         w.Line($"var v_{output} = _session.Pool.RentTensor(t, Kernels.D);");
@@ -487,11 +487,14 @@ private static float Erf(float x)
         return $"global::System.Action<{first}, {string.Join(", ", k.Parameters.Select(p => p.CsType))}>";
     }
 
-    /// <summary>Element count of a materialized value at launch: T is the token count, S is bounded by T·k.</summary>
-    private static string Length(TensorType type) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
+    /// <summary>
+    /// Element count of a materialized value at launch: T is the token count, S (kept rows) is
+    /// bounded by T·k — by E·C under expert choice, where every expert keeps exactly C rows.
+    /// </summary>
+    private static string Length(TensorType type, bool expertChoice = false) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
     {
         "T" => "(long)t",
-        "S" => "(long)t * Kernels.K",
+        "S" => expertChoice ? "(long)args.Capacity * Kernels.E" : "(long)t * Kernels.K",
         null => d.Value.ToString(CultureInfo.InvariantCulture),
         _ => throw new CompileException($"no launch bound for dimension {d.Symbol}"),
     }));

@@ -80,5 +80,9 @@ public sealed class MoeLayerInfo
         : CapacityFactor > 0f ? (int)Math.Ceiling((double)CapacityFactor * tokens * TopK / Experts) : 0;
 
     public override string ToString() =>
-        $"{Name}: d={Dim}, E={Experts}, k={TopK}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
+        $"{Name}: d={Dim}, E={Experts}{Choosing}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
+
+    private string Choosing => Router == RouterKind.ExpertChoice
+        ? ", experts choose tokens"
+        : Options.SharedExperts > 0 ? $", k={TopK} + {Options.SharedExperts} shared" : $", k={TopK}";
 }
