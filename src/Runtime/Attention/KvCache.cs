@@ -69,6 +69,18 @@ public sealed class KvCache
     /// <summary>Forgets one sequence's tokens, e.g. when its slot takes a new request.</summary>
     public void Reset(int sequence) => _lengths[CheckSequence(sequence)] = 0;
 
+    /// <summary>Drops a sequence's tokens from <paramref name="length"/> on (rolls back rejected draft tokens, rewinds a benchmark).</summary>
+    public void Truncate(int sequence, int length)
+    {
+        CheckSequence(sequence);
+        if ((uint)length > (uint)_lengths[sequence])
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"sequence {sequence} holds {_lengths[sequence]} tokens; it can only be shortened");
+        }
+
+        _lengths[sequence] = length;
+    }
+
     /// <summary>
     /// Appends tokens given as they are to be stored (keys already rotated): keys and values
     /// [n, KvHeads, HeadDim]. For restoring a cache; attention calls append by themselves.
