@@ -92,6 +92,17 @@ public sealed class IlgpuAttention : IDisposable
             new SpecializedValue<int>(shape.HeadDim));
     }
 
+    /// <summary>The packed forward over a session's device tensors.</summary>
+    public void Forward(AttentionShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(lse);
+        Forward(shape, q.View.BaseView, k.View.BaseView, v.View.BaseView, output.View.BaseView, lse.View.BaseView, seqOffsets, positions);
+    }
+
     public void Dispose()
     {
         _tiles?.Dispose();

@@ -11,7 +11,7 @@ namespace Wudao.Attention;
 /// Layouts are those of <see cref="AttentionShape"/>. Vectorised with AVX-512 where the machine
 /// has it (256-bit vectors otherwise), multi-threaded over (sequence, kv head, query tile) items.
 /// </summary>
-public static class NativeAttention
+public static partial class NativeAttention
 {
     /// <summary>Keys per tile: the unit of the online softmax and of the cache's key layout.</summary>
     public const int KeyTile = 64;
