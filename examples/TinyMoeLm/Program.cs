@@ -55,6 +55,15 @@ var seconds = clock.Elapsed.TotalSeconds;
 Console.WriteLine();
 Console.WriteLine($"tokens: {string.Join(' ', tokens.Take(32))}{(tokens.Length > 32 ? " ..." : "")}");
 Console.WriteLine($"prefill {prompt.Length} tokens: {prefillMs:F1} ms; decode: {tokens.Length} tokens in {seconds * 1000:F0} ms = {tokens.Length / seconds:F1} tokens/s (includes one prefill)");
+// Where the time went, by kernel role (summed over every call, prefill included).
+var total = lm.KernelTicks.Sum();
+Console.WriteLine("time by kernel role:");
+foreach (var role in TinyMoeLm.KernelRoles.Distinct())
+{
+    var ticks = TinyMoeLm.KernelRoles.Select((r, i) => r == role ? lm.KernelTicks[i] : 0).Sum();
+    Console.WriteLine($"  {role,-10} {ticks * 1000.0 / Stopwatch.Frequency,9:F1} ms  {100.0 * ticks / Math.Max(1, total),5:F1} %");
+}
+
 for (var b = 0; b < lm.ExpertLoad.Length; b++)
 {
     Console.WriteLine();

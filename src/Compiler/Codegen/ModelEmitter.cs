@@ -34,7 +34,7 @@ public static class ModelEmitter
         EmitInfo(w, spec, plan, graphText, planText, moe);
         EmitFields(w, spec, plan, name, moe);
         EmitStep(w, spec, plan);
-        EmitApi(w, spec);
+        EmitApi(w, spec, plan);
         w.Close();
         return w.ToString();
     }
@@ -137,6 +137,7 @@ public static class ModelEmitter
         {
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
+            w.Line(k.Index == 0 ? "long start = global::System.Diagnostics.Stopwatch.GetTimestamp();" : "start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
             foreach (var r in k.Nodes.SelectMany(x => x.Results))
             {
                 Buffer(r);
@@ -152,7 +153,7 @@ public static class ModelEmitter
                     w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {Beta(n, 3)}, {F(spec.NormEpsilon)}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
-                    w.Line($"global::Wudao.Models.ModelOps.DenseFfn(v_{n.Operands[0]}, t, {spec.Dim}, _w_{n.Operands[1]}, _w_{n.Operands[2]}, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _w_{n.Operands[3]}, _w_{n.Operands[4]}, v_{n.Results[0]});");
+                    w.Line($"global::Wudao.Models.ModelOps.DenseFfn(v_{n.Operands[0]}, t, {spec.Dim}, _w_{n.Operands[1]}, _w_{n.Operands[2]}, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _w_{n.Operands[3]}, _w_{n.Operands[4]}, v_{n.Results[0]}, _session.Workers);");
                     break;
                 case IterationSpace.DenseRows when n.Results[0] == "logits":
                     // Generation needs only the last token's logits: the LM head runs on that row alone.
@@ -160,12 +161,12 @@ public static class ModelEmitter
                     var vocab = types["logits"]!.Shape[1].Value;
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line("var v_logits = new float[(long)rows * " + vocab + "];");
-                    w.Line($"global::Wudao.Models.ModelOps.Linear(global::System.MemoryExtensions.AsSpan(v_{n.Operands[0]}, (t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits);");
+                    w.Line($"global::Wudao.Models.ModelOps.Linear(global::System.MemoryExtensions.AsSpan(v_{n.Operands[0]}, (t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits, _session.Workers);");
                     break;
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;
                     var outer = types[n.Results[0]]!.Shape[1].Value;
-                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}, t, {inner}, _w_{n.Operands[1]}, {outer}, none, v_{n.Results[0]});");
+                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}, t, {inner}, _w_{n.Operands[1]}, {outer}, none, v_{n.Results[0]}, _session.Workers);");
                     break;
                 case IterationSpace.Sequences:
                     EmitAttention(w, spec, n);
@@ -178,6 +179,8 @@ public static class ModelEmitter
                 default:
                     throw new CompileException($"k{k.Index}: no native model template for [{string.Join(", ", k.OpNames)}]");
             }
+
+            w.Line($"KernelTicks[{k.Index}] += global::System.Diagnostics.Stopwatch.GetTimestamp() - start;");
         }
 
         w.Line("return v_logits;");
@@ -194,10 +197,10 @@ public static class ModelEmitter
         w.Line($"var k_{r} = new float[(long)t * {kv}];");
         w.Line($"var vv_{r} = new float[(long)t * {kv}];");
         w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}, q_{r}, k_{r}, vv_{r}, v_{r}, new float[(long)t * {spec.Heads}], offsets);");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}, q_{r}, k_{r}, vv_{r}, v_{r}, new float[(long)t * {spec.Heads}], offsets, _session.Workers);");
     }
 
-    private static void EmitApi(SourceWriter w, ModelSpec spec)
+    private static void EmitApi(SourceWriter w, ModelSpec spec, KernelPlan plan)
     {
         var name = CSharpNames.Identifier(spec.ClassName);
         w.Line("/// <summary>Creates the model with weights drawn from <paramref name=\"seed\"/> (the same seed gives the same model everywhere).</summary>");
@@ -211,6 +214,13 @@ public static class ModelEmitter
         w.Line();
         w.Line("/// <summary>The host weights the model runs with (the MoE blocks' under layers.{i}.moe.).</summary>");
         w.Line("public global::Wudao.MoeWeights Weights { get; }");
+        w.Line();
+        w.Line("/// <summary>Stopwatch ticks spent in each planned kernel since creation (index = kernel index in the plan).</summary>");
+        w.Line($"public long[] KernelTicks {{ get; }} = new long[{plan.Kernels.Count}];");
+        w.Line();
+        w.Line("/// <summary>Each planned kernel's role, as the plan names it (embed, norm, gemm, attention, ffn, moe).</summary>");
+        var roles = string.Join(", ", plan.Kernels.Select(k => "\"" + k.Name + "\""));
+        w.Line($"public static string[] KernelRoles {{ get; }} = {{ {roles} }};");
         w.Line();
         w.Line("/// <summary>Per MoE block, in block order: the expert load over every call since creation.</summary>");
         w.Line("public global::Wudao.MoeStatsAccumulator[] ExpertLoad { get; }");

@@ -1,6 +1,5 @@
 using System;
 using System.Numerics.Tensors;
-using System.Threading.Tasks;
 
 namespace Wudao.Models;
 
@@ -11,8 +10,8 @@ namespace Wudao.Models;
 /// </summary>
 public static class ModelOps
 {
-    /// <summary>Multiply-adds under which a GEMM stays on the calling thread.</summary>
-    private const long ParallelWork = 1 << 18;
+    /// <summary>Multiply-adds under which a GEMM stays on the calling thread (a decode step's GEMVs: handing them out costs more than it saves on few cores).</summary>
+    public const long ParallelWork = 1 << 21;
 
     /// <summary>embed + norm: gathers each token's row (the residual) and writes its normalised copy.</summary>
     public static void EmbedNorm(ReadOnlySpan<int> ids, ReadOnlySpan<float> table, int vocab, int dim, Span<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps, Span<float> normed)
@@ -65,11 +64,13 @@ public static class ModelOps
 
     /// <summary>
     /// GEMM y[rows, n] = x[rows, k] · w[k, n] (+ bias). Each output row accumulates scaled weight
-    /// rows, streaming w once per row; large products split their output columns over threads.
+    /// rows, streaming w once per row. Products past <see cref="ParallelWork"/> multiply-adds split
+    /// their output columns over <paramref name="workers"/> (the session's team: one pool of threads
+    /// for the whole model, so kernels never compete with a second pool).
     /// </summary>
-    public static void Linear(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y)
+    public static void Linear(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y, CpuWorkers? workers = null)
     {
-        if ((long)rows * k * n < ParallelWork)
+        if (workers == null || workers.Threads == 1 || (long)rows * k * n < ParallelWork)
         {
             LinearBlock(x, rows, k, w, n, bias, y, 0, n);
             return;
@@ -79,18 +80,29 @@ public static class ModelOps
         {
             fixed (float* px = x, pw = w, pb = bias, py = y)
             {
-                var (ax, aw, ab, ay) = ((nint)px, (nint)pw, (nint)pb, (nint)py);
-                var (xl, wl, bl, yl) = (x.Length, w.Length, bias.Length, y.Length);
-
-                // Column blocks of 64 keep each thread's slice of y and w contiguous enough to vectorise.
-                var blocks = (n + 63) / 64;
-                Parallel.For(0, blocks, b =>
-                {
-                    var c0 = b * 64;
-                    var c1 = Math.Min(n, c0 + 64);
-                    LinearBlock(new ReadOnlySpan<float>((void*)ax, xl), rows, k, new ReadOnlySpan<float>((void*)aw, wl), n, new ReadOnlySpan<float>((void*)ab, bl), new Span<float>((void*)ay, yl), c0, c1);
-                });
+                var job = new LinearJob((nint)px, x.Length, (nint)pw, w.Length, (nint)pb, bias.Length, (nint)py, y.Length, rows, k, n);
+                workers.For(job, 0, (n + LinearJob.Columns - 1) / LinearJob.Columns);
             }
+        }
+    }
+
+    /// <summary>One block of output columns per work item; the spans live as pointers for the call's duration.</summary>
+    private sealed unsafe class LinearJob : CpuKernelSet
+    {
+        public const int Columns = 64;
+        private readonly nint _x, _w, _b, _y;
+        private readonly int _xl, _wl, _bl, _yl, _rows, _k, _n;
+
+        public LinearJob(nint x, int xl, nint w, int wl, nint b, int bl, nint y, int yl, int rows, int k, int n)
+            : base(new[] { "linear" })
+        {
+            (_x, _xl, _w, _wl, _b, _bl, _y, _yl, _rows, _k, _n) = (x, xl, w, wl, b, bl, y, yl, rows, k, n);
+        }
+
+        public override void Run(int kernel, int item, int worker)
+        {
+            var c0 = item * Columns;
+            LinearBlock(new ReadOnlySpan<float>((void*)_x, _xl), _rows, _k, new ReadOnlySpan<float>((void*)_w, _wl), _n, new ReadOnlySpan<float>((void*)_b, _bl), new Span<float>((void*)_y, _yl), c0, Math.Min(_n, c0 + Columns));
         }
     }
 
@@ -121,18 +133,18 @@ public static class ModelOps
     /// The dense feed-forward as one fused MLP: hidden = act(x·w1 + b1), y = hidden·w2 + b2. SwiGLU
     /// reads w1's first <paramref name="hidden"/> columns as the gate and the next as the up projection.
     /// </summary>
-    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y)
+    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y, CpuWorkers? workers = null)
     {
         var h1 = activation == Activation.SwiGlu ? 2 * hidden : hidden;
         var h = new float[rows * h1];
-        Linear(x, rows, dim, w1, h1, b1, h);
+        Linear(x, rows, dim, w1, h1, b1, h, workers);
         var a = activation == Activation.SwiGlu ? new float[rows * hidden] : h;
         for (var r = 0; r < rows; r++)
         {
             Activate(h.AsSpan(r * h1, h1), hidden, activation, a.AsSpan(r * hidden, hidden));
         }
 
-        Linear(a, rows, hidden, w2, dim, b2, y);
+        Linear(a, rows, hidden, w2, dim, b2, y, workers);
     }
 
     /// <summary>The experts' activations, the same formulas as the MoE kernels (exact-erf GELU).</summary>
