@@ -39,9 +39,12 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor UnevenPartition = new(
         "WD0010", "Experts do not divide over the ranks", "{0}", Category, DiagnosticSeverity.Error, true);
 
+    public static readonly DiagnosticDescriptor InvalidRouterCombination = new(
+        "WD0011", "Invalid router combination", "{0}", Category, DiagnosticSeverity.Error, true);
+
     private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
     {
-        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition,
+        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition, InvalidRouterCombination,
     }.ToDictionary(d => d.Id);
 
     public static DiagnosticDescriptor ById(string id) => All[id];

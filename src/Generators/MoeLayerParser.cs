@@ -64,35 +64,43 @@ internal static class MoeLayerParser
         var router = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == RouterAttribute);
         var parallel = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ExpertParallelAttribute);
         var routerKind = router != null && router.ConstructorArguments.Length == 1 && router.ConstructorArguments[0].Value is int r ? (RouterKind)r : RouterKind.TopK;
+        var aux = MoeLayerSpec.HasAuxLoss(routerKind) ? 0.01f : 0f;
         var spec = new MoeLayerSpec(
             NamespaceOf(symbol),
             symbol.Name,
             symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
             Int(layer, "Dim", 0),
             Int(layer, "Experts", 0),
-            Int(layer, "TopK", 1),
+            Int(layer, "TopK", routerKind == RouterKind.ExpertChoice ? 0 : 1),
             Int(layer, "Hidden", 0),
             (ActivationKind)Int(layer, "Activation", 0),
             routerKind,
             router != null ? Float(router, "CapacityFactor", MoeLayerSpec.DefaultCapacityFactor(routerKind)) : MoeLayerSpec.DefaultCapacityFactor(routerKind),
-            Float(layer, "AuxLossWeight", 0.01f),
+            Float(layer, "AuxLossWeight", aux),
             parallel != null ? Int(parallel, "Ranks", 0) : 0,
-            router != null ? Float(router, "Jitter", 0f) : 0f,
-            router != null ? Float(router, "ZLossWeight", 0f) : 0f);
+            RouterFloat("Jitter", 0f),
+            RouterFloat("ZLossWeight", 0f),
+            RouterFloat("ImportanceWeight", routerKind == RouterKind.NoisyTopK ? 0.01f : 0f),
+            RouterFloat("LoadWeight", routerKind == RouterKind.NoisyTopK ? 0.01f : 0f),
+            router != null ? Int(router, "SharedExperts", routerKind == RouterKind.DeepSeek ? 1 : 0) : 0,
+            RouterFloat("BiasUpdateRate", routerKind == RouterKind.DeepSeek ? 0.001f : 0f),
+            router != null ? Int(router, "Vocab", 0) : 0);
 
         foreach (var error in SpecValidator.Validate(spec))
         {
-            var onRouter = error.Property is "CapacityFactor" or "Router" or "Jitter" or "ZLossWeight";
+            var onRouter = error.Property is "CapacityFactor" or "Router" or "Jitter" or "ZLossWeight" or "ImportanceWeight" or "LoadWeight" or "SharedExperts" or "BiasUpdateRate" or "Vocab";
             var owner = error.Property == "Ranks" ? parallel : onRouter ? router : layer;
             var where = ArgumentLocation(owner, error.Property == "Router" ? null : error.Property, ct) ?? identifier;
             diagnostics.Add(Diag(Descriptor(error.Kind), where, error.Message));
         }
 
         return new ParseResult(diagnostics.Count == 0 ? spec : null, new EquatableArray<DiagnosticInfo>(diagnostics));
+
+        float RouterFloat(string name, float fallback) => router != null ? Float(router, name, fallback) : fallback;
     }
 
     /// <summary>Members the generator adds; a user member of the same name would collide.</summary>
-    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Kernels", "CpuKernels", "NativeKernels", "Create", "Load", "Forward", "Weights", "Step", "Dispose" };
+    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Kernels", "CpuKernels", "NativeKernels", "Create", "Load", "Forward", "Weights", "Step", "Dispose", "UpdateBalanceBias" };
 
     /// <summary>The dotted namespace without '@' escapes (the emitter escapes what needs it).</summary>
     private static string NamespaceOf(INamedTypeSymbol symbol)
@@ -113,6 +121,7 @@ internal static class MoeLayerParser
         SpecErrorKind.UnsupportedActivation => Descriptors.UnsupportedActivation,
         SpecErrorKind.SizeTooLarge => Descriptors.SizeTooLarge,
         SpecErrorKind.UnevenPartition => Descriptors.UnevenPartition,
+        SpecErrorKind.InvalidRouterCombination => Descriptors.InvalidRouterCombination,
         _ => Descriptors.UnsupportedRouterOption,
     };
 

@@ -133,17 +133,33 @@ public class EmitterTests
     }
 
     [Fact]
-    public void Gate_kernel_without_topk_has_no_template()
+    public void Gate_kernel_without_softmax_has_no_template()
     {
+        var plan = PassPipeline.Run(IrParser.Parse(
+            "graph g(%x: f32[T,64]) -> (%l)\n" +
+            "  %wg = param {name=gate.weight, fan_in=64} : f32[64,8]\n" +
+            "  %l = matmul %x, %wg\n"));
+
+        var ex = Assert.Throws<CompileException>(() => IlgpuKernelEmitter.Emit(plan));
+
+        Assert.Contains("no ILGPU template fuses [matmul]", ex.Message);
+    }
+
+    [Fact]
+    public void Gate_kernel_without_topk_writes_only_the_router_probabilities()
+    {
+        // Expert choice's gate: the experts choose later, in the route kernel.
         var plan = PassPipeline.Run(IrParser.Parse(
             "graph g(%x: f32[T,64]) -> (%p)\n" +
             "  %wg = param {name=gate.weight, fan_in=64} : f32[64,8]\n" +
             "  %l = matmul %x, %wg\n" +
             "  %p = softmax %l {axis=1}\n"));
 
-        var ex = Assert.Throws<CompileException>(() => IlgpuKernelEmitter.Emit(plan));
+        var gate = Assert.Single(IlgpuKernelEmitter.Emit(plan));
 
-        Assert.Contains("no ILGPU template fuses [matmul, softmax]", ex.Message);
+        Assert.Equal(new[] { "x", "wg", "probs", "args" }, gate.Parameters.Select(p => p.Name));
+        Assert.DoesNotContain("topk", gate.Body);
+        Assert.Equal("false", gate.Facts["topk"]);
     }
 
     [Fact]

@@ -132,9 +132,9 @@ public class FusionTests
         var rowOp = new Node(Ops.Softmax, new[] { "p" }, new[] { "l" });
         var scanOp = new Node(Ops.Scan, new[] { "o" }, new[] { "k" });
 
-        Assert.True(FusionPolicy.Horizontal(IterationSpace.TokenScan, scanOp).Fuse);
-        Assert.False(FusionPolicy.Horizontal(IterationSpace.TokenRows, rowOp).Fuse);
-        Assert.Equal("iteration spaces differ (TokenScan -> TokenRows)", FusionPolicy.Horizontal(IterationSpace.TokenScan, rowOp).Reason);
+        Assert.True(FusionPolicy.Horizontal(IterationSpace.TokenScan, scanOp, System.Array.Empty<string>()).Fuse);
+        Assert.False(FusionPolicy.Horizontal(IterationSpace.TokenRows, rowOp, System.Array.Empty<string>()).Fuse);
+        Assert.Equal("iteration spaces differ (TokenScan -> TokenRows)", FusionPolicy.Horizontal(IterationSpace.TokenScan, rowOp, System.Array.Empty<string>()).Reason);
         Assert.False(FusionPolicy.Vertical(rowOp, scanOp).Fuse);
         Assert.True(FusionPolicy.Vertical(scanOp, scanOp).Fuse);
     }

@@ -26,6 +26,18 @@ public class BadDeclarationTests
         { "WD0009", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]", "public partial class Kernels { }" },
         { "WD0010", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][ExpertParallel(Ranks = 3)]", "public partial class L { }" },
         { "WD0002", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][ExpertParallel(Ranks = -2)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.ExpertChoice)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 1, Hidden = 128)][Router(RouterKind.Hash)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.Hash, Vocab = 1000)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.TopK, SharedExperts = 2)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.Switch, ImportanceWeight = 0.1f)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128, AuxLossWeight = 0.1f)][Router(RouterKind.NoisyTopK)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, Jitter = 0.1f)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, Hidden = 128)][Router(RouterKind.ExpertChoice, CapacityFactor = 0)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK)][ExpertParallel(Ranks = 2)]", "public partial class L { }" },
+        { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, BiasUpdateRate = -0.001f)]", "public partial class L { }" },
+        { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK, LoadWeight = -1)]", "public partial class L { }" },
+        { "WD0002", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, SharedExperts = -1)]", "public partial class L { }" },
     };
 
     [Theory]

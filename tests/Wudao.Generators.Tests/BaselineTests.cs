@@ -54,6 +54,40 @@ public class BaselineTests
         Check(nameof(TopKSwiGlu), "Models.Mixtral.MixtralMoe.Moe.g.cs", source);
     }
 
+    [Fact]
+    public void DeepSeekShared()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeLayer(Dim = 64, Experts = 8, TopK = 2, Hidden = 96, Activation = Activation.SwiGlu)]
+            [Router(RouterKind.DeepSeek, SharedExperts = 1, BiasUpdateRate = 0.001f)]
+            public partial class DeepSeekMoe
+            {
+            }
+            """;
+        Check(nameof(DeepSeekShared), "N.DeepSeekMoe.Moe.g.cs", source);
+    }
+
+    [Fact]
+    public void NoisyTopK()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeLayer(Dim = 32, Experts = 4, TopK = 2, Hidden = 64)]
+            [Router(RouterKind.NoisyTopK, ImportanceWeight = 0.1f, LoadWeight = 0.1f)]
+            public partial class NoisyMoe
+            {
+            }
+            """;
+        Check(nameof(NoisyTopK), "N.NoisyMoe.Moe.g.cs", source);
+    }
+
     private static void Check(string testName, string hintName, string source)
     {
         var run = GeneratorHarness.Run(source);

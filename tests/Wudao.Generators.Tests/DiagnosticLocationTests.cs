@@ -291,8 +291,43 @@ public class DiagnosticLocationTests
         var run = GeneratorHarness.Run(source);
 
         var d = run.SingleDiagnostic("WD0005");
-        Assert.Equal("router value 7 is not one of TopK, Switch, GShard", d.GetMessage());
+        Assert.Equal("router value 7 is not one of TopK, Switch, GShard, NoisyTopK, ExpertChoice, Hash, DeepSeek", d.GetMessage());
         LocationAssert.At(d, source, "(RouterKind)7");
+    }
+
+    [Fact]
+    public void Invalid_router_combinations_report_WD0011_at_the_argument_at_fault()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)]
+            [Router(RouterKind.ExpertChoice, SharedExperts = 2)]
+            public partial class Choice
+            {
+            }
+
+            [MoeLayer(Dim = 64, Experts = 4, TopK = 1, Hidden = 128)]
+            [Router(RouterKind.Hash)]
+            public partial class Hashed
+            {
+            }
+            """;
+        var run = GeneratorHarness.Run(source);
+
+        var all = run.GeneratorDiagnostics.Where(d => d.Id == "WD0011").OrderBy(d => d.Location.SourceSpan.Start).ToList();
+        Assert.Equal(3, all.Count);
+        LocationAssert.At(all[0], source, "TopK = 2");
+        Assert.Contains("under expert choice the experts pick tokens", all[0].GetMessage(), System.StringComparison.Ordinal);
+        LocationAssert.At(all[1], source, "SharedExperts = 2");
+        Assert.Equal("SharedExperts is an option of the DeepSeek router; the ExpertChoice router has none", all[1].GetMessage());
+
+        // Vocab is not declared: the diagnostic sits on the Router attribute and says what to add.
+        LocationAssert.At(all[2], source, "Router(RouterKind.Hash)");
+        Assert.Contains("declare Vocab", all[2].GetMessage(), System.StringComparison.Ordinal);
+        Assert.Empty(run.Sources);
     }
 
     [Fact]

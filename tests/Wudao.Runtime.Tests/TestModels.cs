@@ -51,3 +51,27 @@ public partial class DeclaredTwoRanks
 public partial class SwitchJitterZ
 {
 }
+
+[MoeLayer(Dim = 8, Experts = 4, TopK = 2, Hidden = 12, Activation = Activation.Relu)]
+[Router(RouterKind.NoisyTopK, ImportanceWeight = 0.1f, LoadWeight = 0.1f)]
+public partial class NoisyTopK2
+{
+}
+
+[MoeLayer(Dim = 7, Experts = 3, Hidden = 10, Activation = Activation.Gelu)]
+[Router(RouterKind.ExpertChoice, CapacityFactor = 1.5f)]
+public partial class ExpertChoiceLayer
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 5, TopK = 1, Hidden = 9, Activation = Activation.Silu)]
+[Router(RouterKind.Hash, Vocab = 100)]
+public partial class HashLayer
+{
+}
+
+[MoeLayer(Dim = 8, Experts = 6, TopK = 2, Hidden = 10, Activation = Activation.SwiGlu)]
+[Router(RouterKind.DeepSeek, SharedExperts = 1, BiasUpdateRate = 0.01f)]
+public partial class DeepSeekLayer
+{
+}

@@ -51,6 +51,8 @@ public static class CpuKernelEmitter
         w.Line($"public const int KC = {KBlock};");
         w.Line("public const int MR = 6;");
         w.Line($"public const int LogitRows = {LogitRows};");
+        w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows.</summary>");
+        w.Line("public const int ScratchFloats = TileRows * Kernels.H1 > 3 * Kernels.ER ? TileRows * Kernels.H1 : 3 * Kernels.ER;");
         w.Line();
         w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
         w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
@@ -91,7 +93,7 @@ public static class CpuKernelEmitter
         {
             w.Line();
             w.Open($"public void {k.Method}(int item, int worker)");
-            foreach (var p in k.Parameters)
+            foreach (var p in k.Facts.ContainsKey("per_token") ? new List<KernelParam>() : k.Parameters)
             {
                 w.Line(Prologue(p));
             }
@@ -146,6 +148,11 @@ public static class CpuKernelEmitter
 
     private static string Gate(EmittedKernel k)
     {
+        if (k.Facts.TryGetValue("per_token", out var rows))
+        {
+            return PerTokenGate(k, rows);
+        }
+
         var renorm = k.Facts["renorm"] == "true";
         var drop = k.Facts["second_drop"] == "true";
         var eps = k.Facts["jitter"];
@@ -171,7 +178,8 @@ MATMUL
         global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e) = logits[e] / sum;
     }
 LSE
-
+TOPK";
+        const string topk = @"
     // topk: largest first, ties to the lower expert.
     float prevV = float.PositiveInfinity;
     int prevE = -1;
@@ -218,6 +226,7 @@ LSE
     Logits(ref jittered[0], 1, ref wg, logits4);
     logits4.Slice(0, Kernels.E).CopyTo(logits);
 ");
+        body = body.Replace("TOPK", k.Facts["topk"] == "true" ? topk : "");
         body = body.Replace("LSE\n", k.Facts["lse"] == "true"
             ? "\n    // logsumexp of the logits, for the router z-loss.\n    global::System.Runtime.CompilerServices.Unsafe.Add(ref lse, t) = max + global::System.MathF.Log(sum);\n"
             : "");
@@ -247,9 +256,29 @@ LSE
         return body + "}\n";
     }
 
+    /// <summary>The same per-token method as the ILGPU kernel, over this work item's tokens, with the worker's scratch.</summary>
+    private static string PerTokenGate(EmittedKernel k, string rows)
+    {
+        var scratch = rows == "0" ? "default(global::ILGPU.ArrayView<float>)" : $"this.scratch.SubView((long)worker * ScratchFloats, {rows} * Kernels.ER)";
+        var args = string.Join(", ", k.Parameters.Select(p => "this." + Field(p)));
+        return $@"int t1 = global::System.Math.Min(this.args.Tokens, (item + 1) * TokenChunk);
+for (int t = item * TokenChunk; t < t1; t++)
+{{
+    Kernels.K{k.Index}Token(t, {args}, {scratch});
+}}
+";
+    }
+
     private static string Route(EmittedKernel k)
     {
+        if (k.Facts.ContainsKey("expert_choice"))
+        {
+            return CpuRouterTemplates.ExpertChoiceRoute(k);
+        }
+
         var (kept, offsets, dropped) = ("Kernels." + k.Facts["kept"], "Kernels." + k.Facts["offsets"], "Kernels." + k.Facts["dropped"]);
+        var routed = k.Facts["routed"];
+        var (exempt, limited) = routed == "E" ? ("", "") : ($" || mine >= {routed}", $" && e < {routed}");
         var body = $@"int tokens = args.Tokens;
 int cap = args.Capacity;
 global::System.Span<int> filled = stackalloc int[Kernels.E];
@@ -266,7 +295,7 @@ for (int j = 0; j < Kernels.K; j++)
         if (mine >= 0)
         {{
             int pos = filled[mine]++;
-            if (cap <= 0 || pos < cap)
+            if (cap <= 0 || pos < cap{exempt})
             {{
                 slot = pos;
             }}
@@ -282,7 +311,7 @@ int lost = 0;
 for (int e = 0; e < Kernels.E; e++)
 {{
     int f = filled[e];
-    int keep = cap > 0 && f > cap ? cap : f;
+    int keep = cap > 0 && f > cap{limited} ? cap : f;
     lost += f - keep;
     global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {kept} + e) = keep;
     global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + e) = off;
@@ -292,6 +321,11 @@ for (int e = 0; e < Kernels.E; e++)
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + Kernels.E) = off;
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
 ";
+        if (k.Facts.ContainsKey("importance"))
+        {
+            body += CpuRouterTemplates.NoisyLoss(k);
+        }
+
         if (k.Facts.TryGetValue("z", out var z))
         {
             body += $@"
@@ -400,7 +434,7 @@ if (e < 0)
 }}
 
 // Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
-ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * TileRows * Kernels.H1);
+ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * ScratchFloats);
 Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b1, e * Kernels.H1), false, ref h);
 for (int r = 0; r < n; r++)
 {{

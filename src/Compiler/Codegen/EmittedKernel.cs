@@ -32,8 +32,9 @@ public sealed record KernelParam(BindingKind Kind, string Value, string CsType, 
 /// <summary>A kernel's emitted method and how to launch it.</summary>
 public sealed class EmittedKernel
 {
-    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body, IReadOnlyDictionary<string, string> facts)
+    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body, IReadOnlyDictionary<string, string> facts, string helper = "")
     {
+        Helper = helper;
         Facts = facts;
         Index = index;
         Space = space;
@@ -65,4 +66,7 @@ public sealed class EmittedKernel
     /// steps), so the CPU schedule of the same kernel makes the same choices.
     /// </summary>
     public IReadOnlyDictionary<string, string> Facts { get; }
+
+    /// <summary>Members the kernel calls (a per-token method both targets share), emitted next to it; empty if none.</summary>
+    public string Helper { get; }
 }

@@ -47,11 +47,19 @@ public static class IlgpuKernelEmitter
 
     private static EmittedKernel Gate(PlannedKernel k, KernelPlan plan)
     {
-        // [jitter] matmul softmax topk, then any of renorm, second_drop, logsumexp.
+        var other = IlgpuRouterTemplates.Gate(k, plan);
+        if (other != null)
+        {
+            return other;
+        }
+
+        // [jitter] matmul softmax [topk, then any of renorm, second_drop], [logsumexp]. Without
+        // topk (expert choice) the gate only writes the router probabilities.
         var known = new[] { Ops.Jitter, Ops.MatMul, Ops.Softmax, Ops.TopK, Ops.Renorm, Ops.SecondDrop, Ops.LogSumExp };
         var jitter = k.Nodes[0].Op == Ops.Jitter ? k.Nodes[0] : null;
         var core = k.Nodes.Skip(jitter != null ? 1 : 0).ToList();
-        if (core.Count < 3 || core[0].Op != Ops.MatMul || core[1].Op != Ops.Softmax || core[2].Op != Ops.TopK || k.OpNames.Any(o => !known.Contains(o))
+        if (core.Count < 2 || core[0].Op != Ops.MatMul || core[1].Op != Ops.Softmax || k.OpNames.Any(o => !known.Contains(o))
+            || (core.Count > 2 && core[2].Op != Ops.TopK && core[2].Op != Ops.LogSumExp)
             || (jitter != null && core[0].Operands[0] != jitter.Results[0]))
         {
             throw NoTemplate(k);
@@ -59,12 +67,10 @@ public static class IlgpuKernelEmitter
 
         var matmul = core[0];
         var softmax = core[1];
-        var topk = core[2];
+        var topk = k.Nodes.FirstOrDefault(n => n.Op == Ops.TopK);
         var renorm = k.Nodes.FirstOrDefault(n => n.Op == Ops.Renorm);
         var drop = k.Nodes.FirstOrDefault(n => n.Op == Ops.SecondDrop);
         var lse = k.Nodes.FirstOrDefault(n => n.Op == Ops.LogSumExp);
-        var gates = renorm?.Results[0] ?? topk.Results[0];
-        var experts = drop?.Results[0] ?? topk.Results[1];
         var x = jitter?.Operands[0] ?? matmul.Operands[0];
         var input = plan.Graph.Inputs.Any(i => i.Key == x) ? BindingKind.Input : BindingKind.Buffer;
         var ps = new List<KernelParam>
@@ -72,9 +78,13 @@ public static class IlgpuKernelEmitter
             new(input, x, F, "x"),
             new(BindingKind.Weight, matmul.Operands[1], F, "wg"),
             new(BindingKind.Buffer, softmax.Results[0], F, "probs"),
-            new(BindingKind.Buffer, experts, I, "experts"),
-            new(BindingKind.Buffer, gates, F, "gates"),
         };
+        if (topk != null)
+        {
+            ps.Add(new(BindingKind.Buffer, drop?.Results[0] ?? topk.Results[1], I, "experts"));
+            ps.Add(new(BindingKind.Buffer, renorm?.Results[0] ?? topk.Results[0], F, "gates"));
+        }
+
         if (lse != null)
         {
             ps.Add(new(BindingKind.Buffer, lse.Results[0], F, "lse"));
@@ -117,7 +127,8 @@ for (int e = 0; e < E; e++)
     probs[po + e] = probs[po + e] / sum;
 }
 LSE
-
+TOPK";
+        const string topkBody = @"
 // topk: k passes, each taking the largest below the previous pick (ties: lower expert first).
 float prevV = float.PositiveInfinity;
 int prevE = -1;
@@ -144,6 +155,7 @@ for (int j = 0; j < K; j++)
     prevE = best;
 }
 ";
+        body = body.Replace("TOPK", topk != null ? topkBody : "");
         body = body.Replace("XAt(x, xo, d, ti, args)", jitter != null
             ? $"(x[xo + d] * (1f + ({eps} * ((2f * global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + ti) * D) + d))) - 1f))))"
             : "x[xo + d]");
@@ -173,6 +185,7 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
 
         var facts = new Dictionary<string, string>
         {
+            ["topk"] = topk != null ? "true" : "false",
             ["renorm"] = renorm != null ? "true" : "false",
             ["second_drop"] = drop != null ? "true" : "false",
             ["lse"] = lse != null ? "true" : "false",
@@ -183,11 +196,18 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
 
     private static EmittedKernel Route(PlannedKernel k)
     {
+        var choice = IlgpuRouterTemplates.ExpertChoiceRoute(k);
+        if (choice != null)
+        {
+            return choice;
+        }
+
+        var noisy = k.Nodes.FirstOrDefault(n => n.Op == Ops.NoisyLoss);
         var capacity = k.Nodes.FirstOrDefault(n => n.Op == Ops.Capacity);
         var scan = k.Nodes.FirstOrDefault(n => n.Op == Ops.Scan);
         var aux = k.Nodes.FirstOrDefault(n => n.Op == Ops.AuxLoss);
         var z = k.Nodes.FirstOrDefault(n => n.Op == Ops.ZLoss);
-        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1))
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1))
         {
             throw NoTemplate(k);
         }
@@ -210,7 +230,16 @@ if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.T
             ps.Add(new(BindingKind.Buffer, z.Operands[0], F, "lse"));
         }
 
+        if (noisy != null)
+        {
+            ps.Add(new(BindingKind.Buffer, noisy.Operands[0], F, "pload"));
+            ps.Add(new(BindingKind.Buffer, noisy.Operands[1], F, "gates"));
+        }
+
         ps.Add(new(BindingKind.Args, "", Args, "args"));
+        // Shared experts (index ≥ routed) take every token: capacity limits the routed ones only.
+        var routed = capacity.Attr("routed") ?? "E";
+        var (exempt, limited) = routed == "E" ? ("", "") : ($" || mine >= {routed}", $" && e < {routed}");
         var kept = MetaOffset(capacity.Results[1]);
         var dropped = MetaOffset(capacity.Results[2]);
         var offsets = MetaOffset(scan.Results[0]);
@@ -253,7 +282,7 @@ for (int j = 0; j < K; j++)
                 }}
 
                 int pos = filled[mine] + rank;
-                if (cap <= 0 || pos < cap)
+                if (cap <= 0 || pos < cap{exempt})
                 {{
                     slot = pos;
                 }}
@@ -289,7 +318,7 @@ if (tid == 0)
     for (int e = 0; e < E; e++)
     {{
         int f = filled[e];
-        int keep = cap > 0 && f > cap ? cap : f;
+        int keep = cap > 0 && f > cap{limited} ? cap : f;
         lost += f - keep;
         meta[{kept} + e] = keep;
         meta[{offsets} + e] = off;
@@ -352,7 +381,20 @@ if (tid == 0)
 ";
         }
 
-        var facts = new Dictionary<string, string> { ["kept"] = kept, ["offsets"] = offsets, ["dropped"] = dropped };
+        if (noisy != null)
+        {
+            body += NoisyLoss(noisy);
+        }
+
+        var facts = new Dictionary<string, string> { ["kept"] = kept, ["offsets"] = offsets, ["dropped"] = dropped, ["routed"] = routed };
+        if (noisy != null)
+        {
+            facts["importance"] = MetaOffset(noisy.Results[0]);
+            facts["load"] = MetaOffset(noisy.Results[1]);
+            facts["importance_weight"] = Float(noisy.FloatAttr("importance"));
+            facts["load_weight"] = Float(noisy.FloatAttr("load"));
+        }
+
         if (z != null)
         {
             facts["z"] = MetaOffset(z.Results[0]);
@@ -366,6 +408,42 @@ if (tid == 0)
 
         return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Route", true, ps, body, facts);
     }
+
+    /// <summary>
+    /// noisy_loss: per expert (one thread each), importance = Σ gates and load = Σ P(x, e) in token
+    /// order; thread 0 weighs CV² of each (unbiased variance over E − 1, as torch's var).
+    /// </summary>
+    private static string NoisyLoss(Node noisy) => $@"
+var importance = global::ILGPU.SharedMemory.Allocate<float>(E);
+var load = global::ILGPU.SharedMemory.Allocate<float>(E);
+for (int e = tid; e < E; e += g)
+{{
+    float imp = 0f;
+    float ld = 0f;
+    for (int t = 0; t < tokens; t++)
+    {{
+        for (int j = 0; j < K; j++)
+        {{
+            if (experts[((long)t * K) + j] == e)
+            {{
+                imp += gates[((long)t * K) + j];
+            }}
+        }}
+
+        ld += pload[((long)t * E) + e];
+    }}
+
+    importance[e] = imp;
+    load[e] = ld;
+}}
+
+global::ILGPU.Group.Barrier();
+if (tid == 0)
+{{
+    meta[{MetaOffset(noisy.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt({Float(noisy.FloatAttr("importance"))} * global::Wudao.RouterMath.CvSquared(importance));
+    meta[{MetaOffset(noisy.Results[1])}] = (int)global::ILGPU.Interop.FloatAsInt({Float(noisy.FloatAttr("load"))} * global::Wudao.RouterMath.CvSquared(load));
+}}
+";
 
     private static EmittedKernel Dispatch(PlannedKernel k)
     {

@@ -29,12 +29,22 @@ public static class LauncherEmitter
         }
 
         var meta = MetaLayout(plan);
-        w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer, global::Wudao.IMoeStages");
+        // Stages (for the expert-parallel runner) exist for the softmax routers it runs.
+        var stages = MoeLayerSpec.HasAuxLoss(spec.Router);
+        w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer{(stages ? ", global::Wudao.IMoeStages" : "")}");
         EmitInfo(w, spec, plan, graphText, planText);
         EmitKernels(w, spec, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
-        EmitForward(w, plan, kernels);
-        EmitStages(w, plan, kernels);
+        EmitForward(w, spec, plan, kernels);
+        if (spec.Router == RouterKind.DeepSeek)
+        {
+            EmitBiasUpdate(w);
+        }
+
+        if (stages)
+        {
+            EmitStages(w, plan, kernels);
+        }
         w.Close();
         return w.ToString();
     }
@@ -65,7 +75,8 @@ public static class LauncherEmitter
         w.Line($"    new global::Wudao.WeightSpec[] {{ {weights} }},");
         w.Line($"    {Verbatim(graphText)},");
         w.Line($"    {Verbatim(planText)},");
-        w.Line($"    {spec.Ranks}, {F(spec.Jitter)}, {F(spec.ZLossWeight)});");
+        w.Line($"    {spec.Ranks}, {F(spec.Jitter)}, {F(spec.ZLossWeight)},");
+        w.Line($"    new global::Wudao.RouterOptions({F(spec.ImportanceWeight)}, {F(spec.LoadWeight)}, {spec.SharedExperts}, {F(spec.BiasUpdateRate)}, {spec.Vocab}));");
         w.Line();
     }
 
@@ -74,8 +85,14 @@ public static class LauncherEmitter
         w.Line("/// <summary>The fused ILGPU kernels of the plan; shapes are compile-time constants.</summary>");
         w.Open("public static class Kernels");
         w.Line($"public const int D = {spec.Dim};");
-        w.Line($"public const int E = {spec.Experts};");
-        w.Line($"public const int K = {spec.TopK};");
+        w.Line("/// <summary>Experts the feed-forward kernels run (routed, then shared).</summary>");
+        w.Line($"public const int E = {spec.FfnExperts};");
+        w.Line("/// <summary>Expert slots per token (every expert under expert choice).</summary>");
+        w.Line($"public const int K = {spec.Choices};");
+        w.Line("/// <summary>Routed experts: the router's width.</summary>");
+        w.Line($"public const int ER = {spec.Experts};");
+        w.Line("/// <summary>Routed choices per token.</summary>");
+        w.Line($"public const int KR = {spec.TopK};");
         w.Line($"public const int H = {spec.Hidden};");
         w.Line($"public const int H1 = {spec.HiddenIn};");
         w.Line($"public const int TM = {plan.TileRows};");
@@ -96,6 +113,11 @@ public static class LauncherEmitter
             w.Open($"public static void {k.Method}({index}{ps})");
             w.Lines(k.Body);
             w.Close();
+            if (k.Helper.Length > 0)
+            {
+                w.Line();
+                w.Lines(k.Helper);
+            }
         }
 
         w.Line();
@@ -189,27 +211,52 @@ private static float Erf(float x)
         w.Line();
     }
 
-    private static void EmitForward(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
+    private static void EmitForward(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
         var output = plan.Graph.Outputs[0];
+        var hash = spec.Router == RouterKind.Hash;
         w.Line("/// <summary>");
         w.Line("/// Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; any token count, including 0. One host");
         w.Line("/// synchronisation. A layer runs one call at a time: calls from several threads are serialised.");
         w.Line("/// </summary>");
         w.Open("public global::Wudao.MoeResult Forward(global::Wudao.DeviceTensor x)");
-        w.Open("lock (_calls)");
-        w.Line("return ForwardOne(x);");
-        w.Close();
+        if (hash)
+        {
+            w.Line("throw new global::System.InvalidOperationException($\"{Info.Name} routes by token id (hash routing): call Forward(x, tokenIds)\");");
+        }
+        else
+        {
+            w.Open("lock (_calls)");
+            w.Line("return ForwardOne(x, null);");
+            w.Close();
+        }
+
         w.Close();
         w.Line();
-        w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x)");
+        if (hash)
+        {
+            w.Line("/// <summary>Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; token t goes to the expert its id <paramref name=\"tokenIds\"/>[t] hashes to.</summary>");
+            w.Open("public global::Wudao.MoeResult Forward(global::Wudao.DeviceTensor x, global::System.ReadOnlySpan<int> tokenIds)");
+            w.Open("lock (_calls)");
+            w.Line("return ForwardOne(x, tokenIds.ToArray());");
+            w.Close();
+            w.Close();
+            w.Line();
+        }
+
+        w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x, int[]? tokenIds)");
         w.Line($"int t = global::Wudao.MoeLayerRuntime.Tokens(x, Info);");
         w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight);");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");
+        if (hash)
+        {
+            w.Line("var ids = global::Wudao.MoeLayerRuntime.UploadTokenIds(_session, scope, tokenIds!, t, Info.Options.Vocab);");
+        }
+
         foreach (var m in plan.Materialized.Where(m => m.Type.Shape.Any(d => d.IsSymbolic) && m.Value != output))
         {
-            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type)});");
+            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type, spec.Router == RouterKind.ExpertChoice)});");
         }
 
         w.Line($"var v_{output} = _session.Pool.RentTensor(t, Kernels.D);");
@@ -220,7 +267,7 @@ private static float Erf(float x)
             w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Argument(p, output)};");
         }
 
-        w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
+        w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.ScratchFloats);");
         if (plan.CombineWeightInEpilogue.Fuse)
         {
             w.Line("_cpu.rowsScaled = true;");
@@ -246,14 +293,26 @@ private static float Erf(float x)
 
         w.Close();
         w.Line("var stats = scope.ReadBack(meta, ran: t > 0);");
-        // Graph outputs after the layer output are the statistics: kept per expert, dropped, aux loss.
-        var (kept, dropped, aux) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]), Meta(plan.Graph.Outputs[3]));
-        w.Line("var kept = new int[Kernels.E];");
-        w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.E);");
-        // Any further scalar outputs are named losses (router_z for the z-loss).
-        var extra = plan.Graph.Outputs.Skip(4).Select(o => $"[\"{LossName(o)}\"] = global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{Meta(o)}])").ToList();
-        var losses = extra.Count == 0 ? "" : $", new global::System.Collections.Generic.Dictionary<string, float> {{ {string.Join(", ", extra)} }}";
-        w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{aux}]){losses});");
+        // Graph outputs after the layer output are the statistics: kept per expert, dropped, then
+        // named losses. Only the routed experts are reported (shared ones see every token).
+        var (kept, dropped) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]));
+        w.Line("var kept = new int[Kernels.ER];");
+        w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.ER);");
+        var losses = plan.Graph.Outputs.Skip(3).ToList();
+        string Loss(string o) => $"global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{Meta(o)}])";
+        if (losses.Count > 0 && losses[0] == "aux")
+        {
+            // The softmax routers: the balance loss as a field, a dictionary only for extra losses.
+            var extra = losses.Skip(1).Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}").ToList();
+            var others = extra.Count == 0 ? "" : $", new global::System.Collections.Generic.Dictionary<string, float> {{ {string.Join(", ", extra)} }}";
+            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], {Loss("aux")}{others});");
+        }
+        else
+        {
+            var all = string.Join(", ", losses.Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}"));
+            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], new global::System.Collections.Generic.Dictionary<string, float> {{ {all} }});");
+        }
+
         w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");
         w.Close();
         w.Open("catch");
@@ -361,7 +420,7 @@ private static float Erf(float x)
             if (expert)
             {
                 w.Line("using var scope = _session.Pool.BeginScope();");
-                w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.TileRows * Kernels.H1);");
+                w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.ScratchFloats);");
                 w.Line($"_session.Workers.For(_cpu, {k.Index}, CpuKernels.CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{k.Facts["offsets"]}));");
             }
             else
@@ -389,7 +448,7 @@ private static float Erf(float x)
     /// <summary>What the launcher passes for a kernel parameter (on either target).</summary>
     private static string Argument(KernelParam p, string output) => p.Kind switch
     {
-        BindingKind.Input => p.Value + ".View",
+        BindingKind.Input => p.Value == "x" ? "x.View" : p.Value,
         BindingKind.Weight => $"_w_{p.Value}.View",
         BindingKind.Meta => "meta",
         BindingKind.Args => "args",
@@ -398,7 +457,29 @@ private static float Erf(float x)
 
     private static string Meta(string value) => IlgpuKernelEmitter.MetaOffset(value);
 
-    private static string LossName(string value) => value == "zloss" ? "router_z" : value;
+    private static string LossName(string value) => value switch
+    {
+        "zloss" => "router_z",
+        "aux" => "load_balance",
+        _ => value,
+    };
+
+    /// <summary>DeepSeek's aux-loss-free balancing: the bias moves against each expert's excess load.</summary>
+    private static void EmitBiasUpdate(SourceWriter w)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Aux-loss-free balancing (DeepSeek-V3), called after a step: b_i ← b_i − γ·sign(load_i − mean load),");
+        w.Line("/// load = the routed tokens per expert in <paramref name=\"stats\"/>. Updates the device bias and <see cref=\"Weights\"/>.");
+        w.Line("/// </summary>");
+        w.Open("public void UpdateBalanceBias(global::Wudao.MoeStats stats)");
+        w.Open("lock (_calls)");
+        w.Line("var bias = Weights[\"gate.bias\"].Data;");
+        w.Line("global::Wudao.Balance.UpdateBias(bias, stats, Info.Options.BiasUpdateRate);");
+        w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyFromCPU(_w_bias.View.BaseView, _session.Accelerator.DefaultStream, bias);");
+        w.Close();
+        w.Close();
+    }
 
     private static string DelegateType(EmittedKernel k)
     {
@@ -406,11 +487,14 @@ private static float Erf(float x)
         return $"global::System.Action<{first}, {string.Join(", ", k.Parameters.Select(p => p.CsType))}>";
     }
 
-    /// <summary>Element count of a materialized value at launch: T is the token count, S is bounded by T·k.</summary>
-    private static string Length(TensorType type) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
+    /// <summary>
+    /// Element count of a materialized value at launch: T is the token count, S (kept rows) is
+    /// bounded by T·k — by E·C under expert choice, where every expert keeps exactly C rows.
+    /// </summary>
+    private static string Length(TensorType type, bool expertChoice = false) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
     {
         "T" => "(long)t",
-        "S" => "(long)t * Kernels.K",
+        "S" => expertChoice ? "(long)args.Capacity * Kernels.E" : "(long)t * Kernels.K",
         null => d.Value.ToString(CultureInfo.InvariantCulture),
         _ => throw new CompileException($"no launch bound for dimension {d.Symbol}"),
     }));

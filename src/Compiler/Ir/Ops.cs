@@ -26,6 +26,14 @@ public static class Ops
     public const string Jitter = "jitter";
     public const string LogSumExp = "logsumexp";
     public const string ZLoss = "z_loss";
+    public const string Noisy = "noisy";
+    public const string LoadProb = "load_prob";
+    public const string NoisyLoss = "noisy_loss";
+    public const string ExpertChoice = "expert_choice";
+    public const string HashRoute = "hash_route";
+    public const string Sigmoid = "sigmoid";
+    public const string TopKBiased = "topk_biased";
+    public const string AppendShared = "append_shared";
 
     private static readonly Dictionary<string, OpInfo> Table = new[]
     {
@@ -130,6 +138,72 @@ public static class Ops
         {
             Rank(n, t[0], 1, 0);
             return new[] { TensorType.F32() };
+        }),
+        // noisy top-k: H = logits + ε·softplus(raw), ε ~ N(0,1) by the counter RNG.
+        new OpInfo(Noisy, 2, 1, IterationSpace.TokenRows, new string[0], (n, t) =>
+        {
+            SameShape(n, Rank(n, t[0], 2, 0), t[1]);
+            return new[] { t[0] };
+        }),
+
+        // Shazeer's smooth load estimator P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)).
+        new OpInfo(LoadProb, 3, 1, IterationSpace.TokenRows, new[] { "k" }, (n, t) =>
+        {
+            SameShape(n, Rank(n, t[0], 2, 0), t[1]);
+            SameShape(n, t[0], t[2]);
+            return new[] { t[0] };
+        }),
+
+        // CV² of importance (gates summed per expert) and of load (load_prob summed per expert), weighted.
+        new OpInfo(NoisyLoss, 3, 2, IterationSpace.TokenScan, new[] { "importance", "load" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            SameShape(n, t[1], t[2]);
+            Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
+            return new[] { TensorType.F32(), TensorType.F32() };
+        }),
+
+        // Every expert takes its top-C tokens by score: per-token choice slots over all E experts.
+        new OpInfo(ExpertChoice, 1, 5, IterationSpace.TokenScan, new[] { "factor" }, (n, t) =>
+        {
+            var probs = Rank(n, t[0], 2, 0);
+            var e = Constant(n, probs.Shape[1], "expert count");
+            var shape = probs.Shape.ToArray();
+            return new[] { TensorType.I32(shape), TensorType.F32(shape), TensorType.I32(shape), TensorType.I32(e), TensorType.I32() };
+        }),
+        new OpInfo(HashRoute, 1, 2, IterationSpace.TokenRows, new[] { "experts" }, (n, t) =>
+        {
+            var ids = Rank(n, t[0], 1, 0);
+            if (ids.DType != DType.I32)
+            {
+                throw new CompileException($"%{n.Name} = hash_route: token ids must be i32, got {ids}");
+            }
+
+            return new[] { TensorType.F32(ids.Shape[0], 1), TensorType.I32(ids.Shape[0], 1) };
+        }),
+        new OpInfo(Sigmoid, 1, 1, IterationSpace.TokenRows, new string[0], (n, t) => new[] { Rank(n, t[0], 2, 0) }),
+
+        // top-k chosen on score + bias; the values returned are the scores without the bias.
+        new OpInfo(TopKBiased, 2, 2, IterationSpace.TokenRows, new[] { "k" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Same(n, t[0].Shape[1], Rank(n, t[1], 1, 1).Shape[0], "expert counts");
+            var k = n.IntAttr("k");
+            var e = Constant(n, t[0].Shape[1], "expert count");
+            if (k < 1 || k > e)
+            {
+                throw new CompileException($"%{n.Name} = topk_biased: k={k} must be in 1..{e}");
+            }
+
+            return new[] { TensorType.F32(t[0].Shape[0], k), TensorType.I32(t[0].Shape[0], k) };
+        }),
+
+        // Shared experts routed..routed+shared−1 appended to every token's choices with gate 1.
+        new OpInfo(AppendShared, 2, 2, IterationSpace.TokenRows, new[] { "routed", "shared" }, (n, t) =>
+        {
+            SameShape(n, Rank(n, t[0], 2, 0), t[1]);
+            var k = Constant(n, t[0].Shape[1], "choices") + n.IntAttr("shared");
+            return new[] { TensorType.F32(t[0].Shape[0], k), TensorType.I32(t[0].Shape[0], k) };
         }),
         new OpInfo(Combine, 5, 1, IterationSpace.TokenGather, new string[0], (n, t) =>
         {

@@ -27,7 +27,7 @@ public static class FusionPass
             {
                 var inLast = node.Operands.Where(o => kernelOf.TryGetValue(o, out var k) && k == last).Select(o => producers[o]).Distinct().ToList();
                 var (fuse, reason) = inLast.Count == 0
-                    ? FusionPolicy.Horizontal(last.Space, node)
+                    ? FusionPolicy.Horizontal(last.Space, node, last.Nodes.SelectMany(n => n.Operands).ToList())
                     : Vertical(inLast, node);
                 decisions.Add(new FusionDecision(fuse, last.Index, label, reason));
                 if (fuse)

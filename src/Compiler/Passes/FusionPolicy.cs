@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using Wudao.Compiler.Ir;
 
@@ -63,12 +64,18 @@ public static class FusionPolicy
     }
 
     /// <summary>A consumer that reads nothing from a kernel but may share its threads.</summary>
-    public static (bool Fuse, string Reason) Horizontal(IterationSpace kernel, Node consumer)
+    public static (bool Fuse, string Reason) Horizontal(IterationSpace kernel, Node consumer, IReadOnlyCollection<string> kernelReads)
     {
         var to = Ops.Get(consumer.Op).Space;
         if (kernel == to && to == IterationSpace.TokenScan)
         {
             return (true, "reduces over the same tokens as the ordered pass: one group reads them once");
+        }
+
+        var shared = consumer.Operands.FirstOrDefault(kernelReads.Contains);
+        if (kernel == to && to == IterationSpace.TokenRows && shared != null)
+        {
+            return (true, $"row-local and reads the same token rows (%{shared}): one thread loads them once for both");
         }
 
         return (false, kernel == to

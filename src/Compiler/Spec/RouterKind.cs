@@ -11,4 +11,16 @@ public enum RouterKind
 
     /// <summary>Top-2 with capacity; the second expert is kept with probability min(1, 2·g2) (GShard).</summary>
     GShard = 2,
+
+    /// <summary>Noisy top-k with CV² importance and load losses (Shazeer 2017).</summary>
+    NoisyTopK = 3,
+
+    /// <summary>Experts choose their top-C tokens (Zhou 2022).</summary>
+    ExpertChoice = 4,
+
+    /// <summary>Expert = hash(token id) (Roller 2021).</summary>
+    Hash = 5,
+
+    /// <summary>Sigmoid scores, bias-balanced top-k, shared experts (DeepSeek-V3).</summary>
+    DeepSeek = 6,
 }

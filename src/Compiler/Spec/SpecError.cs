@@ -9,6 +9,7 @@ public enum SpecErrorKind
     UnsupportedRouterOption,
     SizeTooLarge,
     UnevenPartition,
+    InvalidRouterCombination,
 }
 
 /// <summary>One problem in a declaration, naming the attribute property at fault.</summary>

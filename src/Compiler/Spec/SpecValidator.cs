@@ -16,7 +16,11 @@ public static class SpecValidator
         var errors = new List<SpecError>();
         Positive(errors, "Dim", s.Dim);
         Positive(errors, "Experts", s.Experts);
-        Positive(errors, "TopK", s.TopK);
+        if (s.Router != RouterKind.ExpertChoice)
+        {
+            Positive(errors, "TopK", s.TopK);
+        }
+
         Positive(errors, "Hidden", s.Hidden);
         if (s.Dim > MaxDim)
         {
@@ -49,12 +53,26 @@ public static class SpecValidator
             case RouterKind.GShard when s.TopK != 2:
                 errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the GShard router routes each token to two experts (TopK = 2), got TopK = {s.TopK}"));
                 break;
-            case RouterKind.TopK or RouterKind.Switch or RouterKind.GShard:
+            case RouterKind.NoisyTopK when s.TopK > 4:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the NoisyTopK router supports k = 1..4, got {s.TopK}"));
+                break;
+            case RouterKind.DeepSeek when s.TopK > 8:
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "TopK", $"the DeepSeek router supports k = 1..8, got {s.TopK}"));
+                break;
+            case RouterKind.Hash when s.TopK != 1:
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "TopK", $"hash routing sends each token to the one expert its id hashes to (TopK = 1), got TopK = {s.TopK}"));
+                break;
+            case RouterKind.ExpertChoice when s.TopK != 0:
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "TopK", $"under expert choice the experts pick tokens, so a token has no TopK (got TopK = {s.TopK}); remove TopK and size the choice with CapacityFactor"));
+                break;
+            case RouterKind.TopK or RouterKind.Switch or RouterKind.GShard or RouterKind.NoisyTopK or RouterKind.DeepSeek or RouterKind.Hash or RouterKind.ExpertChoice:
                 break;
             default:
-                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "Router", $"router value {(int)s.Router} is not one of TopK, Switch, GShard"));
+                errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, "Router", $"router value {(int)s.Router} is not one of TopK, Switch, GShard, NoisyTopK, ExpertChoice, Hash, DeepSeek"));
                 break;
         }
+
+        RouterOptions(errors, s);
 
         if (!(s.CapacityFactor >= 0f) || float.IsInfinity(s.CapacityFactor))
         {
@@ -86,6 +104,82 @@ public static class SpecValidator
         }
 
         return errors;
+    }
+
+    /// <summary>Options that belong to one router, and values out of range.</summary>
+    private static void RouterOptions(List<SpecError> errors, MoeLayerSpec s)
+    {
+        void Only(bool declared, RouterKind owner, string property, string what)
+        {
+            if (declared && s.Router != owner)
+            {
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, property, $"{property} {what} of the {owner} router; the {s.Router} router has none"));
+            }
+        }
+
+        Only(s.ImportanceWeight != 0f, RouterKind.NoisyTopK, "ImportanceWeight", "weighs a loss");
+        Only(s.LoadWeight != 0f, RouterKind.NoisyTopK, "LoadWeight", "weighs a loss");
+        Only(s.SharedExperts != 0, RouterKind.DeepSeek, "SharedExperts", "is an option");
+        Only(s.BiasUpdateRate != 0f, RouterKind.DeepSeek, "BiasUpdateRate", "is an option");
+        Only(s.Vocab != 0, RouterKind.Hash, "Vocab", "is an option");
+        if (s.Router is RouterKind.NoisyTopK or RouterKind.Hash or RouterKind.DeepSeek or RouterKind.ExpertChoice)
+        {
+            if (s.Jitter != 0f)
+            {
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Jitter", $"Jitter perturbs a softmax router's input (TopK, Switch, GShard); the {s.Router} router does not take it"));
+            }
+
+            if (s.ZLossWeight != 0f)
+            {
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "ZLossWeight", $"the router z-loss is defined for softmax routers over experts (TopK, Switch, GShard); the {s.Router} router does not compute it"));
+            }
+
+            if (s.AuxLossWeight != 0f)
+            {
+                errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "AuxLossWeight", $"AuxLossWeight weighs the Switch/GShard balance loss; the {s.Router} router balances {BalanceOf(s.Router)} instead: leave AuxLossWeight unset"));
+            }
+        }
+
+        if (s.Ranks > 0 && !MoeLayerSpec.HasAuxLoss(s.Router))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Ranks", $"expert parallelism runs the TopK, Switch and GShard routers; the {s.Router} router runs on one rank"));
+        }
+
+        if (s.Router == RouterKind.Hash && s.Vocab <= 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Vocab", s.Vocab == 0
+                ? "hash routing reads token ids: declare Vocab (ids lie in [0, Vocab)) and call Forward(x, tokenIds)"
+                : $"Vocab = {s.Vocab} must be positive"));
+        }
+
+        if (s.Router == RouterKind.DeepSeek && s.SharedExperts < 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, "SharedExperts", $"SharedExperts = {s.SharedExperts} must be 0 or more"));
+        }
+
+        if (s.Router == RouterKind.ExpertChoice && !(s.CapacityFactor > 0f))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "CapacityFactor", $"expert choice needs CapacityFactor > 0 (each expert takes ceil(c·T/E) tokens), got {s.CapacityFactor}"));
+        }
+
+        NonNegative(errors, "ImportanceWeight", s.ImportanceWeight);
+        NonNegative(errors, "LoadWeight", s.LoadWeight);
+        NonNegative(errors, "BiasUpdateRate", s.BiasUpdateRate);
+    }
+
+    private static string BalanceOf(RouterKind router) => router switch
+    {
+        RouterKind.NoisyTopK => "with its importance and load losses",
+        RouterKind.DeepSeek => "with its bias update",
+        _ => "by construction",
+    };
+
+    private static void NonNegative(List<SpecError> errors, string property, float value)
+    {
+        if (!(value >= 0f) || float.IsInfinity(value))
+        {
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedRouterOption, property, $"{property} = {value} must be a finite number >= 0"));
+        }
     }
 
     private static void Positive(List<SpecError> errors, string property, int value)

@@ -15,7 +15,8 @@ public sealed class RouterAttribute : Attribute
 
     /// <summary>
     /// Capacity per expert = ceil(factor · tokens · k / E); choices past it are dropped and counted.
-    /// 0 means dropless. Unset: 0 for TopK, 1.25 for Switch and GShard.
+    /// 0 means dropless. Unset: 0 for TopK, NoisyTopK, Hash and DeepSeek, 1.25 for Switch and GShard.
+    /// For ExpertChoice it is c in C = ceil(c · tokens / E) tokens per expert (unset: 2).
     /// </summary>
     public float CapacityFactor { get; set; }
 
@@ -27,4 +28,19 @@ public sealed class RouterAttribute : Attribute
 
     /// <summary>Weight of the router z-loss (1/T)·Σ_t (log Σ_e exp z_te)², reported as <c>router_z</c>. 0 (default) for none.</summary>
     public float ZLossWeight { get; set; }
+
+    /// <summary>NoisyTopK: weight of CV²(importance), reported as <c>importance</c>. Unset: 0.01.</summary>
+    public float ImportanceWeight { get; set; }
+
+    /// <summary>NoisyTopK: weight of CV²(load) with the smooth load estimator, reported as <c>load</c>. Unset: 0.01.</summary>
+    public float LoadWeight { get; set; }
+
+    /// <summary>DeepSeek: always-on experts every token goes through with gate 1 (stored after the routed ones). Unset: 1.</summary>
+    public int SharedExperts { get; set; }
+
+    /// <summary>DeepSeek: γ of the bias update b_i ← b_i − γ·sign(load_i − mean load). Unset: 0.001.</summary>
+    public float BiasUpdateRate { get; set; }
+
+    /// <summary>Hash: token ids are in [0, Vocab); required, since hash routing reads token ids.</summary>
+    public int Vocab { get; set; }
 }

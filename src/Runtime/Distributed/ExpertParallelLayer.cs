@@ -30,7 +30,7 @@ public sealed class ExpertParallelLayer
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(comm);
-        _layer = layer as IMoeStages ?? throw new ArgumentException($"{layer.GetType().Name} does not expose its stages (IMoeStages)", nameof(layer));
+        _layer = layer as IMoeStages ?? throw new ArgumentException($"{layer.GetType().Name} does not expose its stages (IMoeStages): expert parallelism runs the TopK, Switch and GShard routers", nameof(layer));
         _comm = comm;
         var e = layer.Info.Experts;
         if (e % comm.Size != 0)

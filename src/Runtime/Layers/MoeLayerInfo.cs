@@ -6,8 +6,9 @@ namespace Wudao;
 /// <summary>What the compiler knew about a layer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class MoeLayerInfo
 {
-    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f)
+    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f, RouterOptions? options = null)
     {
+        Options = options ?? RouterOptions.None;
         Jitter = jitter;
         ZLossWeight = zLossWeight;
         Ranks = ranks;
@@ -52,6 +53,15 @@ public sealed class MoeLayerInfo
     /// <summary>Weight of the router z-loss; 0 for none.</summary>
     public float ZLossWeight { get; }
 
+    /// <summary>The options of the NoisyTopK, DeepSeek and Hash routers (zeros for the others).</summary>
+    public RouterOptions Options { get; }
+
+    /// <summary>Experts the feed-forward runs: the routed ones, then DeepSeek's shared ones.</summary>
+    public int FfnExperts => Experts + Options.SharedExperts;
+
+    /// <summary>Expert slots per token: TopK plus the shared experts, or every expert under expert choice.</summary>
+    public int Choices => Router == RouterKind.ExpertChoice ? Experts : TopK + Options.SharedExperts;
+
     /// <summary>Ranks declared with [ExpertParallel]; 0 when the layer declares none (any divisor of E works).</summary>
     public int Ranks { get; }
 
@@ -61,10 +71,18 @@ public sealed class MoeLayerInfo
     /// <summary>The fusion plan: kernels, the ops each holds, and each fusion refused with its reason.</summary>
     public string PlanText { get; }
 
-    /// <summary>Rows each expert may take for a batch of <paramref name="tokens"/>: ceil(factor·T·k/E), or 0 (unlimited).</summary>
-    public int Capacity(int tokens) =>
-        CapacityFactor > 0f ? (int)Math.Ceiling((double)CapacityFactor * tokens * TopK / Experts) : 0;
+    /// <summary>
+    /// Rows each routed expert may take for a batch of <paramref name="tokens"/>: ceil(factor·T·k/E),
+    /// or 0 (unlimited); under expert choice the C = min(T, ceil(c·T/E)) tokens each expert takes.
+    /// </summary>
+    public int Capacity(int tokens) => Router == RouterKind.ExpertChoice
+        ? (int)Math.Min(tokens, Math.Ceiling((double)CapacityFactor * tokens / Experts))
+        : CapacityFactor > 0f ? (int)Math.Ceiling((double)CapacityFactor * tokens * TopK / Experts) : 0;
 
     public override string ToString() =>
-        $"{Name}: d={Dim}, E={Experts}, k={TopK}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
+        $"{Name}: d={Dim}, E={Experts}{Choosing}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
+
+    private string Choosing => Router == RouterKind.ExpertChoice
+        ? ", experts choose tokens"
+        : Options.SharedExperts > 0 ? $", k={TopK} + {Options.SharedExperts} shared" : $", k={TopK}";
 }

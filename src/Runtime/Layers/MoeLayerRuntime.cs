@@ -1,4 +1,5 @@
 using System;
+using ILGPU.Runtime;
 
 namespace Wudao;
 
@@ -15,12 +16,40 @@ public static class MoeLayerRuntime
         }
 
         var tokens = x.Shape[0];
-        if ((long)tokens * info.TopK * Math.Max(info.Dim, info.Experts) > int.MaxValue)
+        if ((long)tokens * info.Choices * Math.Max(info.Dim, info.FfnExperts) > int.MaxValue)
         {
-            throw new ArgumentException($"{info.Name}.Forward: {tokens} tokens x {info.TopK} choices x max(Dim, Experts) = {Math.Max(info.Dim, info.Experts)} exceeds the 2^31 elements one launch can index; split the batch", nameof(x));
+            throw new ArgumentException($"{info.Name}.Forward: {tokens} tokens x {info.Choices} choices x max(Dim, Experts) = {Math.Max(info.Dim, info.Experts)} exceeds the 2^31 elements one launch can index; split the batch", nameof(x));
         }
 
         return tokens;
+    }
+
+    /// <summary>
+    /// Checks hash routing's token ids (one per token, each in [0, vocab)) and copies them into a
+    /// buffer of the call's scope. Kernels index nothing by id, but a wrong id would route silently.
+    /// </summary>
+    public static ILGPU.ArrayView<int> UploadTokenIds(Session session, ForwardScope scope, int[] tokenIds, int tokens, int vocab)
+    {
+        if (tokenIds.Length != tokens)
+        {
+            throw new ArgumentException($"hash routing needs one token id per token: x has {tokens} tokens, tokenIds has {tokenIds.Length}", nameof(tokenIds));
+        }
+
+        for (var t = 0; t < tokenIds.Length; t++)
+        {
+            if ((uint)tokenIds[t] >= (uint)vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokenIds), $"tokenIds[{t}] = {tokenIds[t]} is outside [0, {vocab}) (the declared Vocab)");
+            }
+        }
+
+        var ids = scope.I32(Math.Max(1, tokens));
+        if (tokens > 0)
+        {
+            ids.SubView(0, tokens).CopyFromCPU(session.Accelerator.DefaultStream, tokenIds);
+        }
+
+        return ids;
     }
 
     /// <summary>Throws unless a stage's buffer holds at least <paramref name="need"/> elements (kernels do not bounds-check).</summary>

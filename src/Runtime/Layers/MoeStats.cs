@@ -8,8 +8,16 @@ namespace Wudao;
 /// <summary>What routing did in one call.</summary>
 public sealed class MoeStats
 {
+    /// <summary>Statistics of a router without the load-balancing loss: every loss comes by name.</summary>
+    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, IReadOnlyDictionary<string, float> losses)
+        : this(tokens, capacity, tokensPerExpert, dropped, losses.TryGetValue("load_balance", out var aux) ? aux : 0f, losses)
+    {
+        _hasBalanceLoss = losses.ContainsKey("load_balance");
+    }
+
     public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss, IReadOnlyDictionary<string, float>? otherLosses = null)
     {
+        _hasBalanceLoss = true;
         _otherLosses = otherLosses;
         Tokens = tokens;
         Capacity = capacity;
@@ -26,25 +34,32 @@ public sealed class MoeStats
     /// <summary>Rows each expert processed (after capacity).</summary>
     public IReadOnlyList<int> TokensPerExpert { get; }
 
-    /// <summary>Choices dropped because their expert was full.</summary>
+    /// <summary>Choices dropped because their expert was full; under expert choice, tokens no expert took.</summary>
     public int Dropped { get; }
 
-    /// <summary>Load-balancing loss α·E·Σ f_i·P_i.</summary>
+    /// <summary>Load-balancing loss α·E·Σ f_i·P_i; 0 for routers that balance otherwise (see <see cref="Losses"/>).</summary>
     public float AuxLoss { get; }
 
     private readonly IReadOnlyDictionary<string, float>? _otherLosses;
+    private readonly bool _hasBalanceLoss;
     private Dictionary<string, float>? _losses;
 
     /// <summary>
-    /// Every loss the router computed, by name: <c>load_balance</c> (= <see cref="AuxLoss"/>), and
-    /// <c>router_z</c> when the router declares a z-loss. Each is already multiplied by its weight.
+    /// Every loss the router computed, by name: <c>load_balance</c> (= <see cref="AuxLoss"/>) for
+    /// TopK, Switch and GShard, <c>router_z</c> when the router declares a z-loss, <c>importance</c>
+    /// and <c>load</c> for NoisyTopK. Each is already multiplied by its weight.
     /// Built on first use, so a forward call that never asks allocates nothing for it.
     /// </summary>
     public IReadOnlyDictionary<string, float> Losses => _losses ??= BuildLosses();
 
     private Dictionary<string, float> BuildLosses()
     {
-        var all = new Dictionary<string, float> { ["load_balance"] = AuxLoss };
+        var all = new Dictionary<string, float>();
+        if (_hasBalanceLoss)
+        {
+            all["load_balance"] = AuxLoss;
+        }
+
         foreach (var (name, value) in _otherLosses ?? new Dictionary<string, float>())
         {
             all[name] = value;
@@ -73,7 +88,7 @@ public sealed class MoeStats
             sb.Append($"  expert {e,3} {n,7}  {new string('#', (int)Math.Round(30.0 * n / max))}\n");
         }
 
-        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}, {string.Join(", ", Losses.Select(l => $"{l.Key} {l.Value:G6}"))}\n");
+        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}{string.Concat(Losses.Select(l => $", {l.Key} {l.Value:G6}"))}\n");
         sb.Append($"  balance: load CV {LoadCv:F3}, max/mean {MaxOverMean:F2}\n");
         return sb.ToString();
     }

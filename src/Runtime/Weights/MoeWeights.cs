@@ -40,7 +40,8 @@ public sealed class MoeWeights
         {
             var length = w.Shape.Aggregate(1, (a, d) => checked(a * d));
             var data = new float[length];
-            var bound = 1f / MathF.Sqrt(w.FanIn);
+            // Fan-in 0 marks state that starts at zero (DeepSeek's balancing bias).
+            var bound = w.FanIn > 0 ? 1f / MathF.Sqrt(w.FanIn) : 0f;
             var stream = (int)NameHash(w.Name);
             for (var i = 0; i < data.Length; i++)
             {
