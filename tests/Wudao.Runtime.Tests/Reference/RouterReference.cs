@@ -48,6 +48,51 @@ public sealed record RouterRouting(int Choices, double[] Scores, int[] Experts, 
 /// </summary>
 public static class RouterReference
 {
+    /// <summary>The reference's view of a generated layer: shape and the router options it declared.</summary>
+    public static RouterSpec Spec(MoeLayerInfo info) => new(info.Dim, info.Experts, info.TopK, info.Hidden, info.Activation)
+    {
+        CapacityFactor = info.CapacityFactor,
+        ImportanceWeight = info.Options.ImportanceWeight,
+        LoadWeight = info.Options.LoadWeight,
+        SharedExperts = info.Options.SharedExperts,
+    };
+
+    /// <summary>The contract's ε of noisy top-k: one standard normal per (token, expert) from the layer's seed and step.</summary>
+    public static Func<int, int, double> CounterNoise(CounterSeed seed, int step, int experts, int tokenBase = 0) =>
+        (t, e) => CounterRng.Normal(seed.Lo, seed.Hi ^ CounterRng.NoiseStream, step, ((tokenBase + t) * experts) + e);
+
+    /// <summary>Routes a batch with the router the layer declares (ids only for hash routing).</summary>
+    public static RouterRouting Route(MoeLayerInfo info, MoeWeights w, float[] x, int tokens, CounterSeed seed, int step, int[]? ids = null)
+    {
+        var s = Spec(info);
+        return info.Router switch
+        {
+            RouterKind.NoisyTopK => NoisyTopK(s, w, x, tokens, CounterNoise(seed, step, info.Experts)),
+            RouterKind.ExpertChoice => ExpertChoice(s, w, x, tokens),
+            RouterKind.Hash => Hash(s, ids ?? throw new ArgumentNullException(nameof(ids), "hash routing needs token ids"), tokens),
+            RouterKind.DeepSeek => DeepSeek(s, w, x, tokens),
+            _ => throw new ArgumentOutOfRangeException(nameof(info), info.Router, "RouterReference covers NoisyTopK, ExpertChoice, Hash and DeepSeek; MoeReference the others"),
+        };
+    }
+
+    /// <summary>
+    /// The dense routing [T, E + S]: entry (t, e) is the gate token t gives expert e if that choice
+    /// was kept, else 0. What a layer whose expert e outputs the basis vector e returns as output.
+    /// </summary>
+    public static float[] DenseGates(RouterRouting r, int tokens, int ffnExperts)
+    {
+        var dense = new float[tokens * ffnExperts];
+        for (var c = 0; c < r.Experts.Length; c++)
+        {
+            if (r.Slots[c] >= 0)
+            {
+                dense[(c / r.Choices * ffnExperts) + r.Experts[c]] += r.Gates[c];
+            }
+        }
+
+        return dense;
+    }
+
     /// <summary>Noisy top-k (Shazeer 2017): H = x·Wg + ε·softplus(x·Wn); ε(t, e) is the caller's standard normal.</summary>
     public static RouterRouting NoisyTopK(RouterSpec s, MoeWeights w, float[] x, int tokens, Func<int, int, double> epsilon)
     {
