@@ -59,6 +59,13 @@ public partial class DeepSeekTwoSharedCapped
 {
 }
 
+/// <summary>No shared experts (declared 0, not the default 1): the FFN holds the E routed ones only.</summary>
+[MoeLayer(Dim = 5, Experts = 5, TopK = 3, Hidden = 6, Activation = Activation.Relu)]
+[Router(RouterKind.DeepSeek, SharedExperts = 0, BiasUpdateRate = 0.1f)]
+public partial class DeepSeekNoShared
+{
+}
+
 /// <summary>The router test layers by name, how to run each, and inputs for them.</summary>
 public static class RouterLayers
 {
@@ -72,6 +79,7 @@ public static class RouterLayers
         [nameof(HashGeluCapped)] = new(HashGeluCapped.Info, (s, w, seed) => HashGeluCapped.Create(s, w, seed)),
         [nameof(DeepSeekSwiGlu)] = new(DeepSeekSwiGlu.Info, (s, w, seed) => DeepSeekSwiGlu.Create(s, w, seed)),
         [nameof(DeepSeekTwoSharedCapped)] = new(DeepSeekTwoSharedCapped.Info, (s, w, seed) => DeepSeekTwoSharedCapped.Create(s, w, seed)),
+        [nameof(DeepSeekNoShared)] = new(DeepSeekNoShared.Info, (s, w, seed) => DeepSeekNoShared.Create(s, w, seed)),
     };
 
     public static TheoryData<string, int> Cases(params int[] tokens) => Where(_ => true, tokens);

@@ -52,5 +52,8 @@ public sealed class RouterNoiseTests
         Assert.Equal(new[] { 6, 7, 9 }, deepSeek.Weights.Single(w => w.Name == "experts.w1").Shape);
         Assert.Equal(new[] { 4 }, deepSeek.Weights.Single(w => w.Name == "gate.bias").Shape);
         Assert.Equal(new[] { 7, 4 }, deepSeek.Weights.Single(w => w.Name == "gate.weight").Shape);
+        Assert.Equal(0, DeepSeekNoShared.Info.Options.SharedExperts);
+        Assert.Equal(new[] { 5, 5, 6 }, DeepSeekNoShared.Info.Weights.Single(w => w.Name == "experts.w1").Shape);
+        Assert.Equal(1, DeepSeekSwiGlu.Info.Options.SharedExperts);
     }
 }

@@ -311,6 +311,7 @@ public abstract class RouterTests
         {
             DeepSeekSwiGlu d => d.UpdateBalanceBias,
             DeepSeekTwoSharedCapped d => d.UpdateBalanceBias,
+            DeepSeekNoShared d => d.UpdateBalanceBias,
             _ => throw new InvalidOperationException(layer),
         });
         Assert.All(moe.Weights["gate.bias"].Data, b => Assert.Equal(0f, b));
