@@ -42,9 +42,15 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor InvalidRouterCombination = new(
         "WD0011", "Invalid router combination", "{0}", Category, DiagnosticSeverity.Error, true);
 
+    public static readonly DiagnosticDescriptor IncompleteModel = new(
+        "WD0012", "Model declaration incomplete", "'{0}' declares [MoeTransformer] but not {1}", Category, DiagnosticSeverity.Error, true);
+
+    public static readonly DiagnosticDescriptor InvalidModelShape = new(
+        "WD0013", "Invalid model shape", "{0}", Category, DiagnosticSeverity.Error, true);
+
     private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
     {
-        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition, InvalidRouterCombination,
+        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition, InvalidRouterCombination, IncompleteModel, InvalidModelShape,
     }.ToDictionary(d => d.Id);
 
     public static DiagnosticDescriptor ById(string id) => All[id];

@@ -16,6 +16,8 @@ public sealed class WudaoGenerator : IIncrementalGenerator
 {
     public const string ParseStep = "Wudao.Parse";
     public const string SpecStep = "Wudao.Spec";
+    public const string ModelParseStep = "Wudao.ModelParse";
+    public const string ModelSpecStep = "Wudao.ModelSpec";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -44,6 +46,36 @@ public sealed class WudaoGenerator : IIncrementalGenerator
             catch (Exception e)
             {
                 // The generator never throws: a failure is reported, not crashed on.
+                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
+            }
+        });
+
+        // Models: the same shape of pipeline, emitting the model class and its MoE layer class.
+        var models = context.SyntaxProvider.ForAttributeWithMetadataName(
+                ModelParser.ModelAttribute,
+                static (node, _) => node is TypeDeclarationSyntax,
+                static (ctx, ct) => ModelParser.Parse(ctx, ct))
+            .WithTrackingName(ModelParseStep);
+
+        context.RegisterSourceOutput(models.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) =>
+        {
+            foreach (var d in diagnostics)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+        });
+
+        var modelSpecs = models.Where(static r => r.Spec != null).Select(static (r, _) => r.Spec!).WithTrackingName(ModelSpecStep);
+        context.RegisterSourceOutput(modelSpecs, static (spc, spec) =>
+        {
+            try
+            {
+                var compiled = ModelCompiler.Compile(spec);
+                spc.AddSource(CSharpNames.Qualified(spec.Namespace, spec.ClassName) + ".Model.g.cs", SourceText.From(compiled.Source, System.Text.Encoding.UTF8));
+                spc.AddSource(CSharpNames.Qualified(spec.Namespace, spec.Moe.ClassName) + ".Moe.g.cs", SourceText.From(compiled.Moe.Source, System.Text.Encoding.UTF8));
+            }
+            catch (Exception e)
+            {
                 spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
             }
         });

@@ -38,6 +38,15 @@ public class BadDeclarationTests
         { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, BiasUpdateRate = -0.001f)]", "public partial class L { }" },
         { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK, LoadWeight = -1)]", "public partial class L { }" },
         { "WD0002", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, SharedExperts = -1)]", "public partial class L { }" },
+        { "WD0012", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
+        { "WD0012", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)]", "public partial class M { }" },
+        { "WD0013", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 3)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
+        { "WD0013", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2, KvHeads = 3)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
+        { "WD0002", "[MoeTransformer(Vocab = 0, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
+        { "WD0003", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, TopK = 5, Hidden = 64)]", "public partial class M { }" },
+        { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, TopK = 2, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },
+        { "WD0009", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { public void Generate() { } }" },
+        { "WD0001", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public class M { }" },
     };
 
     [Theory]

@@ -88,6 +88,24 @@ public class BaselineTests
         Check(nameof(NoisyTopK), "N.NoisyMoe.Moe.g.cs", source);
     }
 
+    [Fact]
+    public void TinyModel()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeTransformer(Vocab = 1000, Dim = 64, Layers = 2, MaxSequence = 128)]
+            [Attention(Heads = 2, KvHeads = 1)]
+            [MoeFeedForward(Experts = 4, TopK = 2, Hidden = 96, Activation = Activation.SwiGlu, Every = 2)]
+            public partial class TinyLm
+            {
+            }
+            """;
+        Check(nameof(TinyModel), "N.TinyLm.Model.g.cs", source);
+    }
+
     private static void Check(string testName, string hintName, string source)
     {
         var run = GeneratorHarness.Run(source);

@@ -331,6 +331,30 @@ public class DiagnosticLocationTests
     }
 
     [Fact]
+    public void Model_shape_errors_sit_on_the_attribute_argument_at_fault()
+    {
+        const string source = """
+            using Wudao;
+
+            namespace N;
+
+            [MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)]
+            [Attention(Heads = 2, KvHeads = 3)]
+            [MoeFeedForward(Experts = 4, TopK = 2, Hidden = 64, Every = 0)]
+            public partial class Lm
+            {
+            }
+            """;
+        var run = GeneratorHarness.Run(source);
+
+        var kv = run.SingleDiagnostic("WD0013");
+        LocationAssert.At(kv, source, "KvHeads = 3");
+        Assert.Equal("KvHeads = 3 must divide Heads = 2 (each key/value head serves Heads / KvHeads query heads)", kv.GetMessage());
+        LocationAssert.At(run.SingleDiagnostic("WD0002"), source, "Every = 0");
+        Assert.Empty(run.Sources);
+    }
+
+    [Fact]
     public void Router_on_another_partial_part_is_reported_in_that_file()
     {
         const string layer = """

@@ -23,4 +23,13 @@ public enum IterationSpace
 
     /// <summary>One thread per output element of a token: gather from expert rows.</summary>
     TokenGather,
+
+    /// <summary>Row tiles of a dense GEMM over all tokens (projections, dense feed-forward, LM head).</summary>
+    DenseRows,
+
+    /// <summary>Query tiles of each sequence and head, streaming key/value tiles (attention).</summary>
+    Sequences,
+
+    /// <summary>A compiled sub-layer with a plan of its own (the MoE feed-forward).</summary>
+    SubLayer,
 }

@@ -34,6 +34,15 @@ public static class Ops
     public const string Sigmoid = "sigmoid";
     public const string TopKBiased = "topk_biased";
     public const string AppendShared = "append_shared";
+    public const string Embed = "embed";
+    public const string RmsNorm = "rms_norm";
+    public const string LayerNorm = "layer_norm";
+    public const string AddRmsNorm = "add_rms_norm";
+    public const string AddLayerNorm = "add_layer_norm";
+    public const string Linear = "linear";
+    public const string Attention = "attention";
+    public const string Moe = "moe";
+    public const string DenseFfn = "dense_ffn";
 
     private static readonly Dictionary<string, OpInfo> Table = new[]
     {
@@ -205,6 +214,57 @@ public static class Ops
             var k = Constant(n, t[0].Shape[1], "choices") + n.IntAttr("shared");
             return new[] { TensorType.F32(t[0].Shape[0], k), TensorType.I32(t[0].Shape[0], k) };
         }),
+        // Model ops: a decoder-only transformer around the MoE feed-forward.
+        new OpInfo(Embed, 2, 1, IterationSpace.TokenRows, new string[0], (n, t) =>
+        {
+            var ids = Rank(n, t[0], 1, 0);
+            Rank(n, t[1], 2, 1);
+            return new[] { TensorType.F32(ids.Shape[0], t[1].Shape[1]) };
+        }),
+        new OpInfo(RmsNorm, 2, 1, IterationSpace.TokenRows, new[] { "eps" }, (n, t) => new[] { Norm(n, t, 1) }),
+        new OpInfo(LayerNorm, 3, 1, IterationSpace.TokenRows, new[] { "eps" }, (n, t) => new[] { Norm(n, t, 1) }),
+
+        // The residual add fused with the next norm: the sum (the new residual) and its normalised rows.
+        new OpInfo(AddRmsNorm, 3, 2, IterationSpace.TokenRows, new[] { "eps" }, (n, t) =>
+        {
+            SameShape(n, t[0], t[1]);
+            return new[] { t[0], Norm(n, t, 2) };
+        }),
+        new OpInfo(AddLayerNorm, 4, 2, IterationSpace.TokenRows, new[] { "eps" }, (n, t) =>
+        {
+            SameShape(n, t[0], t[1]);
+            return new[] { t[0], Norm(n, t, 2) };
+        }),
+        new OpInfo(Linear, 2, 1, IterationSpace.DenseRows, new string[0], (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Rank(n, t[1], 2, 1);
+            Same(n, t[0].Shape[1], t[1].Shape[0], "inner dimensions");
+            return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[1]) };
+        }),
+
+        // qkv [T, (heads + 2·kv_heads)·head_dim] → [T, heads·head_dim]; RoPE, when declared, on load.
+        new OpInfo(Attention, 1, 1, IterationSpace.Sequences, new[] { "heads", "kv_heads", "head_dim", "causal", "rope" }, (n, t) =>
+        {
+            var qkv = Rank(n, t[0], 2, 0);
+            int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads"), hd = n.IntAttr("head_dim");
+            if (heads < 1 || kv < 1 || heads % kv != 0)
+            {
+                throw new CompileException($"%{n.Name} = attention: kv_heads={kv} must divide heads={heads}");
+            }
+
+            Same(n, qkv.Shape[1], (heads + (2 * kv)) * hd, "qkv width");
+            return new[] { TensorType.F32(qkv.Shape[0], heads * hd) };
+        }),
+        new OpInfo(Moe, 1, 1, IterationSpace.SubLayer, new[] { "layer" }, (n, t) => new[] { Rank(n, t[0], 2, 0) }),
+
+        // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.
+        new OpInfo(DenseFfn, 5, 1, IterationSpace.DenseRows, new[] { "activation" }, (n, t) =>
+        {
+            Rank(n, t[0], 2, 0);
+            Same(n, t[0].Shape[1], Rank(n, t[1], 2, 1).Shape[0], "inner dimensions");
+            return new[] { t[0] };
+        }),
         new OpInfo(Combine, 5, 1, IterationSpace.TokenGather, new string[0], (n, t) =>
         {
             Rank(n, t[0], 2, 0);
@@ -220,6 +280,18 @@ public static class Ops
 
     public static OpInfo Get(string name) =>
         Table.TryGetValue(name, out var info) ? info : throw new CompileException($"unknown op '{name}'");
+
+    /// <summary>A norm's rows and its weight (and bias) of the row width.</summary>
+    private static TensorType Norm(Node n, IReadOnlyList<TensorType> t, int weight)
+    {
+        var x = Rank(n, t[0], 2, 0);
+        for (var i = weight; i < t.Count; i++)
+        {
+            Same(n, x.Shape[1], Rank(n, t[i], 1, i).Shape[0], "norm width");
+        }
+
+        return x;
+    }
 
     private static TensorType Rank(Node n, TensorType t, int rank, int operand) =>
         t.Rank == rank ? t : throw new CompileException($"%{n.Name} = {n.Op}: operand {operand} must have rank {rank}, got {t}");

@@ -36,6 +36,17 @@ public static class FusionPolicy
                 return consumer.Op == Ops.GroupedMatMul
                     ? (true, "fused MLP: the hidden tile stays in shared memory, same expert rows")
                     : (false, $"{consumer.Op} is not an epilogue or a GEMM of the same rows");
+            case (IterationSpace.TokenRows, IterationSpace.DenseRows):
+                return (false, "a GEMM reuses each normalised row across all its column tiles; normalising inside every tile would redo the row's reduction");
+            case (IterationSpace.DenseRows, IterationSpace.Sequences):
+                return (false, "attention reads the keys and values of every earlier token: the projection must finish for the whole sequence first");
+            case (IterationSpace.Sequences, IterationSpace.DenseRows):
+                return (false, "the output projection reads all heads of a row, which different attention work items write");
+            case (IterationSpace.DenseRows, IterationSpace.TokenRows):
+                return (false, "the norm reduces over whole rows; a GEMM tile holds only a block of a row's columns");
+            case (IterationSpace.TokenRows, IterationSpace.SubLayer):
+            case (IterationSpace.SubLayer, IterationSpace.TokenRows):
+                return (false, "the MoE feed-forward is a layer with its own plan (gate, route, dispatch, experts, combine)");
             case (IterationSpace.ExpertRows, IterationSpace.TokenGather):
                 return (false, "combine sums rows written by different experts' tiles; fusing needs atomics and loses determinism");
             default:

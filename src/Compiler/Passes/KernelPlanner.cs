@@ -37,7 +37,8 @@ public static class KernelPlanner
 
         // Every launch extent derives from T (known on the host) and compile-time bounds
         // (S <= T*k), so nothing is read back until the statistics at the end: one sync.
-        var hostSyncs = graph.Outputs.Any(o => kernelOf.ContainsKey(o)) ? 1 : 0;
+        // A model adds one per MoE sub-layer (each reads its routing statistics back once).
+        var hostSyncs = (graph.Outputs.Any(o => kernelOf.ContainsKey(o)) ? 1 : 0) + kernels.Count(k => k.Space == IterationSpace.SubLayer);
 
         var ffn = kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
         var tileRows = 1;

@@ -10,15 +10,19 @@ public static class PlanPrinter
     public static string Print(KernelPlan plan)
     {
         var sb = new StringBuilder();
-        sb.Append($"plan {plan.Graph.Name} ({plan.Kernels.Count} kernels, {plan.HostSyncs} host sync per call)\n");
+        sb.Append($"plan {plan.Graph.Name} ({plan.Kernels.Count} kernels, {plan.HostSyncs} host {(plan.HostSyncs == 1 ? "sync" : "syncs")} per call)\n");
         foreach (var k in plan.Kernels)
         {
             var ops = "[" + string.Join(", ", k.OpNames) + "]";
             sb.Append($"  k{k.Index} {k.Name,-11}{ops,-52} {Launch(k, plan)}\n");
         }
 
-        var memory = plan.Materialized.Select(m => $"%{m.Value}: {m.Type}");
-        sb.Append("  device memory: ").Append(string.Join(", ", memory)).Append('\n');
+        // A model's values are many and alike: its memory line would say nothing a reader uses.
+        if (!plan.Kernels.Any(k => k.Space == IterationSpace.SubLayer))
+        {
+            var memory = plan.Materialized.Select(m => $"%{m.Value}: {m.Type}");
+            sb.Append("  device memory: ").Append(string.Join(", ", memory)).Append('\n');
+        }
         foreach (var d in plan.Decisions.Where(d => !d.Fused))
         {
             sb.Append($"  not fused: {d.Op} into k{d.Kernel} — {d.Reason}\n");
@@ -44,6 +48,9 @@ public static class PlanPrinter
         IterationSpace.Choices => "grid: T*k*d threads",
         IterationSpace.ExpertRows => $"grid: ceil(T*k/{plan.TileRows})+E groups, tile {plan.TileRows} rows x {plan.HiddenChunk} hidden",
         IterationSpace.TokenGather => "grid: T*d threads",
+        IterationSpace.DenseRows => "grid: row tiles x column tiles",
+        IterationSpace.Sequences => "grid: sequences x heads x query tiles",
+        IterationSpace.SubLayer => "the MoE layer's own plan",
         _ => "none",
     };
 }

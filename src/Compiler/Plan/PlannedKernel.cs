@@ -22,7 +22,13 @@ public sealed class PlannedKernel
     /// <summary>A short name for the kernel's role, from its iteration space.</summary>
     public string Name => Space switch
     {
+        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op == Ops.Embed => "embed",
+        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op is Ops.RmsNorm or Ops.LayerNorm or Ops.AddRmsNorm or Ops.AddLayerNorm => "norm",
         IterationSpace.TokenRows => "gate",
+        IterationSpace.DenseRows when Nodes.Count > 0 && Nodes[0].Op == Ops.DenseFfn => "ffn",
+        IterationSpace.DenseRows => "gemm",
+        IterationSpace.Sequences => "attention",
+        IterationSpace.SubLayer => "moe",
         IterationSpace.TokenScan => "route",
         IterationSpace.Choices => "dispatch",
         IterationSpace.ExpertRows => "expert_ffn",

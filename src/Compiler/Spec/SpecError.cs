@@ -10,6 +10,7 @@ public enum SpecErrorKind
     SizeTooLarge,
     UnevenPartition,
     InvalidRouterCombination,
+    InvalidModelShape,
 }
 
 /// <summary>One problem in a declaration, naming the attribute property at fault.</summary>

@@ -43,6 +43,21 @@ public sealed class DeviceTensor : IDisposable
         return host;
     }
 
+    /// <summary>Copies the tensor into <paramref name="destination"/> (waits for pending work); no allocation.</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length < Length)
+        {
+            throw new ArgumentException($"the destination holds {destination.Length} floats, the tensor {Length}", nameof(destination));
+        }
+
+        if (Length > 0)
+        {
+            _pool.Accelerator.Synchronize();
+            View.BaseView.CopyToCPU(_pool.Accelerator.DefaultStream, destination.Slice(0, (int)Length));
+        }
+    }
+
     public void Dispose()
     {
         if (_buffer != null)

@@ -33,14 +33,23 @@ public sealed class MoeWeights
     /// Deterministic weights: element i of each tensor is a pure function of (seed, name, i), so
     /// the same seed gives the same layer on every machine and device.
     /// </summary>
-    public static MoeWeights Random(MoeLayerInfo info, ulong seed)
+    public static MoeWeights Random(MoeLayerInfo info, ulong seed) => Random(info.Weights, seed);
+
+    /// <summary>Deterministic weights for any list of specs (a whole model's, say); see <see cref="Random(MoeLayerInfo, ulong)"/>.</summary>
+    public static MoeWeights Random(IEnumerable<WeightSpec> specs, ulong seed)
     {
         var s = new CounterSeed(seed);
-        return new MoeWeights(info.Weights.Select(w =>
+        return new MoeWeights(specs.Select(w =>
         {
             var length = w.Shape.Aggregate(1, (a, d) => checked(a * d));
             var data = new float[length];
-            // Fan-in 0 marks state that starts at zero (DeepSeek's balancing bias).
+            // Fan-in 0 marks state that starts at zero (DeepSeek's balancing bias, LayerNorm's β),
+            // −1 a scale that starts at one (a norm's γ).
+            if (w.FanIn < 0)
+            {
+                return new HostTensor(w.Name, Enumerable.Repeat(1f, length).ToArray(), w.Shape.ToArray());
+            }
+
             var bound = w.FanIn > 0 ? 1f / MathF.Sqrt(w.FanIn) : 0f;
             var stream = (int)NameHash(w.Name);
             for (var i = 0; i < data.Length; i++)
@@ -59,27 +68,35 @@ public sealed class MoeWeights
     public void Save(string path) => SafeTensors.Save(path, _tensors.Values);
 
     /// <summary>Throws naming the tensor, expected and actual shapes, when these weights do not fit the layer.</summary>
-    public void CheckAgainst(MoeLayerInfo info)
+    public void CheckAgainst(MoeLayerInfo info) => CheckAgainst(info.Weights, info.Name);
+
+    /// <summary>Throws naming the tensor, expected and actual shapes, when these weights do not match <paramref name="specs"/>.</summary>
+    public void CheckAgainst(IReadOnlyList<WeightSpec> specs, string owner)
     {
-        foreach (var w in info.Weights)
+        foreach (var w in specs)
         {
             if (!_tensors.TryGetValue(w.Name, out var t))
             {
-                throw new ArgumentException($"{info.Name}: weight '{w.Name}' [{string.Join(", ", w.Shape)}] is missing");
+                throw new ArgumentException($"{owner}: weight '{w.Name}' [{string.Join(", ", w.Shape)}] is missing");
             }
 
             if (!t.Shape.SequenceEqual(w.Shape))
             {
-                throw new ArgumentException($"{info.Name}: weight '{w.Name}' must be [{string.Join(", ", w.Shape)}], got [{string.Join(", ", t.Shape)}]");
+                throw new ArgumentException($"{owner}: weight '{w.Name}' must be [{string.Join(", ", w.Shape)}], got [{string.Join(", ", t.Shape)}]");
             }
         }
 
-        var extra = _tensors.Keys.Except(info.Weights.Select(w => w.Name)).ToList();
+        var extra = _tensors.Keys.Except(specs.Select(w => w.Name)).ToList();
         if (extra.Count > 0)
         {
-            throw new ArgumentException($"{info.Name}: unexpected weights {string.Join(", ", extra)}");
+            throw new ArgumentException($"{owner}: unexpected weights {string.Join(", ", extra)}");
         }
     }
+
+    /// <summary>The weights whose names start with <paramref name="prefix"/>, with the prefix removed (one block's MoE layer).</summary>
+    public MoeWeights Scope(string prefix) =>
+        new(_tensors.Values.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(t => new HostTensor(t.Name.Substring(prefix.Length), t.Data, t.Shape.ToArray())));
 
     private static uint NameHash(string name)
     {

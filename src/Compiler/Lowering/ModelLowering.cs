@@ -1,0 +1,128 @@
+using System.Collections.Generic;
+using System.Globalization;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Spec;
+
+namespace Wudao.Compiler.Lowering;
+
+/// <summary>
+/// Lowers a declared transformer to graph IR: embeddings, pre-norm blocks whose residual add is
+/// fused with the next norm, Q/K/V as one projection, attention, a MoE or dense feed-forward,
+/// final norm and LM head. Weight names are the names in safetensors files.
+/// </summary>
+public static class ModelLowering
+{
+    public static Graph Lower(ModelSpec spec)
+    {
+        int d = spec.Dim, v = spec.Vocab;
+        var nodes = new List<Node>
+        {
+            Param("embed", "embed.weight", d, TensorType.F32(v, d)),
+            N(Ops.Embed, "h0", "ids", "embed"),
+        };
+
+        var eps = F(spec.NormEpsilon);
+        var layerNorm = spec.Norm == NormKind.LayerNorm;
+        string residual = "h0", delta = "";
+        for (var i = 0; i < spec.Layers; i++)
+        {
+            var p = $"layers.{i}.";
+            var attnNorm = NormParams(nodes, $"l{i}_attn_norm", p + "attn_norm", d, layerNorm);
+            string normed;
+            if (i == 0)
+            {
+                normed = $"l{i}_x";
+                nodes.Add(N(layerNorm ? Ops.LayerNorm : Ops.RmsNorm, new[] { normed }, Concat(residual, attnNorm), ("eps", eps)));
+            }
+            else
+            {
+                (residual, normed) = ($"l{i}_h", $"l{i}_x");
+                nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { residual, normed }, Concat2(PreviousResidual(i), delta, attnNorm), ("eps", eps)));
+            }
+
+            nodes.Add(Param($"l{i}_wqkv", p + "attn.qkv.weight", d, TensorType.F32(d, spec.QkvWidth)));
+            nodes.Add(Param($"l{i}_wo", p + "attn.o.weight", spec.Heads * spec.HeadDim, TensorType.F32(spec.Heads * spec.HeadDim, d)));
+            nodes.Add(N(Ops.Linear, $"l{i}_qkv", normed, $"l{i}_wqkv"));
+            nodes.Add(N(Ops.Attention, new[] { $"l{i}_att" }, new[] { $"l{i}_qkv" },
+                ("heads", I(spec.Heads)), ("kv_heads", I(spec.KvHeads)), ("head_dim", I(spec.HeadDim)),
+                ("causal", spec.Causal ? "1" : "0"), ("rope", spec.Position == PositionKind.Rope ? "1" : "0"), ("rope_base", F(spec.RopeBase))));
+            nodes.Add(N(Ops.Linear, $"l{i}_o", $"l{i}_att", $"l{i}_wo"));
+
+            var ffnNorm = NormParams(nodes, $"l{i}_ffn_norm", p + "ffn_norm", d, layerNorm);
+            nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { $"l{i}_r", $"l{i}_y" }, Concat2(residual, $"l{i}_o", ffnNorm), ("eps", eps)));
+            residual = $"l{i}_r";
+            if (spec.IsMoe(i))
+            {
+                nodes.Add(N(Ops.Moe, new[] { $"l{i}_f" }, new[] { $"l{i}_y" }, ("layer", spec.Moe.ClassName), ("weights", p + "moe.")));
+            }
+            else
+            {
+                int h = spec.DenseHidden, h1 = spec.DenseHiddenIn;
+                nodes.Add(Param($"l{i}_w1", p + "ffn.w1", d, TensorType.F32(d, h1)));
+                nodes.Add(Param($"l{i}_b1", p + "ffn.b1", d, TensorType.F32(h1)));
+                nodes.Add(Param($"l{i}_w2", p + "ffn.w2", h, TensorType.F32(h, d)));
+                nodes.Add(Param($"l{i}_b2", p + "ffn.b2", h, TensorType.F32(d)));
+                nodes.Add(N(Ops.DenseFfn, new[] { $"l{i}_f" }, new[] { $"l{i}_y", $"l{i}_w1", $"l{i}_b1", $"l{i}_w2", $"l{i}_b2" }, ("activation", spec.Moe.Activation.ToString().ToLowerInvariant())));
+            }
+
+            delta = $"l{i}_f";
+        }
+
+        var final = NormParams(nodes, "final_norm", "norm", d, layerNorm);
+        nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { "h_out", "x_out" }, Concat2(residual, delta, final), ("eps", eps)));
+        nodes.Add(Param("lm_head", "lm_head.weight", d, TensorType.F32(d, v)));
+        nodes.Add(N(Ops.Linear, "logits", "x_out", "lm_head"));
+        var inputs = new[] { new KeyValuePair<string, TensorType>("ids", TensorType.I32(Dim.Sym("T"))) };
+        return new Graph(spec.ClassName, inputs, nodes, new[] { "logits" });
+
+        string PreviousResidual(int layer) => $"l{layer - 1}_r";
+    }
+
+    /// <summary>The norm's weight (γ, starting at 1) and, for LayerNorm, its bias (β, starting at 0).</summary>
+    private static string[] NormParams(List<Node> nodes, string value, string name, int d, bool layerNorm)
+    {
+        // fan_in −1 marks "starts at one", 0 "starts at zero" (see WeightSpec).
+        nodes.Add(Param(value, name + ".weight", -1, TensorType.F32(d)));
+        if (!layerNorm)
+        {
+            return new[] { value };
+        }
+
+        nodes.Add(Param(value + "_b", name + ".bias", 0, TensorType.F32(d)));
+        return new[] { value, value + "_b" };
+    }
+
+    private static string[] Concat(string first, string[] rest)
+    {
+        var all = new List<string> { first };
+        all.AddRange(rest);
+        return all.ToArray();
+    }
+
+    private static string[] Concat2(string a, string b, string[] rest)
+    {
+        var all = new List<string> { a, b };
+        all.AddRange(rest);
+        return all.ToArray();
+    }
+
+    private static Node Param(string value, string name, int fanIn, TensorType type) =>
+        new(Ops.Param, new[] { value }, new string[0], new[] { new KeyValuePair<string, string>("name", name), new KeyValuePair<string, string>("fan_in", I(fanIn)) }, new TensorType?[] { type });
+
+    private static Node N(string op, string result, params string[] operands) => new(op, new[] { result }, operands);
+
+    private static Node N(string op, string[] results, string[] operands, params (string Key, string Value)[] attrs)
+    {
+        var list = new List<KeyValuePair<string, string>>();
+        foreach (var (key, value) in attrs)
+        {
+            list.Add(new KeyValuePair<string, string>(key, value));
+        }
+
+        return new Node(op, results, operands, list);
+    }
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+}

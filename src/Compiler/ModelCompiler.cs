@@ -1,0 +1,50 @@
+using Wudao.Compiler.Codegen;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Lowering;
+using Wudao.Compiler.Passes;
+using Wudao.Compiler.Plan;
+using Wudao.Compiler.Spec;
+
+namespace Wudao.Compiler;
+
+/// <summary>The compiled form of a model: its graph, plan, the model's source and its MoE layer's.</summary>
+public sealed class CompiledModel
+{
+    public CompiledModel(Graph graph, KernelPlan plan, string source, CompiledLayer moe)
+    {
+        Graph = graph;
+        Plan = plan;
+        Source = source;
+        Moe = moe;
+    }
+
+    public Graph Graph { get; }
+
+    public KernelPlan Plan { get; }
+
+    public string Source { get; }
+
+    public CompiledLayer Moe { get; }
+}
+
+/// <summary>Model spec → IR → passes → plan → C#; the MoE feed-forward compiles as its own layer.</summary>
+public static class ModelCompiler
+{
+    public static CompiledModel Compile(ModelSpec spec)
+    {
+        var errors = ModelSpecValidator.Validate(spec);
+        if (errors.Count > 0)
+        {
+            throw new CompileException(errors[0].Message);
+        }
+
+        var moe = MoeCompiler.Compile(spec.Moe);
+        var graph = ModelLowering.Lower(spec);
+        var plan = PassPipeline.Run(graph);
+
+        // The model's plan, then the MoE layer's (each MoE block runs that plan).
+        var planText = PlanPrinter.Print(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + PlanPrinter.Print(moe.Plan);
+        var source = ModelEmitter.Emit(spec, plan, IrPrinter.Print(graph), planText);
+        return new CompiledModel(graph, plan, source, moe);
+    }
+}

@@ -1,0 +1,63 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Wudao.Compiler.Spec;
+
+/// <summary>The rules a model declaration must satisfy; its MoE feed-forward is checked as a layer too.</summary>
+public static class ModelSpecValidator
+{
+    public static List<SpecError> Validate(ModelSpec s)
+    {
+        var errors = new List<SpecError>();
+        foreach (var (property, value) in new[] { ("Vocab", s.Vocab), ("Dim", s.Dim), ("Layers", s.Layers), ("MaxSequence", s.MaxSequence), ("Heads", s.Heads), ("KvHeads", s.KvHeads), ("Every", s.Every), ("DenseHidden", s.DenseHidden) })
+        {
+            if (value <= 0)
+            {
+                errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, property, $"{property} = {value} must be positive"));
+            }
+        }
+
+        if (s.Heads > 0 && s.Dim > 0 && s.Dim % s.Heads != 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Heads", $"Dim = {s.Dim} does not split into Heads = {s.Heads} equal heads"));
+        }
+        else if (s.Heads > 0 && s.Dim > 0 && !ModelSpec.HeadDims.Contains(s.HeadDim))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Heads", $"head dimension Dim / Heads = {s.HeadDim} is not one the attention kernels are built for ({string.Join(", ", ModelSpec.HeadDims)})"));
+        }
+
+        if (s.Heads > 0 && s.KvHeads > 0 && s.Heads % s.KvHeads != 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "KvHeads", $"KvHeads = {s.KvHeads} must divide Heads = {s.Heads} (each key/value head serves Heads / KvHeads query heads)"));
+        }
+
+        if (s.Position == PositionKind.Rope && s.HeadDim % 2 != 0)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Position", $"RoPE rotates pairs of dimensions: the head dimension {s.HeadDim} must be even"));
+        }
+
+        if (!(s.NormEpsilon > 0f) || float.IsInfinity(s.NormEpsilon))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "NormEpsilon", $"NormEpsilon = {s.NormEpsilon} must be a small positive number"));
+        }
+
+        if (!(s.RopeBase > 1f) || float.IsInfinity(s.RopeBase))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "RopeBase", $"RopeBase = {s.RopeBase} must be greater than 1"));
+        }
+
+        if (s.Norm is not (NormKind.RmsNorm or NormKind.LayerNorm))
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Norm", $"norm value {(int)s.Norm} is not one of RmsNorm, LayerNorm"));
+        }
+
+        if (s.Moe.Router == RouterKind.Hash && s.Moe.Vocab != s.Vocab)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Vocab", $"hash routing inside the model routes by the model's token ids: its Vocab ({s.Moe.Vocab}) must be the model's Vocab ({s.Vocab}), or left unset"));
+        }
+
+        // The feed-forward's own rules (Experts, TopK, Hidden, router options), reported as they are.
+        errors.AddRange(SpecValidator.Validate(s.Moe).Where(e => e.Property != "Dim"));
+        return errors;
+    }
+}

@@ -1,0 +1,90 @@
+using System;
+
+namespace Wudao.Attention;
+
+/// <summary>Argument checks shared by the native and ILGPU schedules; messages name the tensor and both sizes.</summary>
+internal static class AttentionChecks
+{
+    /// <summary>Checks the offsets and every tensor's length; returns the token count.</summary>
+    public static int Inputs(AttentionShape shape, int qLength, int kLength, int vLength, int outLength, int lseLength, ReadOnlySpan<int> seqOffsets)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (seqOffsets.Length < 2)
+        {
+            throw new ArgumentException($"seqOffsets holds {seqOffsets.Length} entries; it needs B + 1 ≥ 2 (0, end of sequence 0, ..., total tokens)", nameof(seqOffsets));
+        }
+
+        if (seqOffsets[0] != 0)
+        {
+            throw new ArgumentException($"seqOffsets[0] is {seqOffsets[0]}; it must be 0", nameof(seqOffsets));
+        }
+
+        for (var b = 0; b + 1 < seqOffsets.Length; b++)
+        {
+            if (seqOffsets[b + 1] < seqOffsets[b])
+            {
+                throw new ArgumentException($"seqOffsets decrease at sequence {b}: {seqOffsets[b]} then {seqOffsets[b + 1]}", nameof(seqOffsets));
+            }
+        }
+
+        var tokens = seqOffsets[^1];
+        Length("q", qLength, tokens, shape.Heads, shape.HeadDim);
+        Length("k", kLength, tokens, shape.KvHeads, shape.HeadDim);
+        Length("v", vLength, tokens, shape.KvHeads, shape.HeadDim);
+        Length("output", outLength, tokens, shape.Heads, shape.HeadDim);
+        Length("lse", lseLength, tokens, shape.Heads, 1);
+        return tokens;
+    }
+
+    /// <summary>Positions are optional (empty: each token's index in its sequence) or one per token, non-negative.</summary>
+    public static void Positions(ReadOnlySpan<int> positions, int tokens)
+    {
+        if (positions.IsEmpty)
+        {
+            return;
+        }
+
+        if (positions.Length != tokens)
+        {
+            throw new ArgumentException($"positions holds {positions.Length} entries for {tokens} tokens; give one per token or none", nameof(positions));
+        }
+
+        for (var t = 0; t < positions.Length; t++)
+        {
+            if (positions[t] < 0)
+            {
+                throw new ArgumentException($"positions[{t}] is {positions[t]}; positions are non-negative", nameof(positions));
+            }
+        }
+    }
+
+    /// <summary>The cache must match the shape and the batch, and have room for every sequence's new tokens.</summary>
+    public static void Cache(AttentionShape shape, KvCache cache, ReadOnlySpan<int> seqOffsets)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (cache.KvHeads != shape.KvHeads || cache.HeadDim != shape.HeadDim)
+        {
+            throw new ArgumentException($"the cache holds {cache.KvHeads} kv heads of dim {cache.HeadDim}; the shape has {shape.KvHeads} of dim {shape.HeadDim}", nameof(cache));
+        }
+
+        if (cache.Sequences != seqOffsets.Length - 1)
+        {
+            throw new ArgumentException($"the batch has {seqOffsets.Length - 1} sequences but the cache holds {cache.Sequences}; sequence b of the batch is sequence b of the cache", nameof(cache));
+        }
+
+        for (var b = 0; b < cache.Sequences; b++)
+        {
+            cache.CheckRoom(b, seqOffsets[b + 1] - seqOffsets[b]);
+        }
+    }
+
+    private static void Length(string name, int actual, int tokens, int heads, int dim)
+    {
+        var expected = (long)tokens * heads * dim;
+        if (actual != expected)
+        {
+            var layout = dim == 1 ? $"[{tokens}, {heads}]" : $"[{tokens}, {heads}, {dim}]";
+            throw new ArgumentException($"{name} holds {actual} floats; {layout} needs {expected}", name);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using System;
+
+namespace Wudao.Attention;
+
+/// <summary>
+/// What an attention call computes, fixed for a layer: head counts, head dimension, causal mask,
+/// rotary embedding, softmax scale.
+/// </summary>
+/// <remarks>
+/// Tensor layouts (row-major, fp32), for a call over T packed tokens:
+/// q and out [T, Heads, HeadDim]; k and v [T, KvHeads, HeadDim]; lse [T, Heads].
+/// Query head h reads kv head h / (Heads / KvHeads) (GQA; KvHeads = 1 is MQA).
+/// RoPE is the rotate-half (GPT-NeoX / HF Llama) form: pairs (i, i + HeadDim/2) turn by
+/// position · RopeBase^(−2i/HeadDim).
+/// </remarks>
+public sealed class AttentionShape
+{
+    public AttentionShape(int heads, int kvHeads, int headDim, bool causal = true, bool rope = false, float ropeBase = 10000f, float? scale = null)
+    {
+        if (heads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(heads), heads, "attention needs at least one query head");
+        }
+
+        if (kvHeads < 1 || heads % kvHeads != 0)
+        {
+            throw new ArgumentException($"KvHeads ({kvHeads}) must be at least 1 and divide Heads ({heads})", nameof(kvHeads));
+        }
+
+        if (headDim < 2 || headDim % 2 != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "the head dimension must be even (RoPE rotates pairs) and at least 2");
+        }
+
+        if (rope && !(ropeBase > 1f && float.IsFinite(ropeBase)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ropeBase), ropeBase, "the RoPE base must be a finite number above 1");
+        }
+
+        if (scale is { } s && !(s > 0f && float.IsFinite(s)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(scale), s, "the softmax scale must be a finite positive number");
+        }
+
+        Heads = heads;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        Causal = causal;
+        Rope = rope;
+        RopeBase = ropeBase;
+        Scale = scale ?? 1f / MathF.Sqrt(headDim);
+        InverseFrequencies = new float[headDim / 2];
+        for (var i = 0; i < InverseFrequencies.Length; i++)
+        {
+            // As HF computes it: 1 / base^(2i/d) in fp32, so angles agree with a torch model's.
+            InverseFrequencies[i] = 1f / MathF.Pow(ropeBase, 2f * i / headDim);
+        }
+    }
+
+    public int Heads { get; }
+
+    public int KvHeads { get; }
+
+    public int HeadDim { get; }
+
+    public bool Causal { get; }
+
+    public bool Rope { get; }
+
+    public float RopeBase { get; }
+
+    /// <summary>Multiplies q·k before the softmax; 1/√HeadDim unless given.</summary>
+    public float Scale { get; }
+
+    /// <summary>Query heads that share one kv head.</summary>
+    public int Group => Heads / KvHeads;
+
+    /// <summary>RopeBase^(−2i/HeadDim) for i &lt; HeadDim/2.</summary>
+    internal float[] InverseFrequencies { get; }
+
+    public override string ToString() =>
+        $"attention(heads {Heads}, kv {KvHeads}, dim {HeadDim}{(Causal ? ", causal" : "")}{(Rope ? $", rope {RopeBase}" : "")}, scale {Scale})";
+}

@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+
+namespace Wudao.Models;
+
+/// <summary>A model that extends one sequence through its KV cache: what generation needs.</summary>
+public interface ICausalLm
+{
+    int Vocab { get; }
+
+    int MaxSequence { get; }
+
+    /// <summary>Tokens in the cache.</summary>
+    int Length { get; }
+
+    /// <summary>Empties the cache: the next step starts a new sequence.</summary>
+    void Reset();
+
+    /// <summary>Appends <paramref name="tokens"/> (a prompt, or one token) and returns the logits after the last of them.</summary>
+    float[] Step(ReadOnlySpan<int> tokens);
+}
+
+/// <summary>Where a generation run is, for a progress display.</summary>
+public readonly record struct GenerationProgress(int Generated, int MaxNewTokens, int LastToken, double TokensPerSecond);
+
+/// <summary>Prefill, then one token at a time: sampling, stop tokens, progress.</summary>
+public static class TextGeneration
+{
+    /// <summary>
+    /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/> (the
+    /// cache is reset first). Stops after emitting a stop token, which is included in the result.
+    /// </summary>
+    public static int[] Generate(ICausalLm model, ReadOnlySpan<int> prompt, int maxNewTokens, Sampling sampling, Action<GenerationProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(sampling);
+        sampling.Validate();
+        if (prompt.IsEmpty)
+        {
+            throw new ArgumentException("the prompt must hold at least one token", nameof(prompt));
+        }
+
+        if (maxNewTokens < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxNewTokens), $"maxNewTokens = {maxNewTokens} must be >= 0");
+        }
+
+        if (prompt.Length + maxNewTokens > model.MaxSequence)
+        {
+            throw new ArgumentException($"prompt ({prompt.Length}) + maxNewTokens ({maxNewTokens}) exceeds the model's MaxSequence ({model.MaxSequence})", nameof(maxNewTokens));
+        }
+
+        var stops = new HashSet<int>(sampling.StopTokens ?? Array.Empty<int>());
+        var output = new List<int>(maxNewTokens);
+        model.Reset();
+        if (maxNewTokens == 0)
+        {
+            return Array.Empty<int>();
+        }
+
+        var logits = model.Step(prompt);
+        var clock = Stopwatch.StartNew();
+        Span<int> next = stackalloc int[1];
+        while (true)
+        {
+            next[0] = Sampler.Next(logits, sampling, output.Count);
+            output.Add(next[0]);
+            progress?.Invoke(new GenerationProgress(output.Count, maxNewTokens, next[0], output.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            if (output.Count == maxNewTokens || stops.Contains(next[0]))
+            {
+                return output.ToArray();
+            }
+
+            logits = model.Step(next);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System;
+using System.Numerics.Tensors;
+using System.Threading.Tasks;
+
+namespace Wudao.Models;
+
+/// <summary>
+/// The native CPU kernels of a transformer's non-MoE steps, one method per fused kernel the
+/// model plan holds (embed+norm, add+norm, GEMM, dense MLP). Rows are row-major; weights are
+/// [in, out] (x·W), as the MoE layers store theirs. Vectorised through TensorPrimitives.
+/// </summary>
+public static class ModelOps
+{
+    /// <summary>Multiply-adds under which a GEMM stays on the calling thread.</summary>
+    private const long ParallelWork = 1 << 18;
+
+    /// <summary>embed + norm: gathers each token's row (the residual) and writes its normalised copy.</summary>
+    public static void EmbedNorm(ReadOnlySpan<int> ids, ReadOnlySpan<float> table, int vocab, int dim, Span<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps, Span<float> normed)
+    {
+        for (var t = 0; t < ids.Length; t++)
+        {
+            var id = ids[t];
+            if ((uint)id >= (uint)vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} at position {t} is outside [0, {vocab})");
+            }
+
+            table.Slice(id * dim, dim).CopyTo(residual.Slice(t * dim, dim));
+        }
+
+        Norm(residual, dim, gamma, beta, eps, normed);
+    }
+
+    /// <summary>add + norm: the residual stream gains <paramref name="delta"/>, and the next block reads its normalised rows.</summary>
+    public static void AddNorm(ReadOnlySpan<float> residual, ReadOnlySpan<float> delta, Span<float> sum, int dim, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps, Span<float> normed)
+    {
+        TensorPrimitives.Add(residual, delta, sum);
+        Norm(sum, dim, gamma, beta, eps, normed);
+    }
+
+    /// <summary>RMSNorm when <paramref name="beta"/> is empty (x / sqrt(mean x² + ε) · γ), else LayerNorm ((x − μ) / sqrt(σ² + ε) · γ + β).</summary>
+    public static void Norm(ReadOnlySpan<float> x, int dim, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps, Span<float> output)
+    {
+        var rows = x.Length / dim;
+        for (var r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * dim, dim);
+            var o = output.Slice(r * dim, dim);
+            if (beta.IsEmpty)
+            {
+                var scale = 1f / MathF.Sqrt((TensorPrimitives.SumOfSquares(row) / dim) + eps);
+                TensorPrimitives.Multiply(row, scale, o);
+                TensorPrimitives.Multiply(o, gamma, o);
+            }
+            else
+            {
+                var mean = TensorPrimitives.Sum(row) / dim;
+                TensorPrimitives.Subtract(row, mean, o);
+                var scale = 1f / MathF.Sqrt((TensorPrimitives.SumOfSquares(o) / dim) + eps);
+                TensorPrimitives.Multiply(o, scale, o);
+                TensorPrimitives.FusedMultiplyAdd(o, gamma, beta, o);
+            }
+        }
+    }
+
+    /// <summary>
+    /// GEMM y[rows, n] = x[rows, k] · w[k, n] (+ bias). Each output row accumulates scaled weight
+    /// rows, streaming w once per row; large products split their output columns over threads.
+    /// </summary>
+    public static void Linear(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        if ((long)rows * k * n < ParallelWork)
+        {
+            LinearBlock(x, rows, k, w, n, bias, y, 0, n);
+            return;
+        }
+
+        unsafe
+        {
+            fixed (float* px = x, pw = w, pb = bias, py = y)
+            {
+                var (ax, aw, ab, ay) = ((nint)px, (nint)pw, (nint)pb, (nint)py);
+                var (xl, wl, bl, yl) = (x.Length, w.Length, bias.Length, y.Length);
+
+                // Column blocks of 64 keep each thread's slice of y and w contiguous enough to vectorise.
+                var blocks = (n + 63) / 64;
+                Parallel.For(0, blocks, b =>
+                {
+                    var c0 = b * 64;
+                    var c1 = Math.Min(n, c0 + 64);
+                    LinearBlock(new ReadOnlySpan<float>((void*)ax, xl), rows, k, new ReadOnlySpan<float>((void*)aw, wl), n, new ReadOnlySpan<float>((void*)ab, bl), new Span<float>((void*)ay, yl), c0, c1);
+                });
+            }
+        }
+    }
+
+    private static void LinearBlock(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y, int c0, int c1)
+    {
+        var width = c1 - c0;
+        for (var r = 0; r < rows; r++)
+        {
+            var yr = y.Slice((r * n) + c0, width);
+            if (bias.IsEmpty)
+            {
+                yr.Clear();
+            }
+            else
+            {
+                bias.Slice(c0, width).CopyTo(yr);
+            }
+
+            var xr = x.Slice(r * k, k);
+            for (var i = 0; i < k; i++)
+            {
+                TensorPrimitives.FusedMultiplyAdd(w.Slice((i * n) + c0, width), xr[i], yr, yr);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The dense feed-forward as one fused MLP: hidden = act(x·w1 + b1), y = hidden·w2 + b2. SwiGLU
+    /// reads w1's first <paramref name="hidden"/> columns as the gate and the next as the up projection.
+    /// </summary>
+    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y)
+    {
+        var h1 = activation == Activation.SwiGlu ? 2 * hidden : hidden;
+        var h = new float[rows * h1];
+        Linear(x, rows, dim, w1, h1, b1, h);
+        var a = activation == Activation.SwiGlu ? new float[rows * hidden] : h;
+        for (var r = 0; r < rows; r++)
+        {
+            Activate(h.AsSpan(r * h1, h1), hidden, activation, a.AsSpan(r * hidden, hidden));
+        }
+
+        Linear(a, rows, hidden, w2, dim, b2, y);
+    }
+
+    /// <summary>The experts' activations, the same formulas as the MoE kernels (exact-erf GELU).</summary>
+    public static void Activate(ReadOnlySpan<float> h, int hidden, Activation activation, Span<float> output)
+    {
+        for (var c = 0; c < hidden; c++)
+        {
+            var v = h[c];
+            output[c] = activation switch
+            {
+                Activation.Relu => v > 0f ? v : 0f,
+                Activation.Silu => v / (1f + MathF.Exp(-v)),
+                Activation.SwiGlu => v / (1f + MathF.Exp(-v)) * h[hidden + c],
+                _ => 0.5f * v * (1f + RouterMath.Erf(v * 0.70710677f)),
+            };
+        }
+    }
+}

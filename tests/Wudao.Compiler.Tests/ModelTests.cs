@@ -1,0 +1,109 @@
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Lowering;
+using Wudao.Compiler.Passes;
+using Wudao.Compiler.Spec;
+using Xunit;
+
+namespace Wudao.Compiler.Tests;
+
+/// <summary>A declared transformer: validation, its graph, its plan, and what the emitter makes of it.</summary>
+public class ModelTests
+{
+    private static ModelSpec Make(int layers = 4, int heads = 8, int kvHeads = 2, int dim = 256, int every = 2, NormKind norm = NormKind.RmsNorm, RouterKind router = RouterKind.TopK) =>
+        new("N", "Lm", "public", 4096, dim, layers, 1024, norm, 1e-5f, heads, kvHeads, true, PositionKind.Rope, 10000f,
+            TestSpecs.Make(router, ActivationKind.SwiGlu, dim: dim, experts: 8, topK: router == RouterKind.Switch ? 1 : 2, hidden: 512, capacityFactor: 0f) with { ClassName = "LmMoe" },
+            every, 512);
+
+    [Fact]
+    public void Valid_model_has_no_errors()
+    {
+        Assert.Empty(ModelSpecValidator.Validate(Make()));
+        Assert.Empty(ModelSpecValidator.Validate(Make(norm: NormKind.LayerNorm, every: 1, kvHeads: 8)));
+    }
+
+    [Theory]
+    [InlineData(6, 2, "Heads", "does not split into Heads = 6")]
+    [InlineData(8, 3, "KvHeads", "KvHeads = 3 must divide Heads = 8")]
+    [InlineData(16, 4, "Heads", "head dimension Dim / Heads = 16 is not one the attention kernels are built for")]
+    public void Bad_head_layout_names_the_property(int heads, int kvHeads, string property, string message)
+    {
+        var error = Assert.Single(ModelSpecValidator.Validate(Make(heads: heads, kvHeads: kvHeads)));
+
+        Assert.Equal(property, error.Property);
+        Assert.Equal(SpecErrorKind.InvalidModelShape, error.Kind);
+        Assert.Contains(message, error.Message, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Feed_forward_rules_apply_inside_a_model()
+    {
+        var spec = Make() with { Every = 0 };
+        spec = spec with { Moe = spec.Moe with { TopK = 9 } };
+
+        var errors = ModelSpecValidator.Validate(spec);
+
+        Assert.Contains(errors, e => e.Property == "Every" && e.Kind == SpecErrorKind.NonPositiveSize);
+        Assert.Contains(errors, e => e.Property == "TopK" && e.Kind == SpecErrorKind.TopKExceedsExperts);
+    }
+
+    [Fact]
+    public void Graph_has_one_block_per_layer_with_moe_every_second()
+    {
+        var graph = ModelLowering.Lower(Make());
+        var plan = PassPipeline.Run(graph);
+        var text = IrPrinter.Print(graph);
+
+        Assert.Contains("%l0_qkv = linear %l0_x, %l0_wqkv : f32[T,384]", text, System.StringComparison.Ordinal);
+        Assert.Contains("%l0_att = attention %l0_qkv {heads=8, kv_heads=2, head_dim=32, causal=1, rope=1, rope_base=10000} : f32[T,256]", text, System.StringComparison.Ordinal);
+        Assert.Contains("%l1_f = moe %l1_y {layer=LmMoe, weights=layers.1.moe.}", text, System.StringComparison.Ordinal);
+        Assert.Contains("%l0_f = dense_ffn %l0_y, %l0_w1, %l0_b1, %l0_w2, %l0_b2 {activation=swiglu}", text, System.StringComparison.Ordinal);
+        Assert.Equal(new[] { "l1_f", "l3_f" }, graph.Nodes.Where(n => n.Op == Ops.Moe).Select(n => n.Results[0]));
+        Assert.Equal(new[] { 4096, 256 }, plan.Weights.Single(w => w.Name == "embed.weight").Type.Shape.Select(d => d.Value));
+        Assert.Equal(new[] { 256, 384 }, plan.Weights.Single(w => w.Name == "layers.2.attn.qkv.weight").Type.Shape.Select(d => d.Value));
+        Assert.Equal(new[] { 256, 1024 }, plan.Weights.Single(w => w.Name == "layers.0.ffn.w1").Type.Shape.Select(d => d.Value));
+        IrParser.Parse(text); // the printed model parses back
+    }
+
+    [Fact]
+    public void Plan_fuses_norm_with_residual_and_keeps_qkv_and_attention_one_kernel_each()
+    {
+        var plan = PassPipeline.Run(ModelLowering.Lower(Make()));
+        var ops = TestSpecs.KernelOps(plan.Kernels).Select(k => string.Join(",", k)).ToList();
+
+        Assert.Equal("embed,rms_norm", ops[0]);
+        Assert.Equal(new[] { "linear", "attention", "linear", "add_rms_norm", "dense_ffn", "add_rms_norm" }, ops.Skip(1).Take(6));
+        Assert.Equal(4, ops.Count(o => o == "attention"));
+        Assert.Equal(2, ops.Count(o => o == "moe"));
+        Assert.Equal(8, ops.Count(o => o == "add_rms_norm")); // one per block's feed-forward, one before blocks 1..3, one final
+        Assert.Equal("linear", ops[^1]);
+        Assert.Equal(1 + (4 * 6) + 1, plan.Kernels.Count);
+        Assert.Equal(3, plan.HostSyncs);
+        Assert.Contains(plan.Decisions, d => d.Fused && d.Op == "%l0_x = rms_norm" && d.Reason.Contains("row-local"));
+        Assert.Contains(plan.Decisions, d => !d.Fused && d.Op == "%l0_att = attention" && d.Reason.Contains("every earlier token"));
+        Assert.Contains(plan.Decisions, d => !d.Fused && d.Op == "%l0_r = add_rms_norm" && d.Reason.Contains("reduces over whole rows"));
+    }
+
+    [Fact]
+    public void Layer_norm_carries_its_bias()
+    {
+        var graph = ModelLowering.Lower(Make(norm: NormKind.LayerNorm, layers: 1, every: 1));
+        PassPipeline.Run(graph);
+
+        Assert.Contains(graph.Nodes, n => n.Op == Ops.AddLayerNorm && n.Operands.Count == 4);
+        Assert.Contains(graph.Nodes, n => n.Op == Ops.Param && n.Attr("name") == "layers.0.attn_norm.bias" && n.Attr("fan_in") == "0");
+        Assert.Contains(graph.Nodes, n => n.Op == Ops.Param && n.Attr("name") == "norm.weight" && n.Attr("fan_in") == "-1");
+    }
+
+    [Fact]
+    public void Compiled_model_specialises_attention_on_the_head_dimension_and_compiles_its_moe_layer()
+    {
+        var compiled = ModelCompiler.Compile(Make());
+
+        Assert.Contains("NativeAttention.Forward<global::Wudao.Attention.HeadDim32>", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("private readonly LmMoe _moe_l1_f;", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("partial class LmMoe", compiled.Moe.Source, System.StringComparison.Ordinal);
+        Assert.Contains("MoE blocks run LmMoe:", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Throws<CompileException>(() => ModelCompiler.Compile(Make(heads: 6)));
+    }
+}

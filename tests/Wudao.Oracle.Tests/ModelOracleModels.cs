@@ -1,0 +1,37 @@
+using Wudao;
+
+namespace Wudao.Oracle.Tests;
+
+// The declared models the model oracle checks against libtorch. Head dimension 32 (64/2 and
+// 128/4), the smallest the attention kernels take.
+
+/// <summary>TinyLm's shape over four blocks: RMSNorm, GQA (2 query heads on 1 kv head), RoPE, SwiGLU, MoE in blocks 1 and 3, dense in 0 and 2.</summary>
+[MoeTransformer(Vocab = 97, Dim = 64, Layers = 4, MaxSequence = 64, Norm = Norm.RmsNorm)]
+[Attention(Heads = 2, KvHeads = 1, Causal = true, Position = Position.Rope)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 48, Activation = Activation.SwiGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class OracleGqaSwiGluLm
+{
+}
+
+/// <summary>
+/// TinyLayerNormLm's kind over three blocks: LayerNorm, no positions, exact GELU, Switch routing with
+/// capacity factor 2 in block 1, a wider dense MLP in blocks 0 and 2; 4 query heads on 2 kv heads,
+/// so which query heads a kv head serves (consecutive ones) matters.
+/// </summary>
+[MoeTransformer(Vocab = 50, Dim = 128, Layers = 3, MaxSequence = 48, Norm = Norm.LayerNorm)]
+[Attention(Heads = 4, KvHeads = 2, Position = Position.None)]
+[MoeFeedForward(Experts = 3, TopK = 1, Hidden = 40, Activation = Activation.Gelu, Every = 2, DenseHidden = 56)]
+[Router(RouterKind.Switch, CapacityFactor = 2f)]
+public partial class OracleLayerNormGeluLm
+{
+}
+
+/// <summary>Multi-head attention (kv heads = heads = 4), RoPE with θ = 500000, ε = 1e-6, every block MoE: 8 SiLU experts, top-2.</summary>
+[MoeTransformer(Vocab = 71, Dim = 128, Layers = 3, MaxSequence = 48, Norm = Norm.RmsNorm, NormEpsilon = 1e-6f)]
+[Attention(Heads = 4, KvHeads = 4, Causal = true, Position = Position.Rope, RopeBase = 500000f)]
+[MoeFeedForward(Experts = 8, TopK = 2, Hidden = 32, Activation = Activation.Silu, Every = 1)]
+[Router(RouterKind.TopK)]
+public partial class OracleMhaAllMoeLm
+{
+}

@@ -1,0 +1,46 @@
+using System;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using Wudao.Attention;
+
+namespace Wudao.Runtime.Tests;
+
+/// <summary>ILGPU's CPU accelerator, opened once for the attention kernel tests (it is slow to start).</summary>
+public sealed class IlgpuAttentionFixture : IDisposable
+{
+    public IlgpuAttentionFixture()
+    {
+        Context = Context.Create(b => b.Default().EnableAlgorithms());
+        Accelerator = Context.CreateCPUAccelerator(0);
+        Attention = new IlgpuAttention(Accelerator);
+    }
+
+    public Context Context { get; }
+
+    public Accelerator Accelerator { get; }
+
+    public IlgpuAttention Attention { get; }
+
+    /// <summary>Uploads a case, runs the ILGPU kernel, and returns output and lse.</summary>
+    public (float[] Output, float[] Lse) Run(AttentionShape shape, AttentionCase c, int[]? positions = null)
+    {
+        using var q = Accelerator.Allocate1D(c.Q);
+        using var k = Accelerator.Allocate1D(c.K);
+        using var v = Accelerator.Allocate1D(c.V);
+        using var output = Accelerator.Allocate1D<float>(c.Output.Length);
+        using var lse = Accelerator.Allocate1D<float>(c.Lse.Length);
+        output.MemSetToZero();
+        Attention.Forward(shape, q.View, k.View, v.View, output.View, lse.View, c.Offsets, positions);
+        Accelerator.Synchronize();
+        return (output.GetAsArray1D(), lse.GetAsArray1D());
+    }
+
+    public void Dispose()
+    {
+        Attention.Dispose();
+        Accelerator.Dispose();
+        Context.Dispose();
+    }
+}

@@ -1,0 +1,22 @@
+using Wudao;
+
+namespace Wudao.Runtime.Tests.Models;
+
+// Small models for the model tests: head dimension 32 (the smallest the attention kernels take),
+// GQA, MoE every other block, odd vocabulary.
+
+[MoeTransformer(Vocab = 97, Dim = 64, Layers = 2, MaxSequence = 80, Norm = Norm.RmsNorm)]
+[Attention(Heads = 2, KvHeads = 1, Causal = true, Position = Position.Rope)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 48, Activation = Activation.SwiGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class TinyLm
+{
+}
+
+[MoeTransformer(Vocab = 50, Dim = 64, Layers = 2, MaxSequence = 40, Norm = Norm.LayerNorm)]
+[Attention(Heads = 2, Position = Position.None)]
+[MoeFeedForward(Experts = 3, TopK = 1, Hidden = 40, Activation = Activation.Gelu)]
+[Router(RouterKind.Switch, CapacityFactor = 2f)]
+public partial class TinyLayerNormLm
+{
+}
