@@ -154,7 +154,7 @@ public static class TorchMoe
         return tokens == 0 ? [] : near.data<bool>().ToArray();
     }
 
-    private static Tensor Activate(MoeLayerInfo info, Tensor hidden)
+    internal static Tensor Activate(MoeLayerInfo info, Tensor hidden)
     {
         switch (info.Activation)
         {
@@ -172,14 +172,14 @@ public static class TorchMoe
         }
     }
 
-    private static Tensor Weight(MoeWeights weights, string name)
+    internal static Tensor Weight(MoeWeights weights, string name)
     {
         var w = weights[name];
         return torch.tensor(w.Data, w.Shape.Select(s => (long)s).ToArray());
     }
 
     // TorchSharp's accessor throws on an empty tensor (0 tokens), so those are read as empty arrays.
-    private static float[] Floats(Tensor tensor) => tensor.numel() == 0 ? [] : tensor.data<float>().ToArray();
+    internal static float[] Floats(Tensor tensor) => tensor.numel() == 0 ? [] : tensor.data<float>().ToArray();
 
-    private static int[] Ints(Tensor tensor) => tensor.numel() == 0 ? [] : tensor.to(ScalarType.Int32).data<int>().ToArray();
+    internal static int[] Ints(Tensor tensor) => tensor.numel() == 0 ? [] : tensor.to(ScalarType.Int32).data<int>().ToArray();
 }
