@@ -470,7 +470,8 @@ private static float Erf(float x)
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Aux-loss-free balancing (DeepSeek-V3), called after a step: b_i ← b_i − γ·sign(load_i − mean load),");
-        w.Line("/// load = the routed tokens per expert in <paramref name=\"stats\"/>. Updates the device bias and <see cref=\"Weights\"/>.");
+        w.Line("/// load = the tokens each routed expert processed in <paramref name=\"stats\"/> (with a capacity factor,");
+        w.Line("/// after capacity; DeepSeek-V3 is dropless, where the two agree). Updates the device bias and <see cref=\"Weights\"/>.");
         w.Line("/// </summary>");
         w.Open("public void UpdateBalanceBias(global::Wudao.MoeStats stats)");
         w.Open("lock (_calls)");
