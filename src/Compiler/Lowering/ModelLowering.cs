@@ -1,7 +1,7 @@
 using System.Collections.Generic;
-using System.Globalization;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Spec;
+using static Wudao.Compiler.Lowering.NodeBuilder;
 
 namespace Wudao.Compiler.Lowering;
 
@@ -32,12 +32,14 @@ public static class ModelLowering
             if (i == 0)
             {
                 normed = $"l{i}_x";
-                nodes.Add(N(layerNorm ? Ops.LayerNorm : Ops.RmsNorm, new[] { normed }, Concat(residual, attnNorm), ("eps", eps)));
+                nodes.Add(N(layerNorm ? Ops.LayerNorm : Ops.RmsNorm, new[] { normed }, Operands(attnNorm, residual), ("eps", eps)));
             }
             else
             {
-                (residual, normed) = ($"l{i}_h", $"l{i}_x");
-                nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { residual, normed }, Concat2(PreviousResidual(i), delta, attnNorm), ("eps", eps)));
+                // The previous block's residual add fused with this block's first norm.
+                normed = $"l{i}_x";
+                nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { $"l{i}_h", normed }, Operands(attnNorm, residual, delta), ("eps", eps)));
+                residual = $"l{i}_h";
             }
 
             nodes.Add(Param($"l{i}_wqkv", p + "attn.qkv.weight", d, TensorType.F32(d, spec.QkvWidth)));
@@ -49,7 +51,7 @@ public static class ModelLowering
             nodes.Add(N(Ops.Linear, $"l{i}_o", $"l{i}_att", $"l{i}_wo"));
 
             var ffnNorm = NormParams(nodes, $"l{i}_ffn_norm", p + "ffn_norm", d, layerNorm);
-            nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { $"l{i}_r", $"l{i}_y" }, Concat2(residual, $"l{i}_o", ffnNorm), ("eps", eps)));
+            nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { $"l{i}_r", $"l{i}_y" }, Operands(ffnNorm, residual, $"l{i}_o"), ("eps", eps)));
             residual = $"l{i}_r";
             if (spec.IsMoe(i))
             {
@@ -69,13 +71,11 @@ public static class ModelLowering
         }
 
         var final = NormParams(nodes, "final_norm", "norm", d, layerNorm);
-        nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { "h_out", "x_out" }, Concat2(residual, delta, final), ("eps", eps)));
+        nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { "h_out", "x_out" }, Operands(final, residual, delta), ("eps", eps)));
         nodes.Add(Param("lm_head", "lm_head.weight", d, TensorType.F32(d, v)));
         nodes.Add(N(Ops.Linear, "logits", "x_out", "lm_head"));
         var inputs = new[] { new KeyValuePair<string, TensorType>("ids", TensorType.I32(Dim.Sym("T"))) };
         return new Graph(spec.ClassName, inputs, nodes, new[] { "logits" });
-
-        string PreviousResidual(int layer) => $"l{layer - 1}_r";
     }
 
     /// <summary>The norm's weight (γ, starting at 1) and, for LayerNorm, its bias (β, starting at 0).</summary>
@@ -92,37 +92,11 @@ public static class ModelLowering
         return new[] { value, value + "_b" };
     }
 
-    private static string[] Concat(string first, string[] rest)
+    /// <summary>A norm's operands: the rows (for add+norm, both summands), then its weight and bias.</summary>
+    private static string[] Operands(string[] norm, params string[] rows)
     {
-        var all = new List<string> { first };
-        all.AddRange(rest);
+        var all = new List<string>(rows);
+        all.AddRange(norm);
         return all.ToArray();
     }
-
-    private static string[] Concat2(string a, string b, string[] rest)
-    {
-        var all = new List<string> { a, b };
-        all.AddRange(rest);
-        return all.ToArray();
-    }
-
-    private static Node Param(string value, string name, int fanIn, TensorType type) =>
-        new(Ops.Param, new[] { value }, new string[0], new[] { new KeyValuePair<string, string>("name", name), new KeyValuePair<string, string>("fan_in", I(fanIn)) }, new TensorType?[] { type });
-
-    private static Node N(string op, string result, params string[] operands) => new(op, new[] { result }, operands);
-
-    private static Node N(string op, string[] results, string[] operands, params (string Key, string Value)[] attrs)
-    {
-        var list = new List<KeyValuePair<string, string>>();
-        foreach (var (key, value) in attrs)
-        {
-            list.Add(new KeyValuePair<string, string>(key, value));
-        }
-
-        return new Node(op, results, operands, list);
-    }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

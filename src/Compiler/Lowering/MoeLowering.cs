@@ -1,7 +1,7 @@
 using System.Collections.Generic;
-using System.Globalization;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Spec;
+using static Wudao.Compiler.Lowering.NodeBuilder;
 
 namespace Wudao.Compiler.Lowering;
 
@@ -180,25 +180,4 @@ public static class MoeLowering
     }
 
     private sealed record Route(string Experts, string Gates, List<string> Losses);
-
-    /// <summary>A weight; fan_in is recorded so initialisation follows torch.nn.Linear (±1/sqrt(fan_in)).</summary>
-    private static Node Param(string value, string name, int fanIn, TensorType type) =>
-        new(Ops.Param, new[] { value }, new string[0], new[] { new KeyValuePair<string, string>("name", name), new KeyValuePair<string, string>("fan_in", I(fanIn)) }, new TensorType?[] { type });
-
-    private static Node N(string op, string result, params string[] operands) => new(op, new[] { result }, operands);
-
-    private static Node N(string op, string[] results, string[] operands, params (string Key, string Value)[] attrs)
-    {
-        var list = new List<KeyValuePair<string, string>>();
-        foreach (var (key, value) in attrs)
-        {
-            list.Add(new KeyValuePair<string, string>(key, value));
-        }
-
-        return new Node(op, results, operands, list);
-    }
-
-    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-
-    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 }
