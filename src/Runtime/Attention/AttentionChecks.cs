@@ -62,19 +62,38 @@ internal static class AttentionChecks
     public static void Cache(AttentionShape shape, KvCache cache, ReadOnlySpan<int> seqOffsets)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        if (cache.KvHeads != shape.KvHeads || cache.HeadDim != shape.HeadDim)
-        {
-            throw new ArgumentException($"the cache holds {cache.KvHeads} kv heads of dim {cache.HeadDim}; the shape has {shape.KvHeads} of dim {shape.HeadDim}", nameof(cache));
-        }
-
-        if (cache.Sequences != seqOffsets.Length - 1)
-        {
-            throw new ArgumentException($"the batch has {seqOffsets.Length - 1} sequences but the cache holds {cache.Sequences}; sequence b of the batch is sequence b of the cache", nameof(cache));
-        }
-
+        CacheMatches(shape, cache.Sequences, cache.KvHeads, cache.HeadDim, seqOffsets);
         for (var b = 0; b < cache.Sequences; b++)
         {
             cache.CheckRoom(b, seqOffsets[b + 1] - seqOffsets[b]);
+        }
+    }
+
+    /// <summary>As for <see cref="KvCache"/>: the device cache must match the shape and the batch and have room.</summary>
+    public static void Cache(AttentionShape shape, IlgpuKvCache cache, ReadOnlySpan<int> seqOffsets)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        CacheMatches(shape, cache.Sequences, cache.KvHeads, cache.HeadDim, seqOffsets);
+        for (var b = 0; b < cache.Sequences; b++)
+        {
+            cache.CheckRoom(b, seqOffsets[b + 1] - seqOffsets[b]);
+        }
+    }
+
+    /// <summary>The error of a cache that cannot take <paramref name="adding"/> more tokens for a sequence.</summary>
+    public static InvalidOperationException Overflow(int sequence, int length, int adding, int capacity) =>
+        new($"KV cache overflow: sequence {sequence} holds {length} tokens and cannot take {adding} more; its capacity is {capacity} tokens");
+
+    private static void CacheMatches(AttentionShape shape, int sequences, int kvHeads, int headDim, ReadOnlySpan<int> seqOffsets)
+    {
+        if (kvHeads != shape.KvHeads || headDim != shape.HeadDim)
+        {
+            throw new ArgumentException($"the cache holds {kvHeads} kv heads of dim {headDim}; the shape has {shape.KvHeads} of dim {shape.HeadDim}", "cache");
+        }
+
+        if (sequences != seqOffsets.Length - 1)
+        {
+            throw new ArgumentException($"the batch has {seqOffsets.Length - 1} sequences but the cache holds {sequences}; sequence b of the batch is sequence b of the cache", "cache");
         }
     }
 

@@ -6,12 +6,15 @@ namespace Wudao.Attention;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct AttentionKernelArgs
 {
-    public AttentionKernelArgs(AttentionShape shape)
+    /// <param name="shape">The layer's attention.</param>
+    /// <param name="keysRotated">Keys come from a KV cache that holds them after RoPE.</param>
+    public AttentionKernelArgs(AttentionShape shape, bool keysRotated = false)
     {
         Heads = shape.Heads;
         KvHeads = shape.KvHeads;
         Causal = shape.Causal ? 1 : 0;
         Rope = shape.Rope ? 1 : 0;
+        RopeKeys = shape.Rope && !keysRotated ? 1 : 0;
         Scale = shape.Scale;
     }
 
@@ -19,11 +22,14 @@ public readonly struct AttentionKernelArgs
 
     public readonly int KvHeads;
 
-    /// <summary>1: query i of a sequence sees keys 0..i; 0: every key of its sequence.</summary>
+    /// <summary>1: query i of a sequence (after L cached tokens) sees keys 0..L + i; 0: every key of its sequence.</summary>
     public readonly int Causal;
 
-    /// <summary>1: rotate q and k as they are loaded.</summary>
+    /// <summary>1: rotate q as it is loaded (and new keys as the cache takes them).</summary>
     public readonly int Rope;
+
+    /// <summary>1: rotate keys as they are loaded; 0 when there is no RoPE or the keys were rotated when cached.</summary>
+    public readonly int RopeKeys;
 
     public readonly float Scale;
 }

@@ -7,16 +7,18 @@ namespace Wudao.Attention;
 /// <summary>
 /// Runs <see cref="AttentionKernel"/> on an ILGPU accelerator (CUDA, OpenCL, or the CPU
 /// accelerator that checks it). Same layouts and meaning as <see cref="NativeAttention"/>'s
-/// packed forward; the KV cache is native-only for now. The kernel is loaded once per instance;
-/// the small per-call tables (query tiles, positions, RoPE frequencies) live in buffers the
-/// instance keeps and grows.
+/// packed and KV-cached forwards. The kernels are loaded once per instance; the small per-call
+/// tables (query tiles, positions, cache rows, RoPE frequencies) live in buffers the instance
+/// keeps and grows.
 /// </summary>
 public sealed class IlgpuAttention : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>> _kernel;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>> _append;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tiles;
     private MemoryBuffer1D<int, Stride1D.Dense>? _positions;
+    private MemoryBuffer1D<int, Stride1D.Dense>? _rows;
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
 
     public IlgpuAttention(Accelerator accelerator)
@@ -24,6 +26,7 @@ public sealed class IlgpuAttention : IDisposable
         ArgumentNullException.ThrowIfNull(accelerator);
         _accelerator = accelerator;
         _kernel = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>>(AttentionKernel.Forward);
+        _append = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>>(AttentionKernel.Append);
     }
 
     /// <summary>
@@ -33,12 +36,7 @@ public sealed class IlgpuAttention : IDisposable
     /// </summary>
     public void Forward(AttentionShape shape, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default)
     {
-        ArgumentNullException.ThrowIfNull(shape);
-        if (shape.HeadDim > AttentionKernel.MaxDim)
-        {
-            throw new ArgumentException($"the ILGPU kernel takes head dims up to {AttentionKernel.MaxDim}; the shape has {shape.HeadDim}", nameof(shape));
-        }
-
+        CheckDim(shape);
         var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
         AttentionChecks.Positions(positions, tokens);
         if (tokens == 0)
@@ -46,27 +44,19 @@ public sealed class IlgpuAttention : IDisposable
             return;
         }
 
-        // Query tiles: (sequence start, sequence end, first token), never crossing a sequence.
-        var count = 0;
-        for (var b = 0; b + 1 < seqOffsets.Length; b++)
+        // Each sequence attends over its own k/v rows, none before it.
+        var sequences = seqOffsets.Length - 1;
+        var keyBase = new int[sequences];
+        var keyCount = new int[sequences];
+        var past = new int[sequences];
+        for (var b = 0; b < sequences; b++)
         {
-            count += (seqOffsets[b + 1] - seqOffsets[b] + AttentionKernel.QueryTile - 1) / AttentionKernel.QueryTile;
-        }
-
-        var tiles = new int[3 * count];
-        var at = 0;
-        for (var b = 0; b + 1 < seqOffsets.Length; b++)
-        {
-            for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t += AttentionKernel.QueryTile)
-            {
-                tiles[at++] = seqOffsets[b];
-                tiles[at++] = seqOffsets[b + 1];
-                tiles[at++] = t;
-            }
+            keyBase[b] = seqOffsets[b];
+            keyCount[b] = seqOffsets[b + 1] - seqOffsets[b];
         }
 
         var pos = new int[tokens];
-        for (var b = 0; b + 1 < seqOffsets.Length; b++)
+        for (var b = 0; b < sequences; b++)
         {
             for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t++)
             {
@@ -75,21 +65,9 @@ public sealed class IlgpuAttention : IDisposable
         }
 
         var stream = _accelerator.DefaultStream;
-        var tileView = Upload(ref _tiles, tiles, stream);
         var positionView = Upload(ref _positions, pos, stream);
         var frequencyView = Upload(ref _frequencies, shape.InverseFrequencies, stream);
-        _kernel(
-            new KernelConfig(count * shape.Heads, AttentionKernel.QueryTile),
-            q,
-            k,
-            v,
-            output,
-            lse,
-            tileView,
-            positionView,
-            frequencyView,
-            new AttentionKernelArgs(shape),
-            new SpecializedValue<int>(shape.HeadDim));
+        Attend(shape, q, k, v, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, new AttentionKernelArgs(shape));
     }
 
     /// <summary>The packed forward over a session's device tensors.</summary>
@@ -103,11 +81,146 @@ public sealed class IlgpuAttention : IDisposable
         Forward(shape, q.View.BaseView, k.View.BaseView, v.View.BaseView, output.View.BaseView, lse.View.BaseView, seqOffsets, positions);
     }
 
+    /// <summary>
+    /// Attention with a KV cache (prefill or decode), as <see cref="NativeAttention"/>'s cached
+    /// forward: sequence b of the batch is sequence b of the cache. Each sequence's new tokens
+    /// (zero or more) are rotated at positions Length(b), Length(b)+1, ..., appended to the cache,
+    /// and attend over everything cached; with a causal shape the token at position p sees keys
+    /// 0..p. Fails, changing nothing, if a sequence would overflow the cache. Two launches on the
+    /// default stream: <see cref="AttentionKernel.Append"/> writes the new keys (rotated once) and
+    /// values, then <see cref="AttentionKernel.Forward"/> reads every key from the cache. The
+    /// cache's lengths advance at once; the kernels may still be running when this returns.
+    /// </summary>
+    public void Forward(AttentionShape shape, IlgpuKvCache cache, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets)
+    {
+        CheckDim(shape);
+        var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
+        AttentionChecks.Cache(shape, cache, seqOffsets);
+        if (!ReferenceEquals(cache.Accelerator, _accelerator))
+        {
+            throw new ArgumentException($"the cache lives on {cache.Accelerator.Name}; this attention runs on {_accelerator.Name}", nameof(cache));
+        }
+
+        if (tokens == 0)
+        {
+            return;
+        }
+
+        // Sequence b's keys are cache rows b·Capacity .. b·Capacity + Length(b) + n − 1; its new
+        // token i sits at position Length(b) + i, for RoPE and for the causal mask alike.
+        var sequences = seqOffsets.Length - 1;
+        var keyBase = new int[sequences];
+        var keyCount = new int[sequences];
+        var past = new int[sequences];
+        var pos = new int[tokens];
+        var rows = new int[tokens];
+        for (var b = 0; b < sequences; b++)
+        {
+            past[b] = cache.Length(b);
+            keyBase[b] = cache.Row(b, 0);
+            keyCount[b] = past[b] + seqOffsets[b + 1] - seqOffsets[b];
+            for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t++)
+            {
+                pos[t] = past[b] + t - seqOffsets[b];
+                rows[t] = cache.Row(b, pos[t]);
+            }
+        }
+
+        var stream = _accelerator.DefaultStream;
+        var positionView = Upload(ref _positions, pos, stream);
+        var rowView = Upload(ref _rows, rows, stream);
+        var frequencyView = Upload(ref _frequencies, shape.InverseFrequencies, stream);
+        var args = new AttentionKernelArgs(shape, keysRotated: true);
+        var threads = tokens * shape.KvHeads;
+        var group = Math.Min(AttentionKernel.AppendGroup, _accelerator.MaxNumThreadsPerGroup);
+        _append(
+            new KernelConfig((threads + group - 1) / group, group),
+            k,
+            v,
+            cache.Keys,
+            cache.Values,
+            rowView,
+            positionView,
+            frequencyView,
+            args,
+            new SpecializedValue<int>(shape.HeadDim));
+        Attend(shape, q, cache.Keys, cache.Values, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, args);
+        for (var b = 0; b < sequences; b++)
+        {
+            cache.SetLength(b, keyCount[b]);
+        }
+    }
+
+    /// <summary>The cached forward over a session's device tensors.</summary>
+    public void Forward(AttentionShape shape, IlgpuKvCache cache, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(lse);
+        Forward(shape, cache, q.View.BaseView, k.View.BaseView, v.View.BaseView, output.View.BaseView, lse.View.BaseView, seqOffsets);
+    }
+
     public void Dispose()
     {
         _tiles?.Dispose();
         _positions?.Dispose();
+        _rows?.Dispose();
         _frequencies?.Dispose();
+    }
+
+    private static void CheckDim(AttentionShape shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.HeadDim > AttentionKernel.MaxDim)
+        {
+            throw new ArgumentException($"the ILGPU kernel takes head dims up to {AttentionKernel.MaxDim}; the shape has {shape.HeadDim}", nameof(shape));
+        }
+    }
+
+    /// <summary>
+    /// Launches the attention kernel: query tiles of <see cref="AttentionKernel.QueryTile"/> tokens,
+    /// never crossing a sequence, each with its sequence's first key row, key count and keys before
+    /// its first query.
+    /// </summary>
+    private void Attend(AttentionShape shape, ArrayView<float> q, ArrayView<float> keys, ArrayView<float> values, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, int[] keyBase, int[] keyCount, int[] past, ArrayView<int> positions, ArrayView<float> frequencies, AttentionKernelArgs args)
+    {
+        var count = 0;
+        for (var b = 0; b + 1 < seqOffsets.Length; b++)
+        {
+            count += (seqOffsets[b + 1] - seqOffsets[b] + AttentionKernel.QueryTile - 1) / AttentionKernel.QueryTile;
+        }
+
+        var tiles = new int[AttentionKernel.TileFields * count];
+        var at = 0;
+        for (var b = 0; b + 1 < seqOffsets.Length; b++)
+        {
+            for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t += AttentionKernel.QueryTile)
+            {
+                tiles[at++] = seqOffsets[b];
+                tiles[at++] = seqOffsets[b + 1];
+                tiles[at++] = t;
+                tiles[at++] = keyBase[b];
+                tiles[at++] = keyCount[b];
+                tiles[at++] = past[b];
+            }
+        }
+
+        var stream = _accelerator.DefaultStream;
+        var tileView = Upload(ref _tiles, tiles, stream);
+        _kernel(
+            new KernelConfig(count * shape.Heads, AttentionKernel.QueryTile),
+            q,
+            keys,
+            values,
+            output,
+            lse,
+            tileView,
+            positions,
+            frequencies,
+            args,
+            new SpecializedValue<int>(shape.HeadDim));
     }
 
     private static int Length(ArrayView<float> view) =>

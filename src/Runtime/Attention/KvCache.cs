@@ -141,7 +141,7 @@ public sealed class KvCache
     {
         if (adding > Capacity - _lengths[sequence])
         {
-            throw new InvalidOperationException($"KV cache overflow: sequence {sequence} holds {_lengths[sequence]} tokens and cannot take {adding} more; its capacity is {Capacity} tokens");
+            throw AttentionChecks.Overflow(sequence, _lengths[sequence], adding, Capacity);
         }
     }
 

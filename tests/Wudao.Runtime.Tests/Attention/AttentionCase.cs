@@ -51,4 +51,20 @@ public sealed class AttentionCase
         x.AsSpan(from * heads * width, (to - from) * heads * width).ToArray();
 
     public static float[] Concat(float[] a, float[] b) => a.Concat(b).ToArray();
+
+    /// <summary>seqOffsets for sequences of these lengths.</summary>
+    public static int[] OffsetsOf(int[] lengths)
+    {
+        var offsets = new int[lengths.Length + 1];
+        for (var b = 0; b < lengths.Length; b++)
+        {
+            offsets[b + 1] = offsets[b] + lengths[b];
+        }
+
+        return offsets;
+    }
+
+    /// <summary>Packs rows [from(b), to(b)) of one tensor of each single-sequence case, sequence after sequence.</summary>
+    public static float[] Pack(AttentionCase[] seqs, Func<AttentionCase, float[]> tensor, int rowWidth, Func<int, int> from, Func<int, int> to) =>
+        seqs.SelectMany((s, b) => tensor(s).AsSpan(from(b) * rowWidth, (to(b) - from(b)) * rowWidth).ToArray()).ToArray();
 }

@@ -11,7 +11,7 @@ using Xunit;
 
 namespace Wudao.Runtime.Tests;
 
-/// <summary>The attention kernel compiles to PTX for sm_80 and sm_90 with no GPU (ILGPU's PTX backend).</summary>
+/// <summary>The attention kernels compile to PTX for sm_80 and sm_90 with no GPU (ILGPU's PTX backend).</summary>
 public sealed class AttentionPtxTests
 {
     [Theory]
@@ -29,5 +29,30 @@ public sealed class AttentionPtxTests
         Assert.Contains(".shared", ptx, StringComparison.Ordinal);
         Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
         Assert.Contains("ex2.approx", ptx, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(80)]
+    [InlineData(90)]
+    public void Cache_append_kernel_compiles_to_ptx(int arch)
+    {
+        var architecture = arch == 80 ? CudaArchitecture.SM_80 : CudaArchitecture.SM_90;
+        var isa = arch == 80 ? CudaInstructionSet.ISA_80 : CudaInstructionSet.ISA_81;
+        using var context = Context.Create(b => b.Default().EnableAlgorithms());
+        using var backend = new PTXBackend(context, new CudaCapabilityContext(architecture), architecture, isa, nvvmAPI: null);
+        var method = typeof(AttentionKernel).GetMethod(nameof(AttentionKernel.Append))!;
+
+        var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
+
+        var ptx = compiled.PTXAssembly;
+        Assert.Contains(".target sm_", ptx, StringComparison.Ordinal);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        // RoPE on the way into the cache (the angle's sine and cosine), then the rows stored
+        // (ILGPU addresses views generically: st.f32, not st.global.f32).
+        Assert.Contains("sin.approx", ptx, StringComparison.Ordinal);
+        Assert.Contains("cos.approx", ptx, StringComparison.Ordinal);
+        Assert.Contains("st.f32", ptx, StringComparison.Ordinal);
+        // No group barrier: each thread writes its own row.
+        Assert.DoesNotContain("bar.sync", ptx, StringComparison.Ordinal);
     }
 }

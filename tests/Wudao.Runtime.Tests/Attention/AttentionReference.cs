@@ -121,4 +121,9 @@ public static class AttentionReference
 
         return new Result(output, lse);
     }
+
+    /// <summary>The reference over the first n tokens of a single-sequence case, every row from scratch.</summary>
+    public static Result Prefix(AttentionCase s, int n, bool causal, bool rope) =>
+        Forward(s.Heads, s.KvHeads, s.Dim, causal, rope,
+            AttentionCase.Rows(s.Q, 0, n, s.Heads, s.Dim), AttentionCase.Rows(s.K, 0, n, s.KvHeads, s.Dim), AttentionCase.Rows(s.V, 0, n, s.KvHeads, s.Dim), new[] { 0, n });
 }

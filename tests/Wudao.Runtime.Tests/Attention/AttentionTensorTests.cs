@@ -44,4 +44,33 @@ public sealed class AttentionTensorTests
         Numerics.Close(expected.Output, output.ToArray(), what: "ILGPU device tensors: output");
         Numerics.Close(expected.Lse, lse.ToArray(), what: "ILGPU device tensors: lse");
     }
+
+    [Fact]
+    public void Ilgpu_cached_forward_over_device_tensors_matches_the_reference()
+    {
+        using var session = Session.Create(DeviceKind.Cpu);
+        using var attention = new IlgpuAttention(session.Accelerator);
+        using var cache = new IlgpuKvCache(session.Accelerator, 1, 8, 2, 16);
+        var c = new AttentionCase(4, 2, 16, new[] { 7 }, seed: 5);
+        var shape = new AttentionShape(4, 2, 16, causal: true, rope: true);
+        var full = AttentionReference.Forward(4, 2, 16, true, true, c.Q, c.K, c.V, c.Offsets);
+
+        // Tokens 0..5, then token 6 on top of the cache.
+        foreach (var (from, to) in new[] { (0, 6), (6, 7) })
+        {
+            var n = to - from;
+            using var q = session.Upload(AttentionCase.Rows(c.Q, from, to, 4, 16), n, 4, 16);
+            using var k = session.Upload(AttentionCase.Rows(c.K, from, to, 2, 16), n, 2, 16);
+            using var v = session.Upload(AttentionCase.Rows(c.V, from, to, 2, 16), n, 2, 16);
+            using var output = session.Upload(new float[n * 4 * 16], n, 4, 16);
+            using var lse = session.Upload(new float[n * 4], n, 4);
+
+            attention.Forward(shape, cache, q, k, v, output, lse, new[] { 0, n });
+
+            Numerics.Close(AttentionCase.Rows(full.Output, from, to, 4, 16), output.ToArray(), what: $"ILGPU cached device tensors, tokens {from}..{to - 1}: output");
+            Numerics.Close(AttentionCase.Rows(full.Lse, from, to, 4, 1), lse.ToArray(), what: $"ILGPU cached device tensors, tokens {from}..{to - 1}: lse");
+        }
+
+        Assert.Equal(7, cache.Length(0));
+    }
 }

@@ -37,6 +37,19 @@ public sealed class IlgpuAttentionFixture : IDisposable
         return (output.GetAsArray1D(), lse.GetAsArray1D());
     }
 
+    /// <summary>Uploads packed q, k, v, runs the cached forward into <paramref name="cache"/>, and returns output and lse.</summary>
+    public (float[] Output, float[] Lse) RunCached(AttentionShape shape, IlgpuKvCache cache, float[] q, float[] k, float[] v, int[] offsets)
+    {
+        using var dq = Accelerator.Allocate1D(q);
+        using var dk = Accelerator.Allocate1D(k);
+        using var dv = Accelerator.Allocate1D(v);
+        using var output = Accelerator.Allocate1D<float>(q.Length);
+        using var lse = Accelerator.Allocate1D<float>(offsets[^1] * shape.Heads);
+        Attention.Forward(shape, cache, dq.View, dk.View, dv.View, output.View, lse.View, offsets);
+        Accelerator.Synchronize();
+        return (output.GetAsArray1D(), lse.GetAsArray1D());
+    }
+
     public void Dispose()
     {
         Attention.Dispose();

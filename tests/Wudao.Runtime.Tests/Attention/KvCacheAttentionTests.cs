@@ -27,10 +27,10 @@ public sealed class KvCacheAttentionTests : IDisposable
         var cache = new KvCache(prompt.Length, capacity: 80, kvHeads, dim);
 
         // Prefill: every prompt packed in one call.
-        var offsets = Offsets(prompt);
-        var q = Pack(seqs, s => s.Q, heads * dim, b => 0, b => prompt[b]);
-        var k = Pack(seqs, s => s.K, kvHeads * dim, b => 0, b => prompt[b]);
-        var v = Pack(seqs, s => s.V, kvHeads * dim, b => 0, b => prompt[b]);
+        var offsets = AttentionCase.OffsetsOf(prompt);
+        var q = AttentionCase.Pack(seqs, s => s.Q, heads * dim, b => 0, b => prompt[b]);
+        var k = AttentionCase.Pack(seqs, s => s.K, kvHeads * dim, b => 0, b => prompt[b]);
+        var v = AttentionCase.Pack(seqs, s => s.V, kvHeads * dim, b => 0, b => prompt[b]);
         var output = new float[q.Length];
         var lse = new float[offsets[^1] * heads];
         NativeAttention.Forward(shape, cache, q, k, v, output, lse, offsets, _workers);
@@ -38,19 +38,19 @@ public sealed class KvCacheAttentionTests : IDisposable
         for (var b = 0; b < prompt.Length; b++)
         {
             Assert.Equal(prompt[b], cache.Length(b));
-            var expected = Full(seqs[b], prompt[b], causal, rope);
+            var expected = AttentionReference.Prefix(seqs[b], prompt[b], causal, rope);
             Numerics.Close(expected.Output, AttentionCase.Rows(output, offsets[b], offsets[b + 1], heads, dim), what: $"prefill of sequence {b}: output");
             Numerics.Close(expected.Lse, AttentionCase.Rows(lse, offsets[b], offsets[b + 1], heads, 1), what: $"prefill of sequence {b}: lse");
         }
 
         // Decode: one token per sequence per step.
-        var ones = Offsets(prompt.Select(_ => 1).ToArray());
+        var ones = AttentionCase.OffsetsOf(prompt.Select(_ => 1).ToArray());
         for (var step = 0; step < Steps; step++)
         {
             var at = step;
-            q = Pack(seqs, s => s.Q, heads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
-            k = Pack(seqs, s => s.K, kvHeads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
-            v = Pack(seqs, s => s.V, kvHeads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
+            q = AttentionCase.Pack(seqs, s => s.Q, heads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
+            k = AttentionCase.Pack(seqs, s => s.K, kvHeads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
+            v = AttentionCase.Pack(seqs, s => s.V, kvHeads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
             output = new float[q.Length];
             lse = new float[prompt.Length * heads];
             NativeAttention.Forward(shape, cache, q, k, v, output, lse, ones, _workers);
@@ -59,7 +59,7 @@ public sealed class KvCacheAttentionTests : IDisposable
             {
                 var n = prompt[b] + step + 1;
                 Assert.Equal(n, cache.Length(b));
-                var expected = Full(seqs[b], n, causal, rope);
+                var expected = AttentionReference.Prefix(seqs[b], n, causal, rope);
                 var what = $"decode step {step} of sequence {b} ({n} tokens)";
                 Numerics.Close(AttentionCase.Rows(expected.Output, n - 1, n, heads, dim), AttentionCase.Rows(output, b, b + 1, heads, dim), what: $"{what}: output");
                 Numerics.Close(AttentionCase.Rows(expected.Lse, n - 1, n, heads, 1), AttentionCase.Rows(lse, b, b + 1, heads, 1), what: $"{what}: lse");
@@ -153,22 +153,4 @@ public sealed class KvCacheAttentionTests : IDisposable
     }
 
     public void Dispose() => _workers.Dispose();
-
-    private static AttentionReference.Result Full(AttentionCase s, int n, bool causal, bool rope) =>
-        AttentionReference.Forward(s.Heads, s.KvHeads, s.Dim, causal, rope,
-            AttentionCase.Rows(s.Q, 0, n, s.Heads, s.Dim), AttentionCase.Rows(s.K, 0, n, s.KvHeads, s.Dim), AttentionCase.Rows(s.V, 0, n, s.KvHeads, s.Dim), new[] { 0, n });
-
-    private static int[] Offsets(int[] lengths)
-    {
-        var offsets = new int[lengths.Length + 1];
-        for (var b = 0; b < lengths.Length; b++)
-        {
-            offsets[b + 1] = offsets[b] + lengths[b];
-        }
-
-        return offsets;
-    }
-
-    private static float[] Pack(AttentionCase[] seqs, Func<AttentionCase, float[]> tensor, int rowWidth, Func<int, int> from, Func<int, int> to) =>
-        seqs.SelectMany((s, b) => tensor(s).AsSpan(from(b) * rowWidth, (to(b) - from(b)) * rowWidth).ToArray()).ToArray();
 }
