@@ -1,12 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Backends;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using Xunit;
 
 namespace Wudao.Runtime.Tests;

@@ -1,12 +1,7 @@
 using System;
 using System.Linq;
 using ILGPU;
-using ILGPU.Algorithms;
-using ILGPU.Backends;
-using ILGPU.Backends.EntryPoints;
-using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
-using ILGPU.Runtime.Cuda;
 using Wudao.Runtime.Tests.Reference;
 using Xunit;
 
