@@ -34,6 +34,7 @@ public static class ModelEmitter
         EmitInfo(w, spec, plan, graphText, planText, moe);
         EmitFields(w, spec, plan, name, moe);
         EmitStep(w, spec, plan);
+        ModelDeviceEmitter.Run(w, spec, plan);
         EmitApi(w, spec, plan);
         w.Close();
         return w.ToString();
@@ -69,7 +70,7 @@ public static class ModelEmitter
         var attention = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => k.Nodes[0]).ToList();
         foreach (var a in attention)
         {
-            w.Line($"private readonly global::Wudao.Attention.KvCache _cache_{a.Results[0]};");
+            w.Line($"private readonly global::Wudao.Attention.KvCache? _cache_{a.Results[0]};");
         }
 
         var moes = MoeNodes(plan);
@@ -78,6 +79,7 @@ public static class ModelEmitter
             w.Line($"private readonly {moe} _moe_{m.Results[0]};");
         }
 
+        ModelDeviceEmitter.Fields(w, plan);
         w.Line();
         w.Open($"private {name}(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed)");
         w.Line("_session = session ?? throw new global::System.ArgumentNullException(nameof(session));");
@@ -89,10 +91,15 @@ public static class ModelEmitter
             w.Line($"_w_{b.Value} = weights[\"{b.Name}\"].Data;");
         }
 
+        // The native schedule keeps its caches in host memory, the device schedule on the accelerator.
+        w.Open("if (session.Workers != null)");
         foreach (var a in attention)
         {
             w.Line($"_cache_{a.Results[0]} = new global::Wudao.Attention.KvCache(1, {spec.MaxSequence}, {spec.KvHeads}, {spec.HeadDim});");
         }
+
+        w.Close();
+        ModelDeviceEmitter.Init(w, spec, plan);
 
         foreach (var m in moes)
         {
@@ -197,7 +204,7 @@ public static class ModelEmitter
         w.Line($"var k_{r} = new float[(long)t * {kv}];");
         w.Line($"var vv_{r} = new float[(long)t * {kv}];");
         w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}, q_{r}, k_{r}, vv_{r}, v_{r}, new float[(long)t * {spec.Heads}], offsets, _session.Workers);");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, new float[(long)t * {spec.Heads}], offsets, _session.Workers);");
     }
 
     private static void EmitApi(SourceWriter w, ModelSpec spec, KernelPlan plan)
@@ -230,14 +237,15 @@ public static class ModelEmitter
         w.Line($"public int MaxSequence => {spec.MaxSequence};");
         w.Line();
         w.Line("/// <summary>Tokens in the KV cache.</summary>");
-        w.Line($"public int Length => _cache_{"l0_att"}.Length(0);");
+        w.Line("public int Length => _cache_l0_att?.Length(0) ?? _dcache_l0_att!.Length(0);");
         w.Line();
         w.Line("/// <summary>Empties the KV cache: the next step starts a new sequence.</summary>");
         w.Open("public void Reset()");
         w.Open("lock (_calls)");
         for (var i = 0; i < spec.Layers; i++)
         {
-            w.Line($"_cache_l{i}_att.Reset();");
+            w.Line($"_cache_l{i}_att?.Reset();");
+            w.Line($"_dcache_l{i}_att?.Reset();");
         }
 
         w.Close();
@@ -247,7 +255,7 @@ public static class ModelEmitter
         w.Open("public float[] Step(global::System.ReadOnlySpan<int> ids)");
         w.Open("lock (_calls)");
         w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, Length, MaxSequence, Info.Name);");
-        w.Line("return Run(ids, lastOnly: true);");
+        w.Line("return _ops != null ? RunDevice(ids, lastOnly: true) : Run(ids, lastOnly: true);");
         w.Close();
         w.Close();
         w.Line();
@@ -256,7 +264,7 @@ public static class ModelEmitter
         w.Open("lock (_calls)");
         w.Line("Reset();");
         w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, 0, MaxSequence, Info.Name);");
-        w.Line("return Run(ids, lastOnly: false);");
+        w.Line("return _ops != null ? RunDevice(ids, lastOnly: false) : Run(ids, lastOnly: false);");
         w.Close();
         w.Close();
         w.Line();
@@ -272,6 +280,8 @@ public static class ModelEmitter
                 w.Line($"_moe_l{i}_f.Dispose();");
             }
         }
+
+        ModelDeviceEmitter.Dispose(w, plan);
 
         w.Close();
     }

@@ -1,0 +1,187 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+using Wudao.Compiler.Spec;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The device schedule of a model's plan (sessions on an ILGPU accelerator: CUDA, OpenCL, or the
+/// CPU accelerator that checks it): weights, activations and KV caches stay in device memory, one
+/// launch per planned kernel, and only the logits come back.
+/// </summary>
+internal static class ModelDeviceEmitter
+{
+    public static void Fields(SourceWriter w, KernelPlan plan)
+    {
+        w.Line("private readonly global::Wudao.Models.DeviceModelOps? _ops;");
+        w.Line("private readonly global::Wudao.Attention.IlgpuAttention? _attention;");
+        foreach (var b in plan.Weights)
+        {
+            w.Line($"private readonly global::Wudao.DeviceTensor? _d_{b.Value};");
+        }
+
+        foreach (var a in Attention(plan))
+        {
+            w.Line($"private readonly global::Wudao.Attention.IlgpuKvCache? _dcache_{a.Results[0]};");
+        }
+    }
+
+    /// <summary>Constructor part: on a non-native session, upload the weights once and make the device caches.</summary>
+    public static void Init(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    {
+        w.Open("if (session.Workers == null)");
+        w.Line("_ops = new global::Wudao.Models.DeviceModelOps(session);");
+        w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
+        foreach (var b in plan.Weights)
+        {
+            w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
+        }
+
+        foreach (var a in Attention(plan))
+        {
+            w.Line($"_dcache_{a.Results[0]} = new global::Wudao.Attention.IlgpuKvCache(session.Accelerator, 1, {spec.MaxSequence}, {spec.KvHeads}, {spec.HeadDim});");
+        }
+
+        w.Close();
+    }
+
+    public static void Dispose(SourceWriter w, KernelPlan plan)
+    {
+        foreach (var b in plan.Weights)
+        {
+            w.Line($"_d_{b.Value}?.Dispose();");
+        }
+
+        foreach (var a in Attention(plan))
+        {
+            w.Line($"_dcache_{a.Results[0]}?.Dispose();");
+        }
+
+        w.Line("_attention?.Dispose();");
+    }
+
+    /// <summary>RunDevice: the plan's kernels in order on device buffers of one pooled scope.</summary>
+    public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    {
+        var types = plan.Graph.ValueTypes();
+        var eps = F(spec.NormEpsilon);
+        var norm = $"new global::Wudao.Models.NormArgs({spec.Dim}, {eps}, {(spec.Norm == NormKind.LayerNorm ? "true" : "false")})";
+
+        // Rows a MoE block reads are device tensors (the MoE layer's input type); the rest are scope views.
+        var moeInputs = new HashSet<string>(plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0].Operands[0]));
+        w.Line("/// <summary>The plan on the session's accelerator; as <see cref=\"Run\"/>, logits for every new token or only the last.</summary>");
+        w.Open("private float[] RunDevice(global::System.ReadOnlySpan<int> ids, bool lastOnly)");
+        w.Line("int t = ids.Length;");
+        w.Line("int[] offsets = { 0, t };");
+        w.Line("var ops = _ops!;");
+        w.Line("using var scope = _session.Pool.BeginScope();");
+        w.Line("var owned = new global::System.Collections.Generic.List<global::System.IDisposable>();");
+        if (spec.Moe.Router == RouterKind.Hash)
+        {
+            w.Line("int[] idArray = ids.ToArray();");
+        }
+
+        w.Open("try");
+        w.Line($"var d_ids = ops.Ids(scope, ids, {spec.Vocab});");
+        var declared = new HashSet<string>();
+        void Buffer(string value)
+        {
+            if (!declared.Add(value) || value == "logits")
+            {
+                return;
+            }
+
+            var width = types[value]!.Shape[1].Value;
+            if (moeInputs.Contains(value))
+            {
+                w.Line($"var t_{value} = _session.Pool.RentTensor(t, {width});");
+                w.Line($"owned.Add(t_{value});");
+                w.Line($"var v_{value} = t_{value}.View.BaseView;");
+            }
+            else if (!plan.Kernels.Any(k => k.Space == IterationSpace.SubLayer && k.Nodes[0].Results[0] == value))
+            {
+                w.Line($"var v_{value} = scope.F32((long)t * {width});");
+            }
+        }
+
+        var moeIndex = 0;
+        foreach (var k in plan.Kernels)
+        {
+            var n = k.Nodes[0];
+            w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
+            foreach (var r in k.Nodes.SelectMany(x => x.Results))
+            {
+                Buffer(r);
+            }
+
+            switch (k.Space)
+            {
+                case IterationSpace.TokenRows when n.Op == Ops.Embed:
+                    var first = k.Nodes[1];
+                    w.Line($"ops.EmbedNorm(d_ids, t, _d_{n.Operands[1]}!, v_{n.Results[0]}, _d_{first.Operands[1]}!, {Beta(first, 2)}, {norm}, v_{first.Results[0]});");
+                    break;
+                case IterationSpace.TokenRows:
+                    w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {norm}, v_{n.Results[1]});");
+                    break;
+                case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
+                    w.Line($"ops.DenseFfn(scope, v_{n.Operands[0]}, t, {spec.Dim}, _d_{n.Operands[1]}!, _d_{n.Operands[2]}!, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _d_{n.Operands[3]}!, _d_{n.Operands[4]}!, v_{n.Results[0]});");
+                    break;
+                case IterationSpace.DenseRows when n.Results[0] == "logits":
+                    var width = types[n.Operands[0]]!.Shape[1].Value;
+                    var vocab = types["logits"]!.Shape[1].Value;
+                    w.Line("int rows = lastOnly ? 1 : t;");
+                    w.Line($"var v_logits = scope.F32((long)rows * {vocab});");
+                    w.Line($"ops.Linear(v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width}), rows, {width}, _d_{n.Operands[1]}!, {vocab}, null, v_logits);");
+                    w.Line($"var logits = new float[(long)rows * {vocab}];");
+                    w.Line("_session.Accelerator.Synchronize();");
+                    w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(v_logits, _session.Accelerator.DefaultStream, global::System.MemoryExtensions.AsSpan(logits));");
+                    break;
+                case IterationSpace.DenseRows:
+                    var inner = types[n.Operands[0]]!.Shape[1].Value;
+                    var outer = types[n.Results[0]]!.Shape[1].Value;
+                    w.Line($"ops.Linear(v_{n.Operands[0]}, t, {inner}, _d_{n.Operands[1]}!, {outer}, null, v_{n.Results[0]});");
+                    break;
+                case IterationSpace.Sequences:
+                    int q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim;
+                    var r = n.Results[0];
+                    w.Line($"var q_{r} = scope.F32((long)t * {q});");
+                    w.Line($"var k_{r} = scope.F32((long)t * {kv});");
+                    w.Line($"var vv_{r} = scope.F32((long)t * {kv});");
+                    w.Line($"ops.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
+                    w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {spec.Heads}), offsets);");
+                    break;
+                case IterationSpace.SubLayer:
+                    var call = spec.Moe.Router == RouterKind.Hash ? $"Forward(t_{n.Operands[0]}, idArray)" : $"Forward(t_{n.Operands[0]})";
+                    var f = n.Results[0];
+                    w.Line($"var r_{f} = _moe_{f}.{call};");
+                    w.Line($"owned.Add(r_{f});");
+                    w.Line($"ExpertLoad[{moeIndex++}].Add(r_{f}.Stats);");
+                    w.Line($"var v_{f} = r_{f}.Output.View.BaseView;");
+                    break;
+                default:
+                    throw new CompileException($"k{k.Index}: no device model template for [{string.Join(", ", k.OpNames)}]");
+            }
+        }
+
+        w.Line("return logits;");
+        w.Close();
+        w.Open("finally");
+        w.Line("foreach (var o in owned)");
+        w.Line("{");
+        w.Line("    o.Dispose();");
+        w.Line("}");
+        w.Close();
+        w.Close();
+        w.Line();
+    }
+
+    private static List<Node> Attention(KernelPlan plan) =>
+        plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => k.Nodes[0]).ToList();
+
+    private static string Beta(Node norm, int at) => norm.Operands.Count > at ? $"_d_{norm.Operands[at]}" : "null";
+
+    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture) + "f";
+}

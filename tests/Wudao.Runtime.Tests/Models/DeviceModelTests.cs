@@ -1,0 +1,71 @@
+using System;
+using System.Linq;
+using System.Reflection;
+using Wudao.Models;
+using Xunit;
+
+namespace Wudao.Runtime.Tests.Models;
+
+/// <summary>
+/// The device schedule of a model (weights, activations and KV caches on an ILGPU accelerator),
+/// run on ILGPU's CPU accelerator: the same logits as the native schedule, prefill and decode.
+/// </summary>
+public sealed class DeviceModelTests
+{
+    [Fact]
+    public void Device_schedule_matches_the_native_one_through_prefill_and_decode()
+    {
+        var ids = new[] { 3, 96, 41, 7, 7, 60, 12 };
+        float[] nativeFull, nativeStep;
+        using (var native = Session.Create(DeviceKind.Native, threads: 2))
+        using (var lm = TinyLm.Create(native, seed: 5))
+        {
+            nativeFull = lm.Forward(ids);
+            lm.Reset();
+            lm.Step(ids.AsSpan(0, 5));
+            nativeStep = lm.Step(ids.AsSpan(5, 1)).Concat(lm.Step(ids.AsSpan(6, 1))).ToArray();
+        }
+
+        using var device = Session.Create(DeviceKind.Cpu);
+        using var dlm = TinyLm.Create(device, seed: 5);
+        var full = dlm.Forward(ids);
+        Numerics.Close(nativeFull, full, rtol: 1e-4f, atol: 2e-5f, what: "full-pass logits");
+        Assert.Equal(ids.Length, dlm.Length);
+
+        dlm.Reset();
+        dlm.Step(ids.AsSpan(0, 5));
+        var steps = dlm.Step(ids.AsSpan(5, 1)).Concat(dlm.Step(ids.AsSpan(6, 1))).ToArray();
+        Numerics.Close(nativeStep, steps, rtol: 1e-4f, atol: 2e-5f, what: "decode logits");
+        Assert.Single(dlm.ExpertLoad); // two blocks, MoE every second
+        Assert.True(dlm.ExpertLoad[0].Calls > 0);
+    }
+
+    [Fact]
+    public void Layer_norm_model_runs_on_the_device_schedule()
+    {
+        var ids = new[] { 1, 2, 3, 49 };
+        using var native = Session.Create(DeviceKind.Native, threads: 1);
+        using var lm = TinyLayerNormLm.Create(native, seed: 2);
+        using var device = Session.Create(DeviceKind.Cpu);
+        using var dlm = TinyLayerNormLm.Create(device, seed: 2);
+
+        Numerics.Close(lm.Forward(ids), dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "logits");
+        Assert.Throws<ArgumentOutOfRangeException>(() => dlm.Step(new[] { 50 }));
+    }
+
+    [Theory]
+    [InlineData(nameof(ModelKernels.EmbedNorm))]
+    [InlineData(nameof(ModelKernels.AddNorm))]
+    [InlineData(nameof(ModelKernels.Linear))]
+    [InlineData(nameof(ModelKernels.Activate))]
+    [InlineData(nameof(ModelKernels.SplitQkv))]
+    public void Model_kernels_compile_to_ptx(string kernel)
+    {
+        var method = typeof(ModelKernels).GetMethod(kernel, BindingFlags.Public | BindingFlags.Static)!;
+
+        foreach (var arch in new[] { 80, 90 })
+        {
+            Assert.Contains(".entry", Ptx.Compile(method, grouped: false, arch), StringComparison.Ordinal);
+        }
+    }
+}
