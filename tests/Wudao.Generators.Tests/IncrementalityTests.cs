@@ -67,6 +67,34 @@ public class IncrementalityTests
         Assert.Contains("public const int H = 1024;", after, System.StringComparison.Ordinal);
     }
 
+    private const string Model = """
+        using Wudao;
+
+        namespace N;
+
+        [MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)]
+        [Attention(Heads = 2)]
+        [MoeFeedForward(Experts = 4, TopK = 2, Hidden = 64)]
+        public partial class Lm
+        {
+        }
+        """;
+
+    [Fact]
+    public void Model_spec_is_cached_across_a_comment_and_rebuilt_when_a_size_changes()
+    {
+        var (first, second) = RunTwice(Model, "// a comment that moves the declaration\n" + Model);
+
+        Assert.Equal(IncrementalStepRunReason.New, Assert.Single(first.StepOutputs(WudaoGenerator.ModelSpecStep)).Reason);
+        Assert.All(second.StepOutputs(WudaoGenerator.ModelSpecStep), o => Assert.True(
+            o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged,
+            $"model spec step output was {o.Reason}"));
+        Assert.Equal(2, second.Sources.Length); // the model and its MoE layer
+
+        var (_, changed) = RunTwice(Model, Model.Replace("Layers = 2", "Layers = 3", System.StringComparison.Ordinal));
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(changed.StepOutputs(WudaoGenerator.ModelSpecStep)).Reason);
+    }
+
     [Fact]
     public void Adding_an_unrelated_file_leaves_everything_cached()
     {
