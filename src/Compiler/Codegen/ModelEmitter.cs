@@ -62,6 +62,7 @@ public static class ModelEmitter
         w.Line("private readonly global::Wudao.Session _session;");
         w.Line("private readonly object _calls = new object();");
         w.Line("private readonly global::Wudao.Attention.AttentionShape _shape;");
+        w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly float[] _w_{b.Value};");
@@ -130,12 +131,14 @@ public static class ModelEmitter
             w.Line("int[] idArray = ids.ToArray();");
         }
 
+        // Every activation of the step is a slice of one workspace the model keeps: a decode step allocates nothing.
+        w.Line($"var ws = global::Wudao.Models.Workspace.For(ref _workspace, (long)t * {WorkspacePerToken(spec, plan)});");
         var declared = new HashSet<string>();
         void Buffer(string value)
         {
             if (declared.Add(value) && value != "logits")
             {
-                w.Line($"var v_{value} = new float[(long)t * {types[value]!.Shape[1].Value}];");
+                w.Line($"var v_{value} = ws.Take((long)t * {types[value]!.Shape[1].Value});");
             }
         }
 
@@ -160,7 +163,7 @@ public static class ModelEmitter
                     w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {Beta(n, 3)}, {F(spec.NormEpsilon)}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
-                    w.Line($"global::Wudao.Models.ModelOps.DenseFfn(v_{n.Operands[0]}, t, {spec.Dim}, _w_{n.Operands[1]}, _w_{n.Operands[2]}, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _w_{n.Operands[3]}, _w_{n.Operands[4]}, v_{n.Results[0]}, _session.Workers);");
+                    w.Line($"global::Wudao.Models.ModelOps.DenseFfn(v_{n.Operands[0]}, t, {spec.Dim}, _w_{n.Operands[1]}, _w_{n.Operands[2]}, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _w_{n.Operands[3]}, _w_{n.Operands[4]}, v_{n.Results[0]}, ws.Take((long)t * {spec.DenseHiddenIn + spec.DenseHidden}), _session.Workers);");
                     break;
                 case IterationSpace.DenseRows when n.Results[0] == "logits":
                     // Generation needs only the last token's logits: the LM head runs on that row alone.
@@ -168,7 +171,7 @@ public static class ModelEmitter
                     var vocab = types["logits"]!.Shape[1].Value;
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line("var v_logits = new float[(long)rows * " + vocab + "];");
-                    w.Line($"global::Wudao.Models.ModelOps.Linear(global::System.MemoryExtensions.AsSpan(v_{n.Operands[0]}, (t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits, _session.Workers);");
+                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}.Slice((t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits, _session.Workers);");
                     break;
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;
@@ -200,11 +203,11 @@ public static class ModelEmitter
     {
         int q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim;
         var r = n.Results[0];
-        w.Line($"var q_{r} = new float[(long)t * {q}];");
-        w.Line($"var k_{r} = new float[(long)t * {kv}];");
-        w.Line($"var vv_{r} = new float[(long)t * {kv}];");
+        w.Line($"var q_{r} = ws.Take((long)t * {q});");
+        w.Line($"var k_{r} = ws.Take((long)t * {kv});");
+        w.Line($"var vv_{r} = ws.Take((long)t * {kv});");
         w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, new float[(long)t * {spec.Heads}], offsets, _session.Workers);");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {spec.Heads}), offsets, _session.Workers);");
     }
 
     private static void EmitApi(SourceWriter w, ModelSpec spec, KernelPlan plan)
@@ -284,6 +287,17 @@ public static class ModelEmitter
         ModelDeviceEmitter.Dispose(w, plan);
 
         w.Close();
+    }
+
+    /// <summary>Floats per token the native step slices from its workspace: every activation, attention's Q/K/V/LSE, the dense MLP's hidden rows.</summary>
+    private static long WorkspacePerToken(ModelSpec spec, KernelPlan plan)
+    {
+        var types = plan.Graph.ValueTypes();
+        var values = plan.Kernels.SelectMany(k => k.Nodes.SelectMany(n => n.Results)).Where(v => v != "logits").Distinct();
+        long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
+        var attention = plan.Kernels.Count(k => k.Space == IterationSpace.Sequences);
+        var dense = plan.Kernels.Count(k => k.Space == IterationSpace.DenseRows && k.Nodes[0].Op == Ops.DenseFfn);
+        return floats + (attention * (long)((spec.Heads + (2 * spec.KvHeads)) * spec.HeadDim + spec.Heads)) + (dense * (long)(spec.DenseHiddenIn + spec.DenseHidden));
     }
 
     private static List<Node> MoeNodes(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0]).ToList();

@@ -133,15 +133,16 @@ public static class ModelOps
     /// The dense feed-forward as one fused MLP: hidden = act(x·w1 + b1), y = hidden·w2 + b2. SwiGLU
     /// reads w1's first <paramref name="hidden"/> columns as the gate and the next as the up projection.
     /// </summary>
-    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y, CpuWorkers? workers = null)
+    /// <param name="scratch">At least rows · (h' + hidden) floats for the hidden rows (h' = 2·hidden for SwiGLU).</param>
+    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y, Span<float> scratch, CpuWorkers? workers = null)
     {
         var h1 = activation == Activation.SwiGlu ? 2 * hidden : hidden;
-        var h = new float[rows * h1];
+        var h = scratch.Slice(0, rows * h1);
+        var a = scratch.Slice(rows * h1, rows * hidden);
         Linear(x, rows, dim, w1, h1, b1, h, workers);
-        var a = activation == Activation.SwiGlu ? new float[rows * hidden] : h;
         for (var r = 0; r < rows; r++)
         {
-            Activate(h.AsSpan(r * h1, h1), hidden, activation, a.AsSpan(r * hidden, hidden));
+            Activate(h.Slice(r * h1, h1), hidden, activation, a.Slice(r * hidden, hidden));
         }
 
         Linear(a, rows, hidden, w2, dim, b2, y, workers);

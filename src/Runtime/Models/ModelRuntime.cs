@@ -19,7 +19,7 @@ public static class ModelRuntime
     }
 
     /// <summary>Runs one MoE block on the session's device and brings its output rows back; its statistics join <paramref name="load"/>.</summary>
-    public static void RunMoe(Session session, Func<DeviceTensor, MoeResult> forward, float[] x, int tokens, int dim, float[] output, MoeStatsAccumulator load)
+    public static void RunMoe(Session session, Func<DeviceTensor, MoeResult> forward, ReadOnlySpan<float> x, int tokens, int dim, Span<float> output, MoeStatsAccumulator load)
     {
         using var input = session.Upload(x, tokens, dim);
         using var result = forward(input);
