@@ -1,5 +1,8 @@
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Wudao.Models;
 
@@ -108,23 +111,76 @@ public static class ModelOps
 
     private static void LinearBlock(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y, int c0, int c1)
     {
-        var width = c1 - c0;
-        for (var r = 0; r < rows; r++)
+        var r = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            var yr = y.Slice((r * n) + c0, width);
+            // Four rows at a time: each weight vector loaded once feeds four accumulators held in registers.
+            for (; r + 4 <= rows; r += 4)
+            {
+                Rows4(x, r, k, w, n, bias, y, c0, c1);
+            }
+        }
+
+        for (; r < rows; r++)
+        {
+            var yr = y.Slice((r * n) + c0, c1 - c0);
             if (bias.IsEmpty)
             {
                 yr.Clear();
             }
             else
             {
-                bias.Slice(c0, width).CopyTo(yr);
+                bias.Slice(c0, c1 - c0).CopyTo(yr);
             }
 
             var xr = x.Slice(r * k, k);
             for (var i = 0; i < k; i++)
             {
-                TensorPrimitives.FusedMultiplyAdd(w.Slice((i * n) + c0, width), xr[i], yr, yr);
+                TensorPrimitives.FusedMultiplyAdd(w.Slice((i * n) + c0, c1 - c0), xr[i], yr, yr);
+            }
+        }
+    }
+
+    /// <summary>Rows r..r+3, columns c0..c1: a 4 × 16 register block per step over k, scalar columns at the tail.</summary>
+    private static void Rows4(ReadOnlySpan<float> x, int r, int k, ReadOnlySpan<float> w, int n, ReadOnlySpan<float> bias, Span<float> y, int c0, int c1)
+    {
+        ref var xs = ref MemoryMarshal.GetReference(x);
+        ref var ws = ref MemoryMarshal.GetReference(w);
+        ref var ys = ref MemoryMarshal.GetReference(y);
+        ref float x0 = ref Unsafe.Add(ref xs, r * k), x1 = ref Unsafe.Add(ref x0, k), x2 = ref Unsafe.Add(ref x1, k), x3 = ref Unsafe.Add(ref x2, k);
+        var c = c0;
+        for (; c + 16 <= c1; c += 16)
+        {
+            var b = bias.IsEmpty ? Vector512<float>.Zero : Vector512.Create(bias.Slice(c, 16));
+            Vector512<float> a0 = b, a1 = b, a2 = b, a3 = b;
+            ref var wc = ref Unsafe.Add(ref ws, c);
+            for (var i = 0; i < k; i++)
+            {
+                var wv = Vector512.LoadUnsafe(ref wc, (nuint)((long)i * n));
+                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref x0, i)), wv, a0);
+                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref x1, i)), wv, a1);
+                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref x2, i)), wv, a2);
+                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref x3, i)), wv, a3);
+            }
+
+            a0.StoreUnsafe(ref ys, (nuint)((long)r * n + c));
+            a1.StoreUnsafe(ref ys, (nuint)((long)(r + 1) * n + c));
+            a2.StoreUnsafe(ref ys, (nuint)((long)(r + 2) * n + c));
+            a3.StoreUnsafe(ref ys, (nuint)((long)(r + 3) * n + c));
+        }
+
+        for (; c < c1; c++)
+        {
+            for (var j = 0; j < 4; j++)
+            {
+                var acc = bias.IsEmpty ? 0f : bias[c];
+                var xr = x.Slice((r + j) * k, k);
+                for (var i = 0; i < k; i++)
+                {
+                    acc = MathF.FusedMultiplyAdd(xr[i], w[(i * n) + c], acc);
+                }
+
+                y[((r + j) * n) + c] = acc;
             }
         }
     }
