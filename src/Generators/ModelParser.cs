@@ -19,7 +19,7 @@ internal static class ModelParser
     public const string FeedForwardAttribute = "Wudao.MoeFeedForwardAttribute";
 
     /// <summary>Members the generator adds to a model class.</summary>
-    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Create", "Load", "Forward", "Step", "Generate", "Reset", "Weights", "ExpertLoad", "Vocab", "MaxSequence", "Length", "Dispose", "Run", "KernelTicks", "KernelRoles" };
+    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Create", "Load", "Forward", "Step", "Generate", "Reset", "Weights", "ExpertLoad", "Vocab", "MaxSequence", "Length", "Dispose", "Run", "RunDevice", "KernelTicks", "KernelRoles", "Training", "UpdateBalanceBias", "Truncate" };
 
     private static readonly HashSet<string> ModelProperties = new() { "Vocab", "Dim", "Layers", "MaxSequence", "Norm", "NormEpsilon" };
     private static readonly HashSet<string> AttentionProperties = new() { "Heads", "KvHeads", "Position", "RopeBase" };
@@ -32,6 +32,13 @@ internal static class ModelParser
         var symbol = (INamedTypeSymbol)context.TargetSymbol;
         var identifier = LocationInfo.From(syntax.Identifier.GetLocation());
         MoeLayerParser.ClassChecks(syntax, symbol, GeneratedMembers, diagnostics);
+
+        // The MoE feed-forward compiles into a class of its own next to the model.
+        var companion = symbol.Name + "Moe";
+        if (symbol.ContainingNamespace.GetTypeMembers(companion).Any(t => t.DeclaringSyntaxReferences.Length > 0))
+        {
+            diagnostics.Add(MoeLayerParser.Diag(Descriptors.UnsupportedClass, identifier, symbol.Name, $"needs the name '{companion}' for its generated MoE layer class, but the namespace already declares a type of that name"));
+        }
 
         var model = context.Attributes[0];
         AttributeData? Find(string name) => symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == name);

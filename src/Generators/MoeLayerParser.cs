@@ -116,7 +116,7 @@ internal static class MoeLayerParser
     }
 
     /// <summary>Members the generator adds; a user member of the same name would collide.</summary>
-    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Kernels", "CpuKernels", "NativeKernels", "Create", "Load", "Forward", "Weights", "Step", "Dispose", "UpdateBalanceBias" };
+    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Kernels", "CpuKernels", "NativeKernels", "Create", "Load", "Forward", "Weights", "Step", "Dispose", "UpdateBalanceBias", "Training" };
 
     /// <summary>The dotted namespace without '@' escapes (the emitter escapes what needs it).</summary>
     internal static string NamespaceOf(INamedTypeSymbol symbol)

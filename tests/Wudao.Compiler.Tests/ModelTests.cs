@@ -48,6 +48,17 @@ public class ModelTests
     }
 
     [Fact]
+    public void Expert_choice_is_refused_in_a_causal_model_and_a_too_wide_model_names_Dim()
+    {
+        var choice = Make();
+        choice = choice with { Moe = choice.Moe with { Router = RouterKind.ExpertChoice, TopK = 0, CapacityFactor = 2f } };
+        var wide = Make(dim: 16384, heads: 128, kvHeads: 128);
+
+        Assert.Contains(ModelSpecValidator.Validate(choice), e => e.Kind == SpecErrorKind.InvalidRouterCombination && e.Message.Contains("see the future"));
+        Assert.Contains(ModelSpecValidator.Validate(wide), e => e.Property == "Dim" && e.Kind == SpecErrorKind.SizeTooLarge);
+    }
+
+    [Fact]
     public void Graph_has_one_block_per_layer_with_moe_every_second()
     {
         var graph = ModelLowering.Lower(Make());

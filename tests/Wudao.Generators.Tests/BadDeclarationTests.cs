@@ -47,6 +47,9 @@ public class BadDeclarationTests
         { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, TopK = 2, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },
         { "WD0009", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { public void Generate() { } }" },
         { "WD0001", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public class M { }" },
+        { "WD0007", "public class MMoe { }\n[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
+        { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },
+        { "WD0006", "[MoeLayer(Dim = 64, Experts = 4000, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK)]", "public partial class L { }" },
     };
 
     [Theory]

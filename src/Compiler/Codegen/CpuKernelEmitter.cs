@@ -220,7 +220,7 @@ TOPK";
     for (int d = 0; d < Kernels.D; d++)
     {{
         float u = global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + t) * Kernels.D) + d));
-        jittered[d] = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (t * Kernels.D) + d) * (1f + ({eps} * ((2f * u) - 1f)));
+        jittered[d] = global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (t * Kernels.D) + d) * (args.Training != 0 ? 1f + ({eps} * ((2f * u) - 1f)) : 1f);
     }}
 
     Logits(ref jittered[0], 1, ref wg, logits4);
@@ -246,7 +246,7 @@ TOPK";
         if (drop)
         {
             body += @"
-    if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + t) >= 2f * global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + 1))
+    if (args.Training != 0 && global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + t) >= 2f * global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + 1))
     {
         global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + 1) = -1;
     }

@@ -157,7 +157,7 @@ for (int j = 0; j < K; j++)
 ";
         body = body.Replace("TOPK", topk != null ? topkBody : "");
         body = body.Replace("XAt(x, xo, d, ti, args)", jitter != null
-            ? $"(x[xo + d] * (1f + ({eps} * ((2f * global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + ti) * D) + d))) - 1f))))"
+            ? $"(args.Training != 0 ? x[xo + d] * (1f + ({eps} * ((2f * global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + ti) * D) + d))) - 1f))) : x[xo + d])"
             : "x[xo + d]");
         body = body.Replace("LSE\n", lse != null ? "\n// logsumexp of the logits, for the router z-loss.\nlse[ti] = max + global::ILGPU.Algorithms.XMath.Log(sum);\n" : "");
         if (renorm != null)
@@ -174,9 +174,9 @@ for (int j = 0; j < K; j++)
         if (drop != null)
         {
             body += @"
-// second_drop: keep the second expert with probability min(1, 2*g2), counter-based RNG drawn
-// by the token's index in the global batch (the same draw on one rank or many).
-if (global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + ti) >= 2f * gates[co + 1])
+// second_drop: while training, keep the second expert with probability min(1, 2*g2), counter-based
+// RNG drawn by the token's index in the global batch (the same draw on one rank or many).
+if (args.Training != 0 && global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + ti) >= 2f * gates[co + 1])
 {
     experts[co + 1] = -1;
 }
@@ -414,7 +414,8 @@ if (tid == 0)
     /// order; thread 0 weighs CV² of each (unbiased variance over E − 1, as torch's var).
     /// </summary>
     private static string NoisyLoss(Node noisy) => $@"
-var importance = global::ILGPU.SharedMemory.Allocate<float>(E);
+// importance reuses the aux-loss scratch (noisy top-k has no aux loss): shared memory stays at 12 bytes per expert.
+var importance = partial;
 var load = global::ILGPU.SharedMemory.Allocate<float>(E);
 for (int e = tid; e < E; e += g)
 {{

@@ -79,7 +79,8 @@ for (int e = 0; e < ER; e++)
     }
 
     float sd = global::Wudao.RouterMath.Softplus(r);
-    float eps = global::Wudao.CounterRng.Normal(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.NoiseStream, args.Step, unchecked(((args.TokenBase + ti) * ER) + e));
+    // ε only while training (Shazeer adds the noise to train the router); inference routes on H = c.
+    float eps = args.Training != 0 ? global::Wudao.CounterRng.Normal(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.NoiseStream, args.Step, unchecked(((args.TokenBase + ti) * ER) + e)) : 0f;
     s[e] = c;
     s[ER + e] = sd;
     s[(2 * ER) + e] = c + (eps * sd);

@@ -204,6 +204,12 @@ private static float Erf(float x)
         w.Line("/// <summary>Counter of the routing RNG; each Forward uses it, then increments it.</summary>");
         w.Line("public int Step { get; set; }");
         w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// True (default): routing draws its random numbers (noisy top-k's noise, Switch jitter, GShard's");
+        w.Line("/// random second-expert drop). False: inference, every call routes the same input the same way.");
+        w.Line("/// </summary>");
+        w.Line("public bool Training { get; set; } = true;");
+        w.Line();
         w.Line("/// <summary>The native CPU kernels with their cumulative times, when the session runs the native target; else null.</summary>");
         w.Line("public global::Wudao.CpuKernelSet? NativeKernels => _cpu;");
         w.Line();
@@ -246,7 +252,7 @@ private static float Erf(float x)
 
         w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x, int[]? tokenIds)");
         w.Line($"int t = global::Wudao.MoeLayerRuntime.Tokens(x, Info);");
-        w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight);");
+        w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight, training: Training);");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");
         if (hash)

@@ -158,7 +158,8 @@ internal static class ModelDeviceEmitter
                     var f = n.Results[0];
                     w.Line($"var r_{f} = _moe_{f}.{call};");
                     w.Line($"owned.Add(r_{f});");
-                    w.Line($"ExpertLoad[{moeIndex++}].Add(r_{f}.Stats);");
+                    w.Line($"ExpertLoad[{moeIndex}].Add(r_{f}.Stats);");
+                    w.Line($"_lastStats[{moeIndex++}] = r_{f}.Stats;");
                     w.Line($"var v_{f} = r_{f}.Output.View.BaseView;");
                     break;
                 default:

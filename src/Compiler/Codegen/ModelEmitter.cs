@@ -63,6 +63,9 @@ public static class ModelEmitter
         w.Line("private readonly object _calls = new object();");
         w.Line("private readonly global::Wudao.Attention.AttentionShape _shape;");
         w.Line("private float[] _workspace = global::System.Array.Empty<float>();");
+        w.Line("private bool _training;");
+        w.Line("private bool _disposed;");
+        w.Line($"private readonly global::Wudao.MoeStats?[] _lastStats = new global::Wudao.MoeStats?[{MoeNodes(plan).Count}];");
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly float[] _w_{b.Value};");
@@ -104,8 +107,11 @@ public static class ModelEmitter
 
         foreach (var m in moes)
         {
-            // Each block's MoE layer shares the model's weight arrays (no copy), under its prefix.
-            w.Line($"_moe_{m.Results[0]} = {moe}.Create(session, weights.Scope(\"{m.Attr("weights")}\"), routingSeed);");
+            // Each block's MoE layer reads its weights under its prefix (sharing the host arrays; it keeps its
+            // own device copy or packed panels) and draws its routing RNG from a seed of its own. Models infer:
+            // routing is deterministic until Training is set.
+            w.Line($"_moe_{m.Results[0]} = {moe}.Create(session, weights.Scope(\"{m.Attr("weights")}\"), unchecked(routingSeed + 0x{unchecked((ulong)moes.IndexOf(m) * 0x9E3779B97F4A7C15UL):X}UL));");
+            w.Line($"_moe_{m.Results[0]}.Training = false;");
         }
 
         w.Line($"ExpertLoad = new global::Wudao.MoeStatsAccumulator[{moes.Count}];");
@@ -184,7 +190,8 @@ public static class ModelEmitter
                 case IterationSpace.SubLayer:
                     // Hash routing inside a model routes by the input token ids.
                     var layer = spec.Moe.Router == RouterKind.Hash ? $"x => _moe_{n.Results[0]}.Forward(x, idArray)" : $"_moe_{n.Results[0]}.Forward";
-                    w.Line($"global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {spec.Dim}, v_{n.Results[0]}, ExpertLoad[{moeIndex++}]);");
+                    w.Line($"_lastStats[{moeIndex}] = global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {spec.Dim}, v_{n.Results[0]}, ExpertLoad[{moeIndex}]);");
+                    moeIndex++;
                     break;
                 default:
                     throw new CompileException($"k{k.Index}: no native model template for [{string.Join(", ", k.OpNames)}]");
@@ -212,6 +219,7 @@ public static class ModelEmitter
 
     private static void EmitApi(SourceWriter w, ModelSpec spec, KernelPlan plan)
     {
+        var moes = MoeNodes(plan).Select(m => m.Results[0]).ToList();
         var name = CSharpNames.Identifier(spec.ClassName);
         w.Line("/// <summary>Creates the model with weights drawn from <paramref name=\"seed\"/> (the same seed gives the same model everywhere).</summary>");
         w.Line($"public static {name} Create(global::Wudao.Session session, ulong seed = 0) => new {name}(session, global::Wudao.MoeWeights.Random(Info.AllWeights, seed), seed);");
@@ -242,50 +250,119 @@ public static class ModelEmitter
         w.Line("/// <summary>Tokens in the KV cache.</summary>");
         w.Line("public int Length => _cache_l0_att?.Length(0) ?? _dcache_l0_att!.Length(0);");
         w.Line();
-        w.Line("/// <summary>Empties the KV cache: the next step starts a new sequence.</summary>");
-        w.Open("public void Reset()");
+        w.Line("/// <summary>");
+        w.Line("/// False (default): inference, every MoE block routes deterministically. True: the routers draw");
+        w.Line("/// their random numbers (noisy top-k's noise, Switch jitter, GShard's random second expert).");
+        w.Line("/// </summary>");
+        w.Open("public bool Training");
+        w.Line("get => _training;");
+        w.Open("set");
         w.Open("lock (_calls)");
-        for (var i = 0; i < spec.Layers; i++)
+        w.Line("_training = value;");
+        foreach (var m in moes)
         {
-            w.Line($"_cache_l{i}_att?.Reset();");
-            w.Line($"_dcache_l{i}_att?.Reset();");
+            w.Line($"_moe_{m}.Training = value;");
         }
 
         w.Close();
         w.Close();
+        w.Close();
         w.Line();
-        w.Line("/// <summary>Appends <paramref name=\"ids\"/> to the sequence in the cache and returns the logits after the last of them.</summary>");
+        w.Line("/// <summary>Empties the KV cache: the next step starts a new sequence.</summary>");
+        w.Open("public void Reset()");
+        w.Open("lock (_calls)");
+        w.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
+        w.Line("Truncate(0);");
+
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Every layer's cache back to <paramref name=\"length\"/> tokens.</summary>");
+        w.Open("private void Truncate(int length)");
+        for (var i = 0; i < spec.Layers; i++)
+        {
+            w.Line($"_cache_l{i}_att?.Truncate(0, length);");
+            w.Line($"_dcache_l{i}_att?.Truncate(0, length);");
+        }
+
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Appends <paramref name=\"ids\"/> to the sequence in the cache and returns the logits after the last of them.");
+        w.Line("/// If the step fails, every layer's cache is rolled back to where it was.");
+        w.Line("/// </summary>");
         w.Open("public float[] Step(global::System.ReadOnlySpan<int> ids)");
         w.Open("lock (_calls)");
-        w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, Length, MaxSequence, Info.Name);");
-        w.Line("return _ops != null ? RunDevice(ids, lastOnly: true) : Run(ids, lastOnly: true);");
+        w.Line("global::System.ObjectDisposedException.ThrowIf(_disposed, this);");
+        w.Line("int before = Length;");
+        w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, before, MaxSequence, Vocab, Info.Name);");
+        w.Line("return Guarded(ids, lastOnly: true, before);");
         w.Close();
         w.Close();
         w.Line();
         w.Line("/// <summary>Logits [tokens, Vocab] of a new sequence (the cache is reset first and holds it afterwards).</summary>");
         w.Open("public float[] Forward(global::System.ReadOnlySpan<int> ids)");
         w.Open("lock (_calls)");
+        w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, 0, MaxSequence, Vocab, Info.Name);");
         w.Line("Reset();");
-        w.Line("global::Wudao.Models.ModelRuntime.CheckStep(ids.Length, 0, MaxSequence, Info.Name);");
-        w.Line("return _ops != null ? RunDevice(ids, lastOnly: false) : Run(ids, lastOnly: false);");
+        w.Line("return Guarded(ids, lastOnly: false, 0);");
         w.Close();
         w.Close();
         w.Line();
-        w.Line("/// <summary>Generates after <paramref name=\"prompt\"/>: prefill, then one token at a time; see <see cref=\"global::Wudao.Models.Sampling\"/>.</summary>");
-        w.Line("public int[] Generate(global::System.ReadOnlySpan<int> prompt, int maxNewTokens, global::Wudao.Models.Sampling sampling, global::System.Action<global::Wudao.Models.GenerationProgress>? progress = null) =>");
-        w.Line("    global::Wudao.Models.TextGeneration.Generate(this, prompt, maxNewTokens, sampling, progress);");
+        w.Line("/// <summary>Runs the step on this session's schedule; on failure the caches go back to <paramref name=\"before\"/> tokens, so no layer is ahead of another.</summary>");
+        w.Open("private float[] Guarded(global::System.ReadOnlySpan<int> ids, bool lastOnly, int before)");
+        w.Open("try");
+        w.Line("return _ops != null ? RunDevice(ids, lastOnly) : Run(ids, lastOnly);");
+        w.Close();
+        w.Open("catch");
+        w.Line("Truncate(before);");
+        w.Line("throw;");
+        w.Close();
+        w.Close();
         w.Line();
-        w.Open("public void Dispose()");
-        for (var i = 0; i < spec.Layers; i++)
+        w.Line("/// <summary>Generates after <paramref name=\"prompt\"/>: prefill, then one token at a time; see <see cref=\"global::Wudao.Models.Sampling\"/>. One generation at a time per model.</summary>");
+        w.Open("public int[] Generate(global::System.ReadOnlySpan<int> prompt, int maxNewTokens, global::Wudao.Models.Sampling sampling, global::System.Action<global::Wudao.Models.GenerationProgress>? progress = null)");
+        w.Open("lock (_calls)");
+        w.Line("return global::Wudao.Models.TextGeneration.Generate(this, prompt, maxNewTokens, sampling, progress);");
+        w.Close();
+        w.Close();
+        w.Line();
+        if (spec.Moe.Router == RouterKind.DeepSeek)
         {
-            if (spec.IsMoe(i))
+            w.Line("/// <summary>Aux-loss-free balancing after a step: each MoE block's bias moves against the load of that block's last call.</summary>");
+            w.Open("public void UpdateBalanceBias()");
+            w.Open("lock (_calls)");
+            var b = 0;
+            foreach (var m in moes)
             {
-                w.Line($"_moe_l{i}_f.Dispose();");
+                w.Line($"if (_lastStats[{b}] != null)");
+                w.Line("{");
+                w.Line($"    _moe_{m}.UpdateBalanceBias(_lastStats[{b}]!);");
+                w.Line("}");
+                w.Line();
+                b++;
             }
+
+            w.Close();
+            w.Close();
+            w.Line();
+        }
+
+        w.Open("public void Dispose()");
+        w.Open("lock (_calls)");
+        w.Line("if (_disposed)");
+        w.Line("{");
+        w.Line("    return;");
+        w.Line("}");
+        w.Line();
+        w.Line("_disposed = true;");
+        foreach (var m in moes)
+        {
+            w.Line($"_moe_{m}.Dispose();");
         }
 
         ModelDeviceEmitter.Dispose(w, plan);
-
+        w.Close();
         w.Close();
     }
 

@@ -56,8 +56,14 @@ public static class ModelSpecValidator
             errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Vocab", $"hash routing inside the model routes by the model's token ids: its Vocab ({s.Moe.Vocab}) must be the model's Vocab ({s.Vocab}), or left unset"));
         }
 
-        // The feed-forward's own rules (Experts, TopK, Hidden, router options), reported as they are.
-        errors.AddRange(SpecValidator.Validate(s.Moe).Where(e => e.Property != "Dim"));
+        if (s.Moe.Router == RouterKind.ExpertChoice)
+        {
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Router", "expert choice ranks each token against every other token of the batch, later ones included: a causal model could see the future, and decoding one token at a time would route differently from the full pass; use a token-choice router"));
+        }
+
+        // The feed-forward's own rules (Experts, TopK, Hidden, router options), reported as they
+        // are; a non-positive Dim is already reported above, a too-large one only there.
+        errors.AddRange(SpecValidator.Validate(s.Moe).Where(e => !(e.Property == "Dim" && e.Kind == SpecErrorKind.NonPositiveSize)));
         return errors;
     }
 }

@@ -11,6 +11,9 @@ public static class SpecValidator
     /// <summary>Most experts the route kernel's shared-memory counters hold (8 bytes each).</summary>
     public const int MaxExperts = 4096;
 
+    /// <summary>Most experts noisy top-k's route kernel holds: counters, importance and load (12 bytes each) fit 48 KiB of shared memory.</summary>
+    public const int MaxNoisyExperts = 3072;
+
     public static List<SpecError> Validate(MoeLayerSpec s)
     {
         var errors = new List<SpecError>();
@@ -155,6 +158,15 @@ public static class SpecValidator
         if (s.Router == RouterKind.DeepSeek && s.SharedExperts < 0)
         {
             errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, "SharedExperts", $"SharedExperts = {s.SharedExperts} must be 0 or more"));
+        }
+        else if (s.Experts > 0 && s.Experts <= MaxExperts && s.Experts + s.SharedExperts > MaxExperts)
+        {
+            errors.Add(new SpecError(SpecErrorKind.SizeTooLarge, "SharedExperts", $"Experts + SharedExperts = {s.Experts + s.SharedExperts} exceeds {MaxExperts}, the most the route kernel keeps per-expert counters for in shared memory"));
+        }
+
+        if (s.Router == RouterKind.NoisyTopK && s.Experts > MaxNoisyExperts)
+        {
+            errors.Add(new SpecError(SpecErrorKind.SizeTooLarge, "Experts", $"the NoisyTopK router supports at most {MaxNoisyExperts} experts (its route kernel also keeps each expert's load in shared memory), got {s.Experts}"));
         }
 
         if (s.Router == RouterKind.ExpertChoice && !(s.CapacityFactor > 0f))

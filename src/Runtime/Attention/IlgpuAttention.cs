@@ -9,7 +9,9 @@ namespace Wudao.Attention;
 /// accelerator that checks it). Same layouts and meaning as <see cref="NativeAttention"/>'s
 /// packed and KV-cached forwards. The kernels are loaded once per instance; the small per-call
 /// tables (query tiles, positions, cache rows, RoPE frequencies) live in buffers the instance
-/// keeps and grows.
+/// keeps and grows. One call at a time: those tables are shared by the instance's calls, so
+/// threads that attend concurrently each need their own instance (a generated model has one,
+/// used under its call lock).
 /// </summary>
 public sealed class IlgpuAttention : IDisposable
 {

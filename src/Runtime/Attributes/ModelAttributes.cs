@@ -85,6 +85,6 @@ public sealed class MoeFeedForwardAttribute : Attribute
     /// <summary>Hidden width of the dense blocks' feed-forward. 0 (default) = Hidden.</summary>
     public int DenseHidden { get; set; }
 
-    /// <summary>α of the load-balancing loss (softmax routers).</summary>
+    /// <summary>α of the load-balancing loss of the softmax routers (TopK, Switch, GShard); the generator ignores the default for the others.</summary>
     public float AuxLossWeight { get; set; } = 0.01f;
 }

@@ -35,7 +35,10 @@ public sealed class RouterAttribute : Attribute
     /// <summary>NoisyTopK: weight of CV²(load) with the smooth load estimator, reported as <c>load</c>. Unset: 0.01.</summary>
     public float LoadWeight { get; set; }
 
-    /// <summary>DeepSeek: always-on experts every token goes through with gate 1 (stored after the routed ones). Unset: 1.</summary>
+    /// <summary>
+    /// DeepSeek: always-on experts every token goes through with gate 1 (stored after the routed ones).
+    /// Unset: 1 (the generator's default; the property itself reads 0 when not set).
+    /// </summary>
     public int SharedExperts { get; set; }
 
     /// <summary>DeepSeek: γ of the bias update b_i ← b_i − γ·sign(load_i − mean load). Unset: 0.001.</summary>

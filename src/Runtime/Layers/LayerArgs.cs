@@ -6,8 +6,9 @@ namespace Wudao;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct LayerArgs
 {
-    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight, int tokenBase = 0)
+    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight, int tokenBase = 0, bool training = true)
     {
+        Training = training ? 1 : 0;
         TokenBase = tokenBase;
         Tokens = tokens;
         Capacity = capacity;
@@ -32,6 +33,9 @@ public readonly struct LayerArgs
 
     /// <summary>α of the load-balancing loss.</summary>
     public readonly float AuxWeight;
+
+    /// <summary>1 while training: routing draws its random numbers (noisy top-k's noise, Switch jitter, GShard's second-expert drop); 0 routes deterministically.</summary>
+    public readonly int Training;
 
     /// <summary>Index of this call's first token in the global batch (non-zero on expert-parallel ranks after the first).</summary>
     public readonly int TokenBase;

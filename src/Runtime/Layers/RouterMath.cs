@@ -10,9 +10,12 @@ namespace Wudao;
 /// </summary>
 public static class RouterMath
 {
-    /// <summary>log(1 + e^x) without overflow; below −15 it is e^x to float precision (and stays > 0: it divides).</summary>
+    /// <summary>
+    /// log(1 + e^x) without overflow; below −15 it is e^x to float precision, floored at 1e-30 (a
+    /// normal float, so flush-to-zero devices keep it): noisy top-k divides by it, and 0/0 would be NaN.
+    /// </summary>
     public static float Softplus(float x) =>
-        x < -15f ? XMath.Exp(x) : (x > 0f ? x : 0f) + XMath.Log(1f + XMath.Exp(-(x < 0f ? -x : x)));
+        x < -15f ? XMath.Max(XMath.Exp(x), 1e-30f) : (x > 0f ? x : 0f) + XMath.Log(1f + XMath.Exp(-(x < 0f ? -x : x)));
 
     public static float Sigmoid(float x) => 1f / (1f + XMath.Exp(-x));
 

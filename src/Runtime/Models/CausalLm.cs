@@ -45,9 +45,10 @@ public static class TextGeneration
             throw new ArgumentOutOfRangeException(nameof(maxNewTokens), $"maxNewTokens = {maxNewTokens} must be >= 0");
         }
 
-        if (prompt.Length + maxNewTokens > model.MaxSequence)
+        // The last new token is sampled, never fed back: the cache holds prompt + maxNewTokens − 1.
+        if (prompt.Length + Math.Max(0, maxNewTokens - 1) > model.MaxSequence)
         {
-            throw new ArgumentException($"prompt ({prompt.Length}) + maxNewTokens ({maxNewTokens}) exceeds the model's MaxSequence ({model.MaxSequence})", nameof(maxNewTokens));
+            throw new ArgumentException($"prompt ({prompt.Length}) + maxNewTokens ({maxNewTokens}) − 1 exceeds the model's MaxSequence ({model.MaxSequence})", nameof(maxNewTokens));
         }
 
         var stops = new HashSet<int>(sampling.StopTokens ?? Array.Empty<int>());

@@ -19,20 +19,27 @@ public static class ModelRuntime
     }
 
     /// <summary>Runs one MoE block on the session's device and brings its output rows back; its statistics join <paramref name="load"/>.</summary>
-    public static void RunMoe(Session session, Func<DeviceTensor, MoeResult> forward, ReadOnlySpan<float> x, int tokens, int dim, Span<float> output, MoeStatsAccumulator load)
+    public static MoeStats RunMoe(Session session, Func<DeviceTensor, MoeResult> forward, ReadOnlySpan<float> x, int tokens, int dim, Span<float> output, MoeStatsAccumulator load)
     {
         using var input = session.Upload(x, tokens, dim);
         using var result = forward(input);
         result.Output.CopyTo(output);
         load.Add(result.Stats);
+        return result.Stats;
     }
 
     /// <summary>Throws unless a step of <paramref name="tokens"/> fits after the <paramref name="cached"/> ones.</summary>
-    public static void CheckStep(int tokens, int cached, int maxSequence, string model)
+    public static void CheckStep(int tokens, int cached, int maxSequence, int vocab, string model)
     {
         if (tokens == 0)
         {
             throw new ArgumentException($"{model}: a step needs at least one token");
+        }
+
+        // Checked before any layer runs: a full pass's logits must fit one array (and the device's int-indexed launch).
+        if ((long)tokens * vocab > int.MaxValue)
+        {
+            throw new ArgumentException($"{model}: {tokens} tokens x {vocab} logits exceed what one call returns; send the sequence in several Steps");
         }
 
         if (cached + tokens > maxSequence)

@@ -16,7 +16,7 @@ public sealed class WeightSpec
 
     public IReadOnlyList<int> Shape { get; }
 
-    /// <summary>Inputs feeding each output; initial values are uniform in ±1/sqrt(FanIn), as torch.nn.Linear; 0 means they start at zero.</summary>
+    /// <summary>Inputs feeding each output; initial values are uniform in ±1/sqrt(FanIn), as torch.nn.Linear; 0 means they start at zero (a bias), −1 at one (a norm's scale).</summary>
     public int FanIn { get; }
 
     public override string ToString() => $"{Name} [{string.Join(", ", Shape)}]";

@@ -20,3 +20,19 @@ public partial class TinyLm
 public partial class TinyLayerNormLm
 {
 }
+
+[MoeTransformer(Vocab = 40, Dim = 64, Layers = 2, MaxSequence = 32)]
+[Attention(Heads = 2, KvHeads = 2)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 32)]
+[Router(RouterKind.NoisyTopK)]
+public partial class NoisyTinyLm
+{
+}
+
+[MoeTransformer(Vocab = 40, Dim = 64, Layers = 2, MaxSequence = 32)]
+[Attention(Heads = 2, KvHeads = 1)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 32, Activation = Activation.Silu)]
+[Router(RouterKind.DeepSeek, SharedExperts = 1, BiasUpdateRate = 0.05f)]
+public partial class DeepSeekTinyLm
+{
+}
