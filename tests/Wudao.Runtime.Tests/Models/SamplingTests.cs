@@ -41,6 +41,44 @@ public sealed class SamplingTests
     }
 
     [Fact]
+    public void Candidates_are_ordered_by_logit_then_id_for_negative_values_and_ties()
+    {
+        var rng = new Random(5);
+        for (var trial = 0; trial < 200; trial++)
+        {
+            // Few distinct values, both signs: ties and negative zero are common.
+            var logits = Enumerable.Range(0, 37).Select(_ => (float)(rng.Next(-4, 5) * 0.5)).ToArray();
+            logits[rng.Next(37)] = -0f;
+            if (trial % 2 == 0)
+            {
+                // The largest value as −0 before +0: still a tie, broken by the lower id.
+                Array.Fill(logits, -1f);
+                logits[3 + (trial % 5)] = -0f;
+                logits[20] = 0f;
+            }
+
+            Assert.Equal(Sampler.ArgMax(logits), Sampler.Next(logits, new Sampling(Temperature: 1f, TopK: 1), trial));
+            Assert.Equal(Sampler.ArgMax(logits), Sampler.Next(logits, new Sampling(Temperature: 1f, TopP: 1e-6f), trial));
+        }
+    }
+
+    [Fact]
+    public void Top_k_of_negative_logits_draws_their_softmax()
+    {
+        var logits = new[] { -3f, -1f, -2f, -9f };
+        var counts = new int[4];
+        for (var step = 0; step < 20000; step++)
+        {
+            counts[Sampler.Next(logits, new Sampling(TopK: 2, Seed: 3), step)]++;
+        }
+
+        var p1 = 1 / (1 + Math.Exp(-1));
+        Assert.InRange(counts[1] / 20000.0, p1 - 0.015, p1 + 0.015);
+        Assert.InRange(counts[2] / 20000.0, 1 - p1 - 0.015, 1 - p1 + 0.015);
+        Assert.Equal(0, counts[0] + counts[3]);
+    }
+
+    [Fact]
     public void Same_seed_same_tokens_other_seed_other_tokens()
     {
         var flat = new float[64];
