@@ -51,8 +51,8 @@ public static class CpuKernelEmitter
         w.Line($"public const int KC = {KBlock};");
         w.Line("public const int MR = 6;");
         w.Line($"public const int LogitRows = {LogitRows};");
-        w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows.</summary>");
-        w.Line("public const int ScratchFloats = TileRows * Kernels.H1 > 3 * Kernels.ER ? TileRows * Kernels.H1 : 3 * Kernels.ER;");
+        w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows and its batched logits.</summary>");
+        w.Line("public const int ScratchFloats = TileRows * Kernels.H1 > (3 + (2 * LogitRows)) * Kernels.ER ? TileRows * Kernels.H1 : (3 + (2 * LogitRows)) * Kernels.ER;");
         w.Line();
         w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
         w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
@@ -256,17 +256,54 @@ TOPK";
         return body + "}\n";
     }
 
-    /// <summary>The same per-token method as the ILGPU kernel, over this work item's tokens, with the worker's scratch.</summary>
+    /// <summary>
+    /// The same per-token method as the ILGPU kernel, over this work item's tokens, with the
+    /// worker's scratch. Its router GEMVs (named in the kernel's "logits" fact) run vectorised
+    /// here, LogitRows tokens at a time, and reach the method precomputed in its scratch row.
+    /// </summary>
     private static string PerTokenGate(EmittedKernel k, string rows)
     {
         var scratch = rows == "0" ? "default(global::ILGPU.ArrayView<float>)" : $"this.scratch.SubView((long)worker * ScratchFloats, {rows} * Kernels.ER)";
         var args = string.Join(", ", k.Parameters.Select(p => "this." + Field(p)));
-        return $@"int t1 = global::System.Math.Min(this.args.Tokens, (item + 1) * TokenChunk);
+        if (!k.Facts.TryGetValue("logits", out var weights))
+        {
+            return $@"int t1 = global::System.Math.Min(this.args.Tokens, (item + 1) * TokenChunk);
 for (int t = item * TokenChunk; t < t1; t++)
 {{
-    Kernels.K{k.Index}Token(t, {args}, {scratch});
+    Kernels.K{k.Index}Token(t, {args}, {scratch}, false);
 }}
 ";
+        }
+
+        const string U = "global::System.Runtime.CompilerServices.Unsafe";
+        const string M = "global::System.Runtime.InteropServices.MemoryMarshal";
+        var x = Field(k.Parameters.First(p => p.Name == "x"));
+        var names = weights.Split(',');
+        var sb = new System.Text.StringBuilder();
+        sb.Append($@"int t0 = item * TokenChunk;
+int t1 = global::System.Math.Min(this.args.Tokens, t0 + TokenChunk);
+var s = {scratch};
+ref float row = ref global::Wudao.CpuMemory.Ref(s);
+ref float batch = ref {U}.Add(ref global::Wudao.CpuMemory.Ref(this.scratch), ((nint)worker * ScratchFloats) + ({rows} * Kernels.ER));
+for (int t = t0; t < t1; t++)
+{{
+    int r = (t - t0) % LogitRows;
+    if (r == 0)
+    {{
+");
+        for (var i = 0; i < names.Length; i++)
+        {
+            sb.Append($"        Logits(ref {U}.Add(ref global::Wudao.CpuMemory.Ref(this.{x}), (nint)t * Kernels.D), global::System.Math.Min(LogitRows, t1 - t), ref global::Wudao.CpuMemory.Ref(this.w_{names[i]}), {M}.CreateSpan(ref {U}.Add(ref batch, {i} * LogitRows * Kernels.ER), LogitRows * Kernels.ER));").Append('\n');
+        }
+
+        sb.Append("    }").Append('\n').Append('\n');
+        for (var i = 0; i < names.Length; i++)
+        {
+            sb.Append($"    {M}.CreateReadOnlySpan(ref {U}.Add(ref batch, ({i} * LogitRows * Kernels.ER) + (r * Kernels.ER)), Kernels.ER).CopyTo({M}.CreateSpan(ref {U}.Add(ref row, {i} * Kernels.ER), Kernels.ER));").Append('\n');
+        }
+
+        sb.Append($"    Kernels.K{k.Index}Token(t, {args}, s, true);").Append('\n').Append('}').Append('\n');
+        return sb.ToString();
     }
 
     private static string Route(EmittedKernel k)
@@ -749,6 +786,7 @@ private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
     /// </summary>
     private static string LogitsHelper()
     {
+        // The router's width is ER: routed experts only (DeepSeek's shared experts take no logit).
         var sb = new System.Text.StringBuilder();
         sb.Append("private static void Logits(ref float x, int rows, ref float wg, global::System.Span<float> logits)\n{\n");
         for (var r = 0; r < LogitRows; r++)
@@ -761,14 +799,14 @@ private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
         {
             var v = "global::System.Runtime.Intrinsics." + vec;
             sb.Append(wideOnly ? "    if (Wide)\n    {\n" : "    {\n");
-            sb.Append($"        for (; e0 + {lanes} <= Kernels.E; e0 += {lanes})\n        {{\n");
+            sb.Append($"        for (; e0 + {lanes} <= Kernels.ER; e0 += {lanes})\n        {{\n");
             for (var r = 0; r < LogitRows; r++)
             {
                 sb.Append($"            var a{r} = {v}<float>.Zero;\n");
             }
 
             sb.Append("            for (int d = 0; d < Kernels.D; d++)\n            {\n");
-            sb.Append($"                var w = {v}.LoadUnsafe(ref wg, (nuint)((d * Kernels.E) + e0));\n");
+            sb.Append($"                var w = {v}.LoadUnsafe(ref wg, (nuint)((d * Kernels.ER) + e0));\n");
             for (var r = 0; r < LogitRows; r++)
             {
                 sb.Append($"                a{r} = {v}.FusedMultiplyAdd({v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x{r}, d)), w, a{r});\n");
@@ -777,23 +815,23 @@ private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
             sb.Append("            }\n\n");
             for (var r = 0; r < LogitRows; r++)
             {
-                sb.Append($"            if (rows > {r})\n            {{\n                {v}.CopyTo(a{r}, logits.Slice(({r} * Kernels.E) + e0));\n            }}\n");
+                sb.Append($"            if (rows > {r})\n            {{\n                {v}.CopyTo(a{r}, logits.Slice(({r} * Kernels.ER) + e0));\n            }}\n");
             }
 
             sb.Append("        }\n    }\n\n");
         }
 
-        sb.Append(@"    for (; e0 < Kernels.E; e0++)
+        sb.Append(@"    for (; e0 < Kernels.ER; e0++)
     {
         for (int r = 0; r < rows; r++)
         {
             float acc = 0f;
             for (int d = 0; d < Kernels.D; d++)
             {
-                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.E) + e0), acc);
+                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.ER) + e0), acc);
             }
 
-            logits[(r * Kernels.E) + e0] = acc;
+            logits[(r * Kernels.ER) + e0] = acc;
         }
     }
 }

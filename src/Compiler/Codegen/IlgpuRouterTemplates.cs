@@ -66,19 +66,31 @@ gates[ti] = 1f;";
         var token = @"long xo = (long)ti * D;
 long co = (long)ti * KR;
 
-// matmul ×2 + noisy: clean logits c, noise logits r, H = c + ε·softplus(r) (Shazeer 2017).
+// matmul ×2: clean logits c and noise logits r into the scratch row (the native schedule computes
+// them vectorised for several tokens and passes ready = true).
+if (!ready)
+{
+    for (int e = 0; e < ER; e++)
+    {
+        float c = 0f;
+        float r = 0f;
+        for (int d = 0; d < D; d++)
+        {
+            float xv = x[xo + d];
+            c += xv * wg[(long)d * ER + e];
+            r += xv * wn[(long)d * ER + e];
+        }
+
+        s[e] = c;
+        s[ER + e] = r;
+    }
+}
+
+// noisy: H = c + ε·softplus(r) (Shazeer 2017).
 for (int e = 0; e < ER; e++)
 {
-    float c = 0f;
-    float r = 0f;
-    for (int d = 0; d < D; d++)
-    {
-        float xv = x[xo + d];
-        c += xv * wg[(long)d * ER + e];
-        r += xv * wn[(long)d * ER + e];
-    }
-
-    float sd = global::Wudao.RouterMath.Softplus(r);
+    float c = s[e];
+    float sd = global::Wudao.RouterMath.Softplus(s[ER + e]);
     // ε only while training (Shazeer adds the noise to train the router); inference routes on H = c.
     float eps = args.Training != 0 ? global::Wudao.CounterRng.Normal(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.NoiseStream, args.Step, unchecked(((args.TokenBase + ti) * ER) + e)) : 0f;
     s[e] = c;
@@ -158,7 +170,7 @@ for (int j = 0; j < KR; j++)
 {
     gates[co + j] = gates[co + j] / sum;
 }";
-        return PerToken(k, ps, token, 3, new Dictionary<string, string>());
+        return PerToken(k, ps, token, 3, new Dictionary<string, string> { ["logits"] = "wg,wn" });
     }
 
     private static EmittedKernel DeepSeekGate(PlannedKernel k, KernelPlan plan)
@@ -185,13 +197,21 @@ for (int j = 0; j < KR; j++)
         var token = @"long xo = (long)ti * D;
 long co = (long)ti * K;
 
-// matmul + sigmoid: each expert's affinity score on its own (DeepSeek-V3), not a softmax.
+// matmul (unless the native schedule passed the logits ready) + sigmoid: each expert's affinity
+// score on its own (DeepSeek-V3), not a softmax.
 for (int e = 0; e < ER; e++)
 {
     float acc = 0f;
-    for (int d = 0; d < D; d++)
+    if (ready)
     {
-        acc += x[xo + d] * wg[(long)d * ER + e];
+        acc = s[e];
+    }
+    else
+    {
+        for (int d = 0; d < D; d++)
+        {
+            acc += x[xo + d] * wg[(long)d * ER + e];
+        }
     }
 
     s[e] = global::Wudao.RouterMath.Sigmoid(acc);
@@ -235,7 +255,7 @@ for (int j = KR; j < K; j++)
     experts[co + j] = ER + (j - KR);
     gates[co + j] = 1f;
 }";
-        return PerToken(k, ps, token, 1, new Dictionary<string, string>());
+        return PerToken(k, ps, token, 1, new Dictionary<string, string> { ["logits"] = "wg" });
     }
 
     /// <summary>
@@ -344,10 +364,10 @@ if (tid == 0)
     {
         var names = string.Join(", ", ps.Select(p => p.Name));
         var scratch = scratchRows == 0 ? "default(global::ILGPU.ArrayView<float>)" : $"global::ILGPU.LocalMemory.Allocate<float>({scratchRows} * ER)";
-        var body = $"K{k.Index}Token(index, {names}, {scratch});";
+        var body = $"K{k.Index}Token(index, {names}, {scratch}, false);";
         var parameters = string.Join(", ", ps.Select(p => $"{p.CsType} {p.Name}"));
-        var helper = $"/// <summary>k{k.Index} {k.Name} for one token; <paramref name=\"s\"/> is its scratch row ({scratchRows}·ER floats).</summary>\n"
-            + $"public static void K{k.Index}Token(int ti, {parameters}, {F} s)\n{{\n{Indent(token)}\n}}";
+        var helper = $"/// <summary>k{k.Index} {k.Name} for one token; <paramref name=\"s\"/> is its scratch row ({scratchRows}·ER floats), holding the router logits already when <paramref name=\"ready\"/>.</summary>\n"
+            + $"public static void K{k.Index}Token(int ti, {parameters}, {F} s, bool ready)\n{{\n{Indent(token)}\n}}";
         facts["per_token"] = (scratchRows).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Gate", false, ps, body, facts, helper);
     }
