@@ -141,12 +141,13 @@ private static float Erf(float x)
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
+        var packed = new HashSet<string>(CpuKernelEmitter.PackedWeights(kernels));
         var name = CSharpNames.Identifier(spec.ClassName);
         w.Line("private readonly global::Wudao.Session _session;");
         w.Line("private readonly global::Wudao.CounterSeed _seed;");
         foreach (var b in plan.Weights)
         {
-            w.Line($"private readonly global::Wudao.DeviceTensor _w_{b.Value};");
+            w.Line(packed.Contains(b.Value) ? $"private readonly global::Wudao.DeviceTensor? _w_{b.Value};" : $"private readonly global::Wudao.DeviceTensor _w_{b.Value};");
         }
 
         foreach (var k in kernels)
@@ -165,7 +166,10 @@ private static float Erf(float x)
         w.Line("_seed = new global::Wudao.CounterSeed(routingSeed);");
         foreach (var b in plan.Weights)
         {
-            w.Line($"_w_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
+            // The native schedule reads the expert GEMMs' weights only as packed panels: no second copy.
+            w.Line(packed.Contains(b.Value)
+                ? $"_w_{b.Value} = session.Workers == null ? session.Upload(weights[\"{b.Name}\"]) : null;"
+                : $"_w_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
         }
 
         foreach (var k in kernels)
@@ -219,6 +223,7 @@ private static float Erf(float x)
 
     private static void EmitForward(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
+        var packed = new HashSet<string>(CpuKernelEmitter.PackedWeights(kernels));
         var output = plan.Graph.Outputs[0];
         var hash = spec.Router == RouterKind.Hash;
         w.Line("/// <summary>");
@@ -270,7 +275,7 @@ private static float Erf(float x)
         w.Open("if (t > 0 && _cpu != null)");
         foreach (var p in kernels.SelectMany(k => k.Parameters).GroupBy(CpuKernelEmitter.Field).Select(g => g.First()))
         {
-            w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Argument(p, output)};");
+            w.Line($"_cpu.{CpuKernelEmitter.Field(p)} = {Argument(p, output, packed)};");
         }
 
         w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.ScratchFloats);");
@@ -293,7 +298,7 @@ private static float Erf(float x)
                 IterationSpace.TokenGather => "t * Kernels.D",
                 _ => "t",
             };
-            var args = string.Join(", ", k.Parameters.Select(p => Argument(p, output)));
+            var args = string.Join(", ", k.Parameters.Select(p => Argument(p, output, packed)));
             w.Line($"_k{k.Index}({launch}, {args});");
         }
 
@@ -331,7 +336,7 @@ private static float Erf(float x)
         w.Open("public void Dispose()");
         foreach (var b in plan.Weights)
         {
-            w.Line($"_w_{b.Value}.Dispose();");
+            w.Line($"_w_{b.Value}{(packed.Contains(b.Value) ? "?" : "")}.Dispose();");
         }
 
         w.Close();
@@ -343,6 +348,7 @@ private static float Erf(float x)
     /// </summary>
     private static void EmitStages(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
+        var packed = new HashSet<string>(CpuKernelEmitter.PackedWeights(kernels));
         var ffn = kernels.First(k => k.Space == IterationSpace.ExpertRows);
         w.Line();
         w.Line("global::Wudao.Session global::Wudao.IMoeStages.Session => _session;");
@@ -367,7 +373,7 @@ private static float Erf(float x)
             var signature = $"{stage}({string.Join(", ", parameters.Select(p => $"{p.Type} {p.Name}"))})";
             var named = new HashSet<string>(parameters.Select(p => p.Name));
             var k = kernels.First(x => x.Space == space);
-            string Arg(KernelParam p) => p.Kind == BindingKind.Weight ? $"_w_{p.Value}.View" : p.Name;
+            string Arg(KernelParam p) => p.Kind == BindingKind.Weight ? WeightView(p.Value, packed) : p.Name;
             var expert = space == IterationSpace.ExpertRows;
             w.Line();
             w.Open($"void global::Wudao.IMoeStages.{signature}");
@@ -452,16 +458,20 @@ private static float Erf(float x)
     }
 
     /// <summary>What the launcher passes for a kernel parameter (on either target).</summary>
-    private static string Argument(KernelParam p, string output) => p.Kind switch
+    private static string Argument(KernelParam p, string output, ICollection<string> packed) => p.Kind switch
     {
         BindingKind.Input => p.Value == "x" ? "x.View" : p.Value,
-        BindingKind.Weight => $"_w_{p.Value}.View",
+        BindingKind.Weight => WeightView(p.Value, packed),
         BindingKind.Meta => "meta",
         BindingKind.Args => "args",
         _ => p.Value == output ? $"v_{p.Value}.View" : $"v_{p.Value}",
     };
 
     private static string Meta(string value) => IlgpuKernelEmitter.MetaOffset(value);
+
+    /// <summary>A weight's device view; a packed one (absent on the native target, which reads its panels) is an empty view there.</summary>
+    private static string WeightView(string value, ICollection<string> packed) =>
+        packed.Contains(value) ? $"(_w_{value}?.View ?? default)" : $"_w_{value}.View";
 
     private static string LossName(string value) => value switch
     {
