@@ -22,6 +22,7 @@ public sealed class IlgpuAttention : IDisposable
     private MemoryBuffer1D<int, Stride1D.Dense>? _positions;
     private MemoryBuffer1D<int, Stride1D.Dense>? _rows;
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
+    private float[]? _uploadedFrequencies;
 
     public IlgpuAttention(Accelerator accelerator)
     {
@@ -68,7 +69,7 @@ public sealed class IlgpuAttention : IDisposable
 
         var stream = _accelerator.DefaultStream;
         var positionView = Upload(ref _positions, pos, stream);
-        var frequencyView = Upload(ref _frequencies, shape.InverseFrequencies, stream);
+        var frequencyView = Frequencies(shape, stream);
         Attend(shape, q, k, v, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, new AttentionKernelArgs(shape));
     }
 
@@ -131,7 +132,7 @@ public sealed class IlgpuAttention : IDisposable
         var stream = _accelerator.DefaultStream;
         var positionView = Upload(ref _positions, pos, stream);
         var rowView = Upload(ref _rows, rows, stream);
-        var frequencyView = Upload(ref _frequencies, shape.InverseFrequencies, stream);
+        var frequencyView = Frequencies(shape, stream);
         var args = new AttentionKernelArgs(shape, keysRotated: true);
         var threads = tokens * shape.KvHeads;
         var group = Math.Min(AttentionKernel.AppendGroup, _accelerator.MaxNumThreadsPerGroup);
@@ -223,6 +224,20 @@ public sealed class IlgpuAttention : IDisposable
             frequencies,
             args,
             new SpecializedValue<int>(shape.HeadDim));
+    }
+
+    /// <summary>RoPE's inverse frequencies on the device: uploaded when the shape's table changes, not every call.</summary>
+    private ArrayView<float> Frequencies(AttentionShape shape, AcceleratorStream stream)
+    {
+        var table = shape.InverseFrequencies;
+        if (_frequencies != null && _uploadedFrequencies != null && table.AsSpan().SequenceEqual(_uploadedFrequencies))
+        {
+            return _frequencies.View.SubView(0, table.Length).BaseView;
+        }
+
+        var view = Upload(ref _frequencies, table, stream);
+        _uploadedFrequencies = (float[])table.Clone();
+        return view;
     }
 
     private static int Length(ArrayView<float> view) =>
