@@ -63,6 +63,24 @@ public sealed class ModelBehaviourTests
     }
 
     [Fact]
+    public void A_step_that_fails_midway_rolls_every_cache_back()
+    {
+        using var session = Session.Create(DeviceKind.Native, threads: 1);
+        using var lm = TinyLm.Create(session, seed: 3);
+        lm.Step(Ids);
+
+        // White-box fault: block 1's MoE layer is gone, so a step fails after block 0 has already
+        // appended to its cache.
+        var moe = (IMoeLayer)typeof(TinyLm).GetField("_moe_l1_f", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(lm)!;
+        moe.Dispose();
+        Assert.ThrowsAny<Exception>(() => lm.Step(new[] { 4, 5 }));
+
+        Assert.Equal(Ids.Length, lm.Length);
+        var caches = new[] { "_cache_l0_att", "_cache_l1_att" }.Select(n => (Wudao.Attention.KvCache)typeof(TinyLm).GetField(n, System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(lm)!);
+        Assert.All(caches, c => Assert.Equal(Ids.Length, c.Length(0)));
+    }
+
+    [Fact]
     public void Generation_may_fill_the_cache_exactly()
     {
         using var session = Session.Create(DeviceKind.Native, threads: 1);
