@@ -103,6 +103,8 @@ public static class ModelEmitter
         }
 
         w.Close();
+        // Device memory and MoE layers: if any of them fails, what was made so far is released.
+        w.Open("try");
         ModelDeviceEmitter.Init(w, spec, plan);
 
         foreach (var m in moes)
@@ -114,6 +116,12 @@ public static class ModelEmitter
             w.Line($"_moe_{m.Results[0]}.Training = false;");
         }
 
+        w.Close();
+        w.Open("catch");
+        w.Line("Release();");
+        w.Line("throw;");
+        w.Close();
+        w.Line();
         w.Line($"ExpertLoad = new global::Wudao.MoeStatsAccumulator[{moes.Count}];");
         w.Line("for (int i = 0; i < ExpertLoad.Length; i++)");
         w.Line("{");
@@ -356,13 +364,18 @@ public static class ModelEmitter
         w.Line("}");
         w.Line();
         w.Line("_disposed = true;");
+        w.Line("Release();");
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Disposes the MoE layers and device memory made so far (also from a constructor that fails).</summary>");
+        w.Open("private void Release()");
         foreach (var m in moes)
         {
-            w.Line($"_moe_{m}.Dispose();");
+            w.Line($"_moe_{m}?.Dispose();");
         }
 
         ModelDeviceEmitter.Dispose(w, plan);
-        w.Close();
         w.Close();
     }
 
