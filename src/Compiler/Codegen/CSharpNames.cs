@@ -19,4 +19,10 @@ public static class CSharpNames
 
     /// <summary>The name with its namespace, unescaped (for keys and file names).</summary>
     public static string Qualified(string ns, string name) => ns.Length > 0 ? ns + "." + name : name;
+
+    /// <summary>A float as a C# literal that round-trips (<c>1.25f</c>).</summary>
+    public static string Float(float v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+
+    /// <summary>Text as a C# verbatim string literal.</summary>
+    public static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 }

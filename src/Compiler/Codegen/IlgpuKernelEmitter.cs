@@ -91,7 +91,7 @@ public static class IlgpuKernelEmitter
         }
 
         ps.Add(new(BindingKind.Args, "", Args, "args"));
-        var eps = jitter != null ? Float(jitter.FloatAttr("eps")) : "0f";
+        var eps = jitter != null ? CSharpNames.Float(jitter.FloatAttr("eps")) : "0f";
         var body = @"int ti = index;
 long xo = (long)ti * D;
 long po = (long)ti * E;
@@ -376,7 +376,7 @@ if (tid == 0)
         zs += lse[t] * lse[t];
     }}
 
-    meta[{MetaOffset(z.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt(tokens > 0 ? {Float(z.FloatAttr("weight"))} * (zs / tokens) : 0f);
+    meta[{MetaOffset(z.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt(tokens > 0 ? {CSharpNames.Float(z.FloatAttr("weight"))} * (zs / tokens) : 0f);
 }}
 ";
         }
@@ -391,14 +391,14 @@ if (tid == 0)
         {
             facts["importance"] = MetaOffset(noisy.Results[0]);
             facts["load"] = MetaOffset(noisy.Results[1]);
-            facts["importance_weight"] = Float(noisy.FloatAttr("importance"));
-            facts["load_weight"] = Float(noisy.FloatAttr("load"));
+            facts["importance_weight"] = CSharpNames.Float(noisy.FloatAttr("importance"));
+            facts["load_weight"] = CSharpNames.Float(noisy.FloatAttr("load"));
         }
 
         if (z != null)
         {
             facts["z"] = MetaOffset(z.Results[0]);
-            facts["z_weight"] = Float(z.FloatAttr("weight"));
+            facts["z_weight"] = CSharpNames.Float(z.FloatAttr("weight"));
         }
 
         if (aux != null)
@@ -441,8 +441,8 @@ for (int e = tid; e < E; e += g)
 global::ILGPU.Group.Barrier();
 if (tid == 0)
 {{
-    meta[{MetaOffset(noisy.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt({Float(noisy.FloatAttr("importance"))} * global::Wudao.RouterMath.CvSquared(importance));
-    meta[{MetaOffset(noisy.Results[1])}] = (int)global::ILGPU.Interop.FloatAsInt({Float(noisy.FloatAttr("load"))} * global::Wudao.RouterMath.CvSquared(load));
+    meta[{MetaOffset(noisy.Results[0])}] = (int)global::ILGPU.Interop.FloatAsInt({CSharpNames.Float(noisy.FloatAttr("importance"))} * global::Wudao.RouterMath.CvSquared(importance));
+    meta[{MetaOffset(noisy.Results[1])}] = (int)global::ILGPU.Interop.FloatAsInt({CSharpNames.Float(noisy.FloatAttr("load"))} * global::Wudao.RouterMath.CvSquared(load));
 }}
 ";
 
@@ -671,9 +671,6 @@ output[i] = acc;
             }
         }
     }
-
-    /// <summary>A float as a C# literal.</summary>
-    public static string Float(float v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
 
     private static CompileException NoTemplate(PlannedKernel k) =>
         new($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}]");

@@ -71,12 +71,12 @@ public static class LauncherEmitter
         w.Line("/// <summary>What the compiler knew about this layer: sizes, router, weights, graph and plan.</summary>");
         w.Line($"public static global::Wudao.MoeLayerInfo Info {{ get; }} = new global::Wudao.MoeLayerInfo(");
         w.Line($"    \"{spec.ClassName}\", {spec.Dim}, {spec.Experts}, {spec.TopK}, {spec.Hidden},");
-        w.Line($"    global::Wudao.Activation.{spec.Activation}, global::Wudao.RouterKind.{spec.Router}, {F(spec.CapacityFactor)}, {F(spec.AuxLossWeight)},");
+        w.Line($"    global::Wudao.Activation.{spec.Activation}, global::Wudao.RouterKind.{spec.Router}, {CSharpNames.Float(spec.CapacityFactor)}, {CSharpNames.Float(spec.AuxLossWeight)},");
         w.Line($"    new global::Wudao.WeightSpec[] {{ {weights} }},");
-        w.Line($"    {Verbatim(graphText)},");
-        w.Line($"    {Verbatim(planText)},");
-        w.Line($"    {spec.Ranks}, {F(spec.Jitter)}, {F(spec.ZLossWeight)},");
-        w.Line($"    new global::Wudao.RouterOptions({F(spec.ImportanceWeight)}, {F(spec.LoadWeight)}, {spec.SharedExperts}, {F(spec.BiasUpdateRate)}, {spec.Vocab}));");
+        w.Line($"    {CSharpNames.Verbatim(graphText)},");
+        w.Line($"    {CSharpNames.Verbatim(planText)},");
+        w.Line($"    {spec.Ranks}, {CSharpNames.Float(spec.Jitter)}, {CSharpNames.Float(spec.ZLossWeight)},");
+        w.Line($"    new global::Wudao.RouterOptions({CSharpNames.Float(spec.ImportanceWeight)}, {CSharpNames.Float(spec.LoadWeight)}, {spec.SharedExperts}, {CSharpNames.Float(spec.BiasUpdateRate)}, {spec.Vocab}));");
         w.Line();
     }
 
@@ -516,7 +516,4 @@ private static float Erf(float x)
         _ => throw new CompileException($"no launch bound for dimension {d.Symbol}"),
     }));
 
-    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture) + "f";
-
-    private static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 }

@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Plan;
@@ -67,7 +66,7 @@ internal static class ModelDeviceEmitter
     public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        var eps = F(spec.NormEpsilon);
+        var eps = CSharpNames.Float(spec.NormEpsilon);
         var norm = $"new global::Wudao.Models.NormArgs({spec.Dim}, {eps}, {(spec.Norm == NormKind.LayerNorm ? "true" : "false")})";
 
         // Rows a MoE block reads are device tensors (the MoE layer's input type); the rest are scope views.
@@ -184,5 +183,4 @@ internal static class ModelDeviceEmitter
 
     private static string Beta(Node norm, int at) => norm.Operands.Count > at ? $"_d_{norm.Operands[at]}" : "null";
 
-    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture) + "f";
 }

@@ -47,13 +47,13 @@ public static class ModelEmitter
         var moeBlocks = Enumerable.Range(0, spec.Layers).Where(spec.IsMoe).Select(i => $"\"layers.{i}.moe.\"");
         w.Line("/// <summary>What the compiler knew about this model: sizes, weights, graph and plan.</summary>");
         w.Line("public static global::Wudao.Models.ModelInfo Info { get; } = new global::Wudao.Models.ModelInfo(");
-        w.Line($"    \"{spec.ClassName}\", {spec.Vocab}, {spec.Dim}, {spec.Layers}, {spec.MaxSequence}, global::Wudao.Norm.{spec.Norm}, {F(spec.NormEpsilon)},");
-        w.Line($"    {spec.Heads}, {spec.KvHeads}, {(spec.Causal ? "true" : "false")}, global::Wudao.Position.{spec.Position}, {F(spec.RopeBase)}, {spec.Every}, {spec.DenseHidden},");
+        w.Line($"    \"{spec.ClassName}\", {spec.Vocab}, {spec.Dim}, {spec.Layers}, {spec.MaxSequence}, global::Wudao.Norm.{spec.Norm}, {CSharpNames.Float(spec.NormEpsilon)},");
+        w.Line($"    {spec.Heads}, {spec.KvHeads}, {(spec.Causal ? "true" : "false")}, global::Wudao.Position.{spec.Position}, {CSharpNames.Float(spec.RopeBase)}, {spec.Every}, {spec.DenseHidden},");
         w.Line($"    {moe}.Info,");
         w.Line($"    new global::Wudao.WeightSpec[] {{ {string.Join(", ", weights)} }},");
         w.Line($"    new string[] {{ {string.Join(", ", moeBlocks)} }},");
-        w.Line($"    {Verbatim(graphText)},");
-        w.Line($"    {Verbatim(planText)});");
+        w.Line($"    {CSharpNames.Verbatim(graphText)},");
+        w.Line($"    {CSharpNames.Verbatim(planText)});");
         w.Line();
     }
 
@@ -89,7 +89,7 @@ public static class ModelEmitter
         w.Line("_session = session ?? throw new global::System.ArgumentNullException(nameof(session));");
         w.Line("Weights = weights ?? throw new global::System.ArgumentNullException(nameof(weights));");
         w.Line("weights.CheckAgainst(Info.AllWeights, Info.Name);");
-        w.Line($"_shape = new global::Wudao.Attention.AttentionShape({spec.Heads}, {spec.KvHeads}, {spec.HeadDim}, {(spec.Causal ? "true" : "false")}, {(spec.Position == PositionKind.Rope ? "true" : "false")}, {F(spec.RopeBase)});");
+        w.Line($"_shape = new global::Wudao.Attention.AttentionShape({spec.Heads}, {spec.KvHeads}, {spec.HeadDim}, {(spec.Causal ? "true" : "false")}, {(spec.Position == PositionKind.Rope ? "true" : "false")}, {CSharpNames.Float(spec.RopeBase)});");
         foreach (var b in plan.Weights)
         {
             w.Line($"_w_{b.Value} = weights[\"{b.Name}\"].Data;");
@@ -171,10 +171,10 @@ public static class ModelEmitter
             {
                 case IterationSpace.TokenRows when n.Op == Ops.Embed:
                     var norm = k.Nodes[1];
-                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {spec.Vocab}, {spec.Dim}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {Beta(norm, 2)}, {F(spec.NormEpsilon)}, v_{norm.Results[0]});");
+                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {spec.Vocab}, {spec.Dim}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {Beta(norm, 2)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{norm.Results[0]});");
                     break;
                 case IterationSpace.TokenRows:
-                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {Beta(n, 3)}, {F(spec.NormEpsilon)}, v_{n.Results[1]});");
+                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {Beta(n, 3)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
                     w.Line($"global::Wudao.Models.ModelOps.DenseFfn(v_{n.Operands[0]}, t, {spec.Dim}, _w_{n.Operands[1]}, _w_{n.Operands[2]}, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _w_{n.Operands[3]}, _w_{n.Operands[4]}, v_{n.Results[0]}, ws.Take((long)t * {spec.DenseHiddenIn + spec.DenseHidden}), _session.Workers);");
@@ -397,7 +397,4 @@ public static class ModelEmitter
     private static string Spec(string name, IEnumerable<int> shape, string fanIn) =>
         $"new global::Wudao.WeightSpec(\"{name}\", new int[] {{ {string.Join(", ", shape)} }}, {fanIn})";
 
-    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture) + "f";
-
-    private static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 }
