@@ -58,19 +58,8 @@ internal static class AttentionChecks
         }
     }
 
-    /// <summary>The cache must match the shape and the batch, and have room for every sequence's new tokens.</summary>
-    public static void Cache(AttentionShape shape, KvCache cache, ReadOnlySpan<int> seqOffsets)
-    {
-        ArgumentNullException.ThrowIfNull(cache);
-        CacheMatches(shape, cache.Sequences, cache.KvHeads, cache.HeadDim, seqOffsets);
-        for (var b = 0; b < cache.Sequences; b++)
-        {
-            cache.CheckRoom(b, seqOffsets[b + 1] - seqOffsets[b]);
-        }
-    }
-
-    /// <summary>As for <see cref="KvCache"/>: the device cache must match the shape and the batch and have room.</summary>
-    public static void Cache(AttentionShape shape, IlgpuKvCache cache, ReadOnlySpan<int> seqOffsets)
+    /// <summary>The cache (host or device) must match the shape and the batch, and have room for every sequence's new tokens.</summary>
+    public static void Cache(AttentionShape shape, KvCacheBase cache, ReadOnlySpan<int> seqOffsets)
     {
         ArgumentNullException.ThrowIfNull(cache);
         CacheMatches(shape, cache.Sequences, cache.KvHeads, cache.HeadDim, seqOffsets);
