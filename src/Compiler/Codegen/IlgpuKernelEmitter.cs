@@ -42,6 +42,37 @@ public static class IlgpuKernelEmitter
         return result;
     }
 
+    /// <summary>
+    /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
+    /// previous pick, ties to the lower expert, so every router and target breaks ties alike.
+    /// Writes experts[co + j] and gates[co + j] = <paramref name="gate"/>, sums the gates in <c>chosen</c>.
+    /// </summary>
+    public static string TopKPasses(string k, string experts, string value, string gate) => $@"float prevV = float.PositiveInfinity;
+int prevE = -1;
+float chosen = 0f;
+for (int j = 0; j < {k}; j++)
+{{
+    int best = -1;
+    float bestV = 0f;
+    for (int e = 0; e < {experts}; e++)
+    {{
+        float v = {value};
+        bool eligible = v < prevV || (v == prevV && e > prevE);
+        if (eligible && (best < 0 || v > bestV))
+        {{
+            best = e;
+            bestV = v;
+        }}
+    }}
+
+    experts[co + j] = best;
+    gates[co + j] = {gate};
+    chosen += {gate};
+    prevV = bestV;
+    prevE = best;
+}}
+";
+
     /// <summary>Name of the constant holding a value's offset in the statistics block.</summary>
     public static string MetaOffset(string value) => "Meta_" + value;
 
@@ -128,34 +159,7 @@ for (int e = 0; e < E; e++)
 }
 LSE
 TOPK";
-        const string topkBody = @"
-// topk: k passes, each taking the largest below the previous pick (ties: lower expert first).
-float prevV = float.PositiveInfinity;
-int prevE = -1;
-float chosen = 0f;
-for (int j = 0; j < K; j++)
-{
-    int best = -1;
-    float bestV = 0f;
-    for (int e = 0; e < E; e++)
-    {
-        float v = probs[po + e];
-        bool eligible = v < prevV || (v == prevV && e > prevE);
-        if (eligible && (best < 0 || v > bestV))
-        {
-            best = e;
-            bestV = v;
-        }
-    }
-
-    experts[co + j] = best;
-    gates[co + j] = bestV;
-    chosen += bestV;
-    prevV = bestV;
-    prevE = best;
-}
-";
-        body = body.Replace("TOPK", topk != null ? topkBody : "");
+        body = body.Replace("TOPK", topk != null ? "\n// topk over the probabilities.\n" + TopKPasses("K", "E", "probs[po + e]", "bestV") : "");
         body = body.Replace("XAt(x, xo, d, ti, args)", jitter != null
             ? $"(args.Training != 0 ? x[xo + d] * (1f + ({eps} * ((2f * global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.JitterStream, args.Step, unchecked(((args.TokenBase + ti) * D) + d))) - 1f))) : x[xo + d])"
             : "x[xo + d]");

@@ -98,30 +98,8 @@ for (int e = 0; e < ER; e++)
     s[(2 * ER) + e] = c + (eps * sd);
 }
 
-// topk over H: k passes, each taking the largest below the previous pick (ties: lower expert first).
-float prevV = float.PositiveInfinity;
-int prevE = -1;
-for (int j = 0; j < KR; j++)
-{
-    int best = -1;
-    float bestV = 0f;
-    for (int e = 0; e < ER; e++)
-    {
-        float v = s[(2 * ER) + e];
-        bool eligible = v < prevV || (v == prevV && e > prevE);
-        if (eligible && (best < 0 || v > bestV))
-        {
-            best = e;
-            bestV = v;
-        }
-    }
-
-    experts[co + j] = best;
-    gates[co + j] = bestV;
-    prevV = bestV;
-    prevE = best;
-}
-
+// topk over H.
+" + IlgpuKernelEmitter.TopKPasses("KR", "ER", "s[(2 * ER) + e]", "bestV") + @"
 // The (k+1)-th largest H: what a chosen expert's H must stay above (none when k = E).
 float next = float.NegativeInfinity;
 bool found = false;
@@ -217,32 +195,8 @@ for (int e = 0; e < ER; e++)
     s[e] = global::Wudao.RouterMath.Sigmoid(acc);
 }
 
-// topk_biased: chosen on score + bias (ties: lower expert first); the gate keeps the bare score.
-float prevV = float.PositiveInfinity;
-int prevE = -1;
-float chosen = 0f;
-for (int j = 0; j < KR; j++)
-{
-    int best = -1;
-    float bestV = 0f;
-    for (int e = 0; e < ER; e++)
-    {
-        float v = s[e] + bias[e];
-        bool eligible = v < prevV || (v == prevV && e > prevE);
-        if (eligible && (best < 0 || v > bestV))
-        {
-            best = e;
-            bestV = v;
-        }
-    }
-
-    experts[co + j] = best;
-    gates[co + j] = s[best];
-    chosen += s[best];
-    prevV = bestV;
-    prevE = best;
-}
-
+// topk_biased: chosen on score + bias; the gate keeps the bare score.
+" + IlgpuKernelEmitter.TopKPasses("KR", "ER", "s[e] + bias[e]", "s[best]") + @"
 // renorm: the gates are the chosen scores normalised, without the bias.
 for (int j = 0; j < KR; j++)
 {
