@@ -123,17 +123,8 @@ public static class LauncherEmitter
         w.Line();
         w.Lines(@"private static float Silu(float a) => a / (1f + global::ILGPU.Algorithms.XMath.Exp(-a));
 
-private static float Gelu(float a) => 0.5f * a * (1f + Erf(a * 0.70710677f));
-
-// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): exact GELU, as PyTorch's default.
-private static float Erf(float x)
-{
-    float s = x < 0f ? -1f : 1f;
-    float ax = x < 0f ? -x : x;
-    float t = 1f / (1f + (0.3275911f * ax));
-    float p = ((((((((1.061405429f * t) - 1.453152027f) * t) + 1.421413741f) * t) - 0.284496736f) * t) + 0.254829592f) * t;
-    return s * (1f - (p * global::ILGPU.Algorithms.XMath.Exp(-ax * ax)));
-}");
+// Exact GELU, as PyTorch's default, with the runtime's erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+private static float Gelu(float a) => 0.5f * a * (1f + global::Wudao.RouterMath.Erf(a * 0.70710677f));");
         w.Close();
         w.Line();
         CpuKernelEmitter.Emit(w, kernels);

@@ -5,7 +5,7 @@ using ILGPU.Algorithms;
 namespace Wudao;
 
 /// <summary>
-/// Scalar functions the routers' kernels share on every target. XMath, so the same code runs in
+/// Scalar functions the routers' and experts' kernels share on every target. XMath, so the same code runs in
 /// ILGPU kernels (mapped to device intrinsics) and on the native CPU target.
 /// </summary>
 public static class RouterMath
