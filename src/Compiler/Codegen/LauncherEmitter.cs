@@ -229,7 +229,7 @@ private static float Gelu(float a) => 0.5f * a * (1f + global::Wudao.RouterMath.
         else
         {
             w.Open("lock (_calls)");
-            w.Line("return ForwardOne(x, null);");
+            w.Line("return ForwardOne(x, default);");
             w.Close();
         }
 
@@ -240,20 +240,20 @@ private static float Gelu(float a) => 0.5f * a * (1f + global::Wudao.RouterMath.
             w.Line("/// <summary>Runs the layer on <paramref name=\"x\"/> [tokens, Dim]; token t goes to the expert its id <paramref name=\"tokenIds\"/>[t] hashes to.</summary>");
             w.Open("public global::Wudao.MoeResult Forward(global::Wudao.DeviceTensor x, global::System.ReadOnlySpan<int> tokenIds)");
             w.Open("lock (_calls)");
-            w.Line("return ForwardOne(x, tokenIds.ToArray());");
+            w.Line("return ForwardOne(x, tokenIds);");
             w.Close();
             w.Close();
             w.Line();
         }
 
-        w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x, int[]? tokenIds)");
+        w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x, global::System.ReadOnlySpan<int> tokenIds)");
         w.Line($"int t = global::Wudao.MoeLayerRuntime.Tokens(x, Info);");
         w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight, training: Training);");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");
         if (hash)
         {
-            w.Line("var ids = global::Wudao.MoeLayerRuntime.UploadTokenIds(_session, scope, tokenIds!, t, Info.Options.Vocab);");
+            w.Line("var ids = global::Wudao.MoeLayerRuntime.UploadTokenIds(_session, scope, tokenIds, t, Info.Options.Vocab);");
         }
 
         foreach (var m in plan.Materialized.Where(m => m.Type.Shape.Any(d => d.IsSymbolic) && m.Value != output))

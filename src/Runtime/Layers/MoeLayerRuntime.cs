@@ -28,7 +28,7 @@ public static class MoeLayerRuntime
     /// Checks hash routing's token ids (one per token, each in [0, vocab)) and copies them into a
     /// buffer of the call's scope. Kernels index nothing by id, but a wrong id would route silently.
     /// </summary>
-    public static ILGPU.ArrayView<int> UploadTokenIds(Session session, ForwardScope scope, int[] tokenIds, int tokens, int vocab)
+    public static ILGPU.ArrayView<int> UploadTokenIds(Session session, ForwardScope scope, ReadOnlySpan<int> tokenIds, int tokens, int vocab)
     {
         if (tokenIds.Length != tokens)
         {
