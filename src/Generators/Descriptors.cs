@@ -48,9 +48,12 @@ internal static class Descriptors
     public static readonly DiagnosticDescriptor InvalidModelShape = new(
         "WD0013", "Invalid model shape", "{0}", Category, DiagnosticSeverity.Error, true);
 
+    public static readonly DiagnosticDescriptor KernelNotAssembled = new(
+        "WD0014", "A planned kernel could not be assembled", "Wudao could not assemble a kernel of '{0}': {1}", Category, DiagnosticSeverity.Error, true);
+
     private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
     {
-        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition, InvalidRouterCombination, IncompleteModel, InvalidModelShape,
+        NotPartial, NonPositiveSize, TopKExceedsExperts, UnsupportedActivation, UnsupportedRouterOption, SizeTooLarge, UnsupportedClass, CompileFailed, MemberCollision, UnevenPartition, InvalidRouterCombination, IncompleteModel, InvalidModelShape, KernelNotAssembled,
     }.ToDictionary(d => d.Id);
 
     public static DiagnosticDescriptor ById(string id) => All[id];

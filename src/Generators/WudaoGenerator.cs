@@ -46,7 +46,7 @@ public sealed class WudaoGenerator : IIncrementalGenerator
             catch (Exception e)
             {
                 // The generator never throws: a failure is reported, not crashed on.
-                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
+                spc.ReportDiagnostic(Failure(spec.ClassName, e));
             }
         });
 
@@ -76,8 +76,13 @@ public sealed class WudaoGenerator : IIncrementalGenerator
             }
             catch (Exception e)
             {
-                spc.ReportDiagnostic(Diagnostic.Create(Descriptors.CompileFailed, Location.None, spec.ClassName, e.Message));
+                spc.ReportDiagnostic(Failure(spec.ClassName, e));
             }
         });
     }
+
+    /// <summary>A kernel no emitter could assemble is WD0014; any other compile error is WD0008.</summary>
+    private static Diagnostic Failure(string className, Exception e) => e is KernelAssemblyException
+        ? Diagnostic.Create(Descriptors.KernelNotAssembled, Location.None, className, e.Message)
+        : Diagnostic.Create(Descriptors.CompileFailed, Location.None, className, e.Message);
 }

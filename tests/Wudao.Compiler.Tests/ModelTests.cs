@@ -117,4 +117,29 @@ public class ModelTests
         Assert.Contains("MoE blocks run LmMoe:", compiled.Source, System.StringComparison.Ordinal);
         Assert.Throws<CompileException>(() => ModelCompiler.Compile(Make(heads: 6)));
     }
+
+    [Fact]
+    public void A_model_kernel_holding_an_op_no_schedule_emits_is_refused_by_name()
+    {
+        var spec = Make();
+        var plan = PassPipeline.Run(ModelLowering.Lower(spec));
+        var qkv = plan.Kernels.First(k => k.OpNames.SequenceEqual(new[] { Ops.Linear }));
+        qkv.Nodes.Add(new Node(Ops.Relu, new[] { "extra" }, new[] { qkv.Nodes[0].Results[0] }));
+
+        var ex = Assert.Throws<KernelAssemblyException>(() => Codegen.ModelEmitter.Emit(spec, plan, "", ""));
+
+        Assert.Equal($"k{qkv.Index} gemm: the model schedules have no fragment for %extra = relu fused after [linear]", ex.Message);
+    }
+
+    [Fact]
+    public void Dense_feed_forward_takes_its_activation_from_the_registry()
+    {
+        var spec = Make() with { Moe = Make().Moe with { Activation = ActivationKind.GeGlu } };
+        var source = ModelCompiler.Compile(spec).Source;
+
+        Assert.Contains("private static class DenseGeGlu512", source);
+        Assert.Contains("a[i] = DeviceGelu(x) * u;", source);
+        Assert.Contains("DenseGeGlu512.Native(h_l0_f, a_l0_f, t);", source);
+        Assert.Contains("global::Wudao.Models.ModelOps.Linear(v_l0_y, t, 256, _w_l0_w1, 1024, _w_l0_b1, h_l0_f, _session.Workers);", source);
+    }
 }

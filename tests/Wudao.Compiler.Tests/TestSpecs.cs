@@ -27,11 +27,5 @@ internal static class TestSpecs
     public static List<string[]> KernelOps(IEnumerable<Plan.PlannedKernel> kernels) =>
         kernels.Select(k => k.OpNames.ToArray()).ToList();
 
-    public static string ActivationOp(ActivationKind activation) => activation switch
-    {
-        ActivationKind.Relu => Ops.Relu,
-        ActivationKind.Silu => Ops.Silu,
-        ActivationKind.SwiGlu => Ops.SwiGlu,
-        _ => Ops.Gelu,
-    };
+    public static string ActivationOp(ActivationKind activation) => Activations.ByValue((int)activation)!.Op;
 }

@@ -112,7 +112,7 @@ public class DiagnosticLocationTests
         var run = GeneratorHarness.Run(source);
 
         var d = run.SingleDiagnostic("WD0004");
-        Assert.Equal("activation value 9 is not one of Gelu, Relu, Silu, SwiGlu", d.GetMessage());
+        Assert.Equal("activation value 9 is not one of Gelu, Relu, Silu, SwiGlu, GeGlu", d.GetMessage());
         LocationAssert.At(d, source, "Activation = (Activation)9");
         Assert.Single(run.GeneratorDiagnostics);
     }

@@ -216,6 +216,7 @@ public sealed class ModelOracle
             Activation.Relu => nn.functional.relu(a),
             Activation.Silu => nn.functional.silu(a),
             Activation.SwiGlu => nn.functional.silu(a.narrow(1, 0, hidden)) * a.narrow(1, hidden, hidden),
+            Activation.GeGlu => nn.functional.gelu(a.narrow(1, 0, hidden)) * a.narrow(1, hidden, hidden),
             _ => throw new ArgumentOutOfRangeException(nameof(prefix), _info.Moe.Activation, "unknown activation"),
         };
         return activated.mm(w2) + W(prefix + "b2");

@@ -35,3 +35,12 @@ public partial class OracleLayerNormGeluLm
 public partial class OracleMhaAllMoeLm
 {
 }
+
+/// <summary>GeGLU (Gemma/T5 style) in the dense block 0 and the MoE block 1; GQA, RoPE.</summary>
+[MoeTransformer(Vocab = 61, Dim = 64, Layers = 2, MaxSequence = 48)]
+[Attention(Heads = 2, KvHeads = 1, Causal = true, Position = Position.Rope)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 40, Activation = Activation.GeGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class OracleGeGluLm
+{
+}

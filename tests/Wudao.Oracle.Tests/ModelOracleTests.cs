@@ -46,6 +46,7 @@ public static class ModelOracleCases
     {
         [nameof(OracleGqaSwiGluLm)] = new(OracleGqaSwiGluLm.Info, 31, (s, seed) => Wrap(OracleGqaSwiGluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleGqaSwiGluLm.Load(s, path, seed))),
         [nameof(OracleLayerNormGeluLm)] = new(OracleLayerNormGeluLm.Info, 32, (s, seed) => Wrap(OracleLayerNormGeluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleLayerNormGeluLm.Load(s, path, seed))),
+        [nameof(OracleGeGluLm)] = new(OracleGeGluLm.Info, 34, (s, seed) => Wrap(OracleGeGluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleGeGluLm.Load(s, path, seed))),
         [nameof(OracleMhaAllMoeLm)] = new(OracleMhaAllMoeLm.Info, 33, (s, seed) => Wrap(OracleMhaAllMoeLm.Create(s, seed)), (s, path, seed) => Wrap(OracleMhaAllMoeLm.Load(s, path, seed))),
     };
 
@@ -64,6 +65,8 @@ public static class ModelOracleCases
         });
 
     private static DeclaredModel Wrap(OracleGqaSwiGluLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
+
+    private static DeclaredModel Wrap(OracleGeGluLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 
     private static DeclaredModel Wrap(OracleLayerNormGeluLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 

@@ -32,6 +32,12 @@ public partial class OracleTopK4SwiGlu
 {
 }
 
+[MoeLayer(Dim = 96, Experts = 8, TopK = 2, Hidden = 36, Activation = Activation.GeGlu)]
+[Router(RouterKind.TopK)]
+public partial class OracleTopK2GeGlu
+{
+}
+
 [MoeLayer(Dim = 96, Experts = 64, TopK = 4, Hidden = 8, Activation = Activation.Gelu)]
 [Router(RouterKind.TopK, CapacityFactor = 1.0f)]
 public partial class OracleTopK4GeluTight
@@ -78,6 +84,7 @@ public static class OracleLayers
             [nameof(OracleTopK2Relu)] = (OracleTopK2Relu.Info, 13, (s, w, r) => OracleTopK2Relu.Create(s, w, r)),
             [nameof(OracleTopK3SiluOverflow)] = (OracleTopK3SiluOverflow.Info, 14, (s, w, r) => OracleTopK3SiluOverflow.Create(s, w, r)),
             [nameof(OracleTopK4SwiGlu)] = (OracleTopK4SwiGlu.Info, 15, (s, w, r) => OracleTopK4SwiGlu.Create(s, w, r)),
+            [nameof(OracleTopK2GeGlu)] = (OracleTopK2GeGlu.Info, 22, (s, w, r) => OracleTopK2GeGlu.Create(s, w, r)),
             [nameof(OracleTopK4GeluTight)] = (OracleTopK4GeluTight.Info, 16, (s, w, r) => OracleTopK4GeluTight.Create(s, w, r)),
             [nameof(OracleSingleExpertRelu)] = (OracleSingleExpertRelu.Info, 17, (s, w, r) => OracleSingleExpertRelu.Create(s, w, r)),
             [nameof(OracleSwitchSilu)] = (OracleSwitchSilu.Info, 18, (s, w, r) => OracleSwitchSilu.Create(s, w, r)),

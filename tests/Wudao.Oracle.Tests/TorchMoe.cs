@@ -167,6 +167,8 @@ public static class TorchMoe
             case Activation.SwiGlu:
                 var h = info.Hidden;
                 return torch.nn.functional.silu(hidden.narrow(1, 0, h)) * hidden.narrow(1, h, h);
+            case Activation.GeGlu:
+                return torch.nn.functional.gelu(hidden.narrow(1, 0, info.Hidden)) * hidden.narrow(1, info.Hidden, info.Hidden);
             default:
                 throw new ArgumentOutOfRangeException(nameof(info), info.Activation, "unknown activation");
         }

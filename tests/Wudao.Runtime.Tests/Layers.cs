@@ -17,6 +17,7 @@ public static class Layers
             [nameof(SwitchRelu)] = (typeof(SwitchRelu), SwitchRelu.Info, (s, seed) => SwitchRelu.Create(s, seed)),
             [nameof(GShardSilu)] = (typeof(GShardSilu), GShardSilu.Info, (s, seed) => GShardSilu.Create(s, seed)),
             [nameof(TopK3SwiGlu)] = (typeof(TopK3SwiGlu), TopK3SwiGlu.Info, (s, seed) => TopK3SwiGlu.Create(s, seed)),
+            [nameof(TopK2GeGlu)] = (typeof(TopK2GeGlu), TopK2GeGlu.Info, (s, seed) => TopK2GeGlu.Create(s, seed)),
         };
 
     public static IEnumerable<object[]> Names => All.Keys.Select(k => new object[] { k });

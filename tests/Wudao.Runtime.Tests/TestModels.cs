@@ -40,6 +40,13 @@ public partial class TopK3SwiGlu
 {
 }
 
+// GeGLU: added as one registry entry; hidden 11 leaves a scalar tail after the vector loops.
+[MoeLayer(Dim = 9, Experts = 4, TopK = 2, Hidden = 11, Activation = Activation.GeGlu)]
+[Router(RouterKind.TopK)]
+public partial class TopK2GeGlu
+{
+}
+
 [MoeLayer(Dim = 4, Experts = 4, TopK = 1, Hidden = 4)]
 [ExpertParallel(Ranks = 2)]
 public partial class DeclaredTwoRanks

@@ -38,8 +38,9 @@ public static class CpuKernelEmitter
         kernels.Where(k => k.Space == IterationSpace.ExpertRows)
             .SelectMany(k => k.Parameters.Where(p => p.Name is "w1" or "w2").Select(p => p.Value));
 
-    public static void Emit(SourceWriter w, IReadOnlyList<EmittedKernel> kernels)
+    public static void Emit(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
     {
+        var mlp = FusedMlp.From(plan.Kernels.First(k => k.Space == IterationSpace.ExpertRows), plan);
         // The gates buffer combine reads: dispatch copies each kept choice's gate next to its row.
         var gatesField = Field(kernels.First(k => k.Space == IterationSpace.TokenGather).Parameters.First(p => p.Name == "gates"));
         w.Line("/// <summary>The same plan as <see cref=\"Kernels\"/>, scheduled for the CPU: vectorised and multi-threaded.</summary>");
@@ -98,12 +99,20 @@ public static class CpuKernelEmitter
                 w.Line(Prologue(p));
             }
 
-            w.Lines(Body(k, gatesField));
+            w.Lines(Body(k, gatesField, mlp));
             w.Close();
         }
 
         w.Line();
         w.Lines(Helpers);
+        if (mlp.Activation != null)
+        {
+            w.Lines(ActivationRowEmitter.Emit(mlp.Activation, "ActivateRow", "Kernels.H", "Wide"));
+            w.Line();
+        }
+
+        w.Line("/// <summary>The bias of a GEMM that has none.</summary>");
+        w.Line("private static readonly float[] Zeros = new float[Kernels.H1 > Kernels.D ? Kernels.H1 : Kernels.D];");
         w.Close();
         w.Line();
     }
@@ -137,12 +146,12 @@ public static class CpuKernelEmitter
         _ => $"ref {(p.CsType.EndsWith("<int>", System.StringComparison.Ordinal) ? "int" : "float")} {p.Name} = ref global::Wudao.CpuMemory.Ref(this.{Field(p)});",
     };
 
-    private static string Body(EmittedKernel k, string gatesField) => k.Space switch
+    private static string Body(EmittedKernel k, string gatesField, FusedMlp mlp) => k.Space switch
     {
         IterationSpace.TokenRows => Gate(k),
         IterationSpace.TokenScan => Route(k),
         IterationSpace.Choices => Dispatch(k, gatesField),
-        IterationSpace.ExpertRows => ExpertFfn(k),
+        IterationSpace.ExpertRows => ExpertFfn(k, mlp),
         _ => Combine(k),
     };
 
@@ -432,17 +441,17 @@ for (int c = c0; c < c1; c++)
 ";
     }
 
-    private static string ExpertFfn(EmittedKernel k)
+    private static string ExpertFfn(EmittedKernel k, FusedMlp mlp)
     {
         var scale = "this.rowsScaled, ref (this.rowsScaled ? ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), start) : ref h)";
-        var offsets = "Kernels." + k.Facts["offsets"];
-        var activation = k.Facts["activation"] switch
-        {
-            Ops.SwiGlu => "SwiGluRow(ref hrow);",
-            Ops.Gelu => "GeluRow(ref hrow);",
-            Ops.Silu => "SiluRow(ref hrow);",
-            _ => "ReluRow(ref hrow);",
-        };
+        var offsets = "Kernels." + IlgpuKernelEmitter.MetaOffset(mlp.Offsets);
+        var activation = mlp.Activation == null ? "" : @"for (int r = 0; r < n; r++)
+{
+    ref float hrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref h, r * Kernels.H1);
+    ActivateRow(ref hrow, ref hrow);
+}
+";
+        string Bias(Node? bias, string param, string width) => bias != null ? $"ref global::System.Runtime.CompilerServices.Unsafe.Add(ref {param}, e * {width})" : "ref Zeros[0]";
         return $@"// This tile: rows [start, start + n) of expert e (tiles are numbered expert by expert).
 int tile = item;
 int e = -1;
@@ -472,14 +481,9 @@ if (e < 0)
 
 // Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
 ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * ScratchFloats);
-Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b1, e * Kernels.H1), false, ref h);
-for (int r = 0; r < n; r++)
-{{
-    ref float hrow = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref h, r * Kernels.H1);
-    {activation}
-}}
-
-Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b2, e * Kernels.D), {scale});
+Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, {Bias(mlp.UpBias, "b1", "Kernels.H1")}, false, ref h);
+{activation}
+Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, {Bias(mlp.DownBias, "b2", "Kernels.D")}, {scale});
 ";
     }
 
@@ -550,21 +554,7 @@ for (int t = t0; t < t1; t++)
 ";
     }
 
-    private static readonly string Helpers = @"private static float Silu(float a) => a / (1f + global::System.MathF.Exp(-a));
-
-private static float Gelu(float a) => 0.5f * a * (1f + Erf(a * 0.70710677f));
-
-// erf by Abramowitz & Stegun 7.1.26, as in the GPU kernels.
-private static float Erf(float x)
-{
-    float s = x < 0f ? -1f : 1f;
-    float ax = x < 0f ? -x : x;
-    float t = 1f / (1f + (0.3275911f * ax));
-    float p = ((((((((1.061405429f * t) - 1.453152027f) * t) + 1.421413741f) * t) - 0.284496736f) * t) + 0.254829592f) * t;
-    return s * (1f - (p * global::System.MathF.Exp(-ax * ax)));
-}
-
-" + LogitsHelper() + @"
+    private static readonly string Helpers = LogitsHelper() + @"
 /// <summary>v[e] = exp(v[e] − max) and returns Σ v, 16 or 8 lanes at a time where the vector units allow.</summary>
 private static float Exponentiate(global::System.Span<float> v, float max)
 {
@@ -598,7 +588,6 @@ private static float Exponentiate(global::System.Span<float> v, float max)
     return sum;
 }
 
-" + ActivationRows() + @"
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
 public static int CountTiles(ref int meta, int offsets)
 {
@@ -708,73 +697,6 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
     }
 }
 " + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
-
-    /// <summary>
-    /// The activation over one hidden row of H floats (SwiGLU: gate half times silu, up half), a
-    /// vector at a time with the same formulas as the scalar helpers: erf by Abramowitz &amp;
-    /// Stegun 7.1.26, exponentials from the vector Exp.
-    /// </summary>
-    private static string ActivationRows()
-    {
-        var sb = new System.Text.StringBuilder();
-        foreach (var (vec, lanes) in new[] { ("Vector512", 16), ("Vector256", 8) })
-        {
-            var v = "global::System.Runtime.Intrinsics." + vec;
-            var t = v + "<float>";
-            sb.Append($@"private static {t} GeluV({t} a)
-{{
-    var z = a * 0.70710677f;
-    var ax = {v}.Abs(z);
-    var t = {v}.Create(1f) / ({v}.Create(1f) + (0.3275911f * ax));
-    var p = (((((((((1.061405429f * t) - {v}.Create(1.453152027f)) * t) + {v}.Create(1.421413741f)) * t) - {v}.Create(0.284496736f)) * t) + {v}.Create(0.254829592f)) * t);
-    var erf = {v}.Create(1f) - (p * {v}.Exp(-(ax * ax)));
-    erf = {v}.ConditionalSelect({v}.LessThan(z, {t}.Zero), -erf, erf);
-    return 0.5f * a * ({v}.Create(1f) + erf);
-}}
-
-private static {t} SiluV({t} a) => a / ({v}.Create(1f) + {v}.Exp(-a));
-
-");
-        }
-
-        foreach (var (name, body, scalar) in new[]
-        {
-            ("GeluRow", "GeluV(x)", "Gelu(x)"),
-            ("SiluRow", "SiluV(x)", "Silu(x)"),
-            ("ReluRow", "global::System.Runtime.Intrinsics.VECTOR.Max(x, global::System.Runtime.Intrinsics.VECTOR<float>.Zero)", "x > 0f ? x : 0f"),
-            ("SwiGluRow", "SiluV(x) * global::System.Runtime.Intrinsics.VECTOR.LoadUnsafe(ref row, (nuint)(Kernels.H + c))", "Silu(x) * global::System.Runtime.CompilerServices.Unsafe.Add(ref row, Kernels.H + c)"),
-        })
-        {
-            sb.Append($@"private static void {name}(ref float row)
-{{
-    int c = 0;
-    if (Wide)
-    {{
-        for (; c + 16 <= Kernels.H; c += 16)
-        {{
-            var x = global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref row, (nuint)c);
-            global::System.Runtime.Intrinsics.Vector512.StoreUnsafe({body.Replace("VECTOR", "Vector512")}, ref row, (nuint)c);
-        }}
-    }}
-
-    for (; c + 8 <= Kernels.H; c += 8)
-    {{
-        var x = global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref row, (nuint)c);
-        global::System.Runtime.Intrinsics.Vector256.StoreUnsafe({body.Replace("VECTOR", "Vector256").Replace("Vector512", "Vector256")}, ref row, (nuint)c);
-    }}
-
-    for (; c < Kernels.H; c++)
-    {{
-        float x = global::System.Runtime.CompilerServices.Unsafe.Add(ref row, c);
-        global::System.Runtime.CompilerServices.Unsafe.Add(ref row, c) = {scalar};
-    }}
-}}
-
-");
-        }
-
-        return sb.ToString();
-    }
 
     /// <summary>Tokens whose router logits are computed together: enough independent FMA chains to hide their latency.</summary>
     public const int LogitRows = 8;

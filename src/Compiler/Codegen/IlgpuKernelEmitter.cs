@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using Wudao.Compiler.Ir;
+using Wudao.Compiler.Ir.Math;
 using Wudao.Compiler.Plan;
 
 namespace Wudao.Compiler.Codegen;
@@ -26,7 +27,7 @@ public static class IlgpuKernelEmitter
                 IterationSpace.TokenRows => Gate(kernel, plan),
                 IterationSpace.TokenScan => Route(kernel),
                 IterationSpace.Choices => Dispatch(kernel),
-                IterationSpace.ExpertRows => ExpertFfn(kernel),
+                IterationSpace.ExpertRows => ExpertFfn(kernel, plan),
                 IterationSpace.TokenGather => Combine(kernel),
                 _ => null,
             };
@@ -482,52 +483,43 @@ rows[(row * D) + d] = x[((long)(c / K) * D) + d];
         return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Dispatch", false, ps, body, new Dictionary<string, string> { ["offsets"] = MetaOffset(n.Operands[3]) });
     }
 
-    private static EmittedKernel ExpertFfn(PlannedKernel k)
+    private static EmittedKernel ExpertFfn(PlannedKernel k, KernelPlan plan)
     {
-        var ops = k.OpNames.ToArray();
-        var shape = ops.Length == 5 && ops[0] == Ops.GroupedMatMul && ops[1] == Ops.Bias && ops[3] == Ops.GroupedMatMul && ops[4] == Ops.Bias
-            && (ops[2] is Ops.Gelu or Ops.Relu or Ops.Silu or Ops.SwiGlu);
-        if (!shape)
-        {
-            throw NoTemplate(k);
-        }
-
-        var up = k.Nodes[0];
-        var b1 = k.Nodes[1];
-        var act = k.Nodes[2].Op;
-        var down = k.Nodes[3];
-        var b2 = k.Nodes[4];
+        var mlp = FusedMlp.From(k, plan);
         var ps = new List<KernelParam>
         {
-            new(BindingKind.Buffer, up.Operands[0], F, "rows"),
-            new(BindingKind.Weight, up.Operands[1], F, "w1"),
-            new(BindingKind.Weight, b1.Operands[1], F, "b1"),
-            new(BindingKind.Weight, down.Operands[1], F, "w2"),
-            new(BindingKind.Weight, b2.Operands[1], F, "b2"),
-            new(BindingKind.Meta, "", I, "meta"),
-            new(BindingKind.Buffer, b2.Results[0], F, "y"),
+            new(BindingKind.Buffer, mlp.Up.Operands[0], F, "rows"),
+            new(BindingKind.Weight, mlp.Up.Operands[1], F, "w1"),
         };
-        var swiglu = act == Ops.SwiGlu;
-        var upAcc = swiglu
-            ? @"float a = b1[((long)e * H1) + c];
-                float u = b1[((long)e * H1) + H + c];
-                for (int d = 0; d < D; d++)
-                {
-                    float xv = xs[(r * D) + d];
-                    long w = ((((long)e * D) + d) * H1) + c;
-                    a += xv * w1[w];
-                    u += xv * w1[w + H];
-                }
+        if (mlp.UpBias != null)
+        {
+            ps.Add(new(BindingKind.Weight, mlp.UpBias.Operands[1], F, "b1"));
+        }
 
-                v = Silu(a) * u;"
-            : $@"float a = b1[((long)e * H1) + c];
+        ps.Add(new(BindingKind.Weight, mlp.Down.Operands[1], F, "w2"));
+        if (mlp.DownBias != null)
+        {
+            ps.Add(new(BindingKind.Weight, mlp.DownBias.Operands[1], F, "b2"));
+        }
+
+        ps.Add(new(BindingKind.Meta, "", I, "meta"));
+        ps.Add(new(BindingKind.Buffer, mlp.Output, F, "y"));
+
+        // The up GEMM's main loop, its bias epilogue and the activation's fragment; a gated
+        // activation accumulates the gate column c and the up column H + c together.
+        var gated = mlp.Activation?.Gated == true;
+        string Start(string column) => mlp.UpBias != null ? $"b1[((long)e * H1) + {column}]" : "0f";
+        var upAcc = $@"float a = {Start("c")};{(gated ? $"\n                float u = {Start("H + c")};" : "")}
                 for (int d = 0; d < D; d++)
                 {{
-                    a += xs[(r * D) + d] * w1[((((long)e * D) + d) * H1) + c];
+                    float xv = xs[(r * D) + d];
+                    long w = ((((long)e * D) + d) * H1) + c;
+                    a += xv * w1[w];{(gated ? "\n                    u += xv * w1[w + H];" : "")}
                 }}
 
-                v = {ActivationCall(act)};";
-        var offsets = MetaOffset(up.Operands[2]);
+                v = {mlp.Activation?.Render(MathDialect.Ilgpu, "a", "u") ?? "a"};";
+        var yStart = mlp.DownBias != null ? "b2[((long)e * D) + d]" : "0f";
+        var offsets = MetaOffset(mlp.Offsets);
         var body = $@"var xs = global::ILGPU.SharedMemory.Allocate<float>(TM * D);
 var hs = global::ILGPU.SharedMemory.Allocate<float>(TM * HC);
 int tid = global::ILGPU.Group.IdxX;
@@ -572,7 +564,7 @@ for (int i = tid; i < TM * D; i += g)
     xs[i] = live ? rows[((long)(start + r) * D) + d] : 0f;
     if (live)
     {{
-        y[((long)(start + r) * D) + d] = b2[((long)e * D) + d];
+        y[((long)(start + r) * D) + d] = {yStart};
     }}
 }}
 
@@ -616,7 +608,7 @@ for (int h0 = 0; h0 < H; h0 += HC)
     global::ILGPU.Group.Barrier();
 }}
 ";
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}ExpertFfn", true, ps, body, new Dictionary<string, string> { ["offsets"] = offsets, ["activation"] = act });
+        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}ExpertFfn", true, ps, body, new Dictionary<string, string> { ["offsets"] = offsets });
     }
 
     private static EmittedKernel Combine(PlannedKernel k)
@@ -657,13 +649,6 @@ output[i] = acc;
         return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Combine", false, ps, body, new Dictionary<string, string> { ["offsets"] = MetaOffset(n.Operands[4]) });
     }
 
-    private static string ActivationCall(string op) => op switch
-    {
-        Ops.Gelu => "Gelu(a)",
-        Ops.Relu => "a > 0f ? a : 0f",
-        _ => "Silu(a)",
-    };
-
     private static void CheckWritten(PlannedKernel kernel, KernelPlan plan, EmittedKernel emitted)
     {
         var written = new HashSet<string>(emitted.Parameters.Where(p => p.Kind == BindingKind.Buffer).Select(p => p.Value));
@@ -676,6 +661,6 @@ output[i] = acc;
         }
     }
 
-    private static CompileException NoTemplate(PlannedKernel k) =>
-        new($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}]");
+    private static KernelAssemblyException NoTemplate(PlannedKernel k) =>
+        new KernelAssemblyException($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}]");
 }

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using Wudao.Compiler.Ir;
+using Wudao.Compiler.Ir.Math;
 using Wudao.Compiler.Plan;
 using Wudao.Compiler.Spec;
 
@@ -93,8 +94,9 @@ public static class LauncherEmitter
         w.Line($"public const int ER = {spec.Experts};");
         w.Line("/// <summary>Routed choices per token.</summary>");
         w.Line($"public const int KR = {spec.TopK};");
-        w.Line($"public const int H = {spec.Hidden};");
-        w.Line($"public const int H1 = {spec.HiddenIn};");
+        var mlp = FusedMlp.From(plan.Kernels.First(k => k.Space == IterationSpace.ExpertRows), plan);
+        w.Line($"public const int H = {mlp.Hidden};");
+        w.Line($"public const int H1 = {mlp.HiddenIn};");
         w.Line($"public const int TM = {plan.TileRows};");
         w.Line($"public const int HC = {plan.HiddenChunk};");
         w.Line("public const int MaxGroup = 256;");
@@ -121,13 +123,10 @@ public static class LauncherEmitter
         }
 
         w.Line();
-        w.Lines(@"private static float Silu(float a) => a / (1f + global::ILGPU.Algorithms.XMath.Exp(-a));
-
-// Exact GELU, as PyTorch's default, with the runtime's erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
-private static float Gelu(float a) => 0.5f * a * (1f + global::Wudao.RouterMath.Erf(a * 0.70710677f));");
+        w.Lines(Activations.Declarations(plan.Graph.Nodes.Select(n => n.Op), MathDialect.Ilgpu));
         w.Close();
         w.Line();
-        CpuKernelEmitter.Emit(w, kernels);
+        CpuKernelEmitter.Emit(w, plan, kernels);
     }
 
     private static void EmitFields(SourceWriter w, MoeLayerSpec spec, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)

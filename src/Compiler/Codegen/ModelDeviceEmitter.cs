@@ -17,6 +17,7 @@ internal static class ModelDeviceEmitter
     {
         w.Line("private readonly global::Wudao.Models.DeviceModelOps? _ops;");
         w.Line("private readonly global::Wudao.Attention.IlgpuAttention? _attention;");
+        DenseFfnEmitter.DeviceFields(w, plan);
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly global::Wudao.DeviceTensor? _d_{b.Value};");
@@ -34,6 +35,7 @@ internal static class ModelDeviceEmitter
         w.Open("if (session.Workers == null)");
         w.Line("_ops = new global::Wudao.Models.DeviceModelOps(session);");
         w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
+        DenseFfnEmitter.DeviceInit(w, plan, CSharpNames.Identifier(spec.ClassName));
         foreach (var b in plan.Weights)
         {
             w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
@@ -126,7 +128,7 @@ internal static class ModelDeviceEmitter
                     w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {norm}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
-                    w.Line($"ops.DenseFfn(scope, v_{n.Operands[0]}, t, {spec.Dim}, _d_{n.Operands[1]}!, _d_{n.Operands[2]}!, {spec.DenseHidden}, global::Wudao.Activation.{spec.Moe.Activation}, _d_{n.Operands[3]}!, _d_{n.Operands[4]}!, v_{n.Results[0]});");
+                    DenseFfnEmitter.Device(w, n, plan);
                     break;
                 case IterationSpace.DenseRows when n.Results[0] == "logits":
                     var width = types[n.Operands[0]]!.Shape[1].Value;
@@ -162,7 +164,7 @@ internal static class ModelDeviceEmitter
                     w.Line($"var v_{f} = r_{f}.Output.View.BaseView;");
                     break;
                 default:
-                    throw new CompileException($"k{k.Index}: no device model template for [{string.Join(", ", k.OpNames)}]");
+                    throw new KernelAssemblyException($"k{k.Index}: no device model template for [{string.Join(", ", k.OpNames)}]");
             }
         }
 

@@ -3,7 +3,7 @@ using System;
 namespace Wudao.Compiler;
 
 /// <summary>A user-facing compile error: the message names the node or declaration at fault.</summary>
-public sealed class CompileException : Exception
+public class CompileException : Exception
 {
     public CompileException(string message)
         : base(message)

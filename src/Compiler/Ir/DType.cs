@@ -1,16 +1,31 @@
 namespace Wudao.Compiler.Ir;
 
-/// <summary>Element type of a tensor.</summary>
+/// <summary>Element type of a tensor. Activations and accumulation are f32; weights may be stored narrower.</summary>
 public enum DType
 {
     F32,
     I32,
+    BF16,
+    F16,
+
+    /// <summary>8-bit integers with a float scale per block of a row (weight-only quantisation).</summary>
+    I8,
 }
 
-/// <summary>Text form of element types: <c>f32</c>, <c>i32</c>.</summary>
+/// <summary>Text form of element types: <c>f32</c>, <c>i32</c>, <c>bf16</c>, <c>f16</c>, <c>i8</c>.</summary>
 public static class DTypes
 {
-    public static string ToText(this DType type) => type == DType.F32 ? "f32" : "i32";
+    public static string ToText(this DType type) => type switch
+    {
+        DType.F32 => "f32",
+        DType.I32 => "i32",
+        DType.BF16 => "bf16",
+        DType.F16 => "f16",
+        _ => "i8",
+    };
+
+    /// <summary>Whether a weight may be stored in this type.</summary>
+    public static bool IsWeight(this DType type) => type != DType.I32;
 
     public static bool TryParse(string text, out DType type)
     {
@@ -18,6 +33,9 @@ public static class DTypes
         {
             case "f32": type = DType.F32; return true;
             case "i32": type = DType.I32; return true;
+            case "bf16": type = DType.BF16; return true;
+            case "f16": type = DType.F16; return true;
+            case "i8": type = DType.I8; return true;
             default: type = DType.F32; return false;
         }
     }

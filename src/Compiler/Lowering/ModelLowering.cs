@@ -64,7 +64,7 @@ public static class ModelLowering
                 nodes.Add(Param($"l{i}_b1", p + "ffn.b1", d, TensorType.F32(h1)));
                 nodes.Add(Param($"l{i}_w2", p + "ffn.w2", h, TensorType.F32(h, d)));
                 nodes.Add(Param($"l{i}_b2", p + "ffn.b2", h, TensorType.F32(d)));
-                nodes.Add(N(Ops.DenseFfn, new[] { $"l{i}_f" }, new[] { $"l{i}_y", $"l{i}_w1", $"l{i}_b1", $"l{i}_w2", $"l{i}_b2" }, ("activation", spec.Moe.Activation.ToString().ToLowerInvariant())));
+                nodes.Add(N(Ops.DenseFfn, new[] { $"l{i}_f" }, new[] { $"l{i}_y", $"l{i}_w1", $"l{i}_b1", $"l{i}_w2", $"l{i}_b2" }, ("activation", Activations.ByValue((int)spec.Moe.Activation)!.Op)));
             }
 
             delta = $"l{i}_f";

@@ -46,13 +46,7 @@ public static class MoeLowering
         nodes.Add(N(Ops.Dispatch, "rows", "x", route.Experts, "slots", "offsets"));
         nodes.Add(N(Ops.GroupedMatMul, "h", "rows", "w1", "offsets"));
         nodes.Add(N(Ops.Bias, "hb", "h", "b1", "offsets"));
-        var act = spec.Activation switch
-        {
-            ActivationKind.Relu => Ops.Relu,
-            ActivationKind.Silu => Ops.Silu,
-            ActivationKind.SwiGlu => Ops.SwiGlu,
-            _ => Ops.Gelu,
-        };
+        var act = Activations.ByValue((int)spec.Activation)!.Op;
         nodes.Add(N(act, "a", "hb"));
         nodes.Add(N(Ops.GroupedMatMul, "y0", "a", "w2", "offsets"));
         nodes.Add(N(Ops.Bias, "y", "y0", "b2", "offsets"));

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using Wudao.Compiler.Ir;
 
@@ -44,6 +45,8 @@ public static class Verifier
                 throw new CompileException($"%{node.Name} = {node.Op}: missing attribute '{attr}'");
             }
 
+            CheckAttributes(node, info);
+
             foreach (var operand in node.Operands.Where(o => !defined.Contains(o)))
             {
                 throw new CompileException($"%{node.Name} = {node.Op}: operand %{operand} is not defined before use");
@@ -68,6 +71,32 @@ public static class Verifier
         foreach (var output in graph.Outputs.Where(o => !defined.Contains(o)))
         {
             throw new CompileException($"graph output %{output} is never defined");
+        }
+    }
+
+    /// <summary>Every attribute is one the op defines (a misspelt one would be silently unread), with a value of its kind.</summary>
+    private static void CheckAttributes(Node node, OpDef info)
+    {
+        foreach (var kv in node.Attributes)
+        {
+            var def = info.Attributes.FirstOrDefault(a => a.Name == kv.Key);
+            if (def == null)
+            {
+                var known = info.Attributes.Count == 0 ? "none" : string.Join(", ", info.Attributes.Select(a => a.Name));
+                throw new CompileException($"%{node.Name} = {node.Op}: unknown attribute '{kv.Key}' (known: {known})");
+            }
+
+            var ok = def.Kind switch
+            {
+                AttrKind.Int => int.TryParse(kv.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _),
+                AttrKind.Float => float.TryParse(kv.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out _),
+                AttrKind.Flag => kv.Value is "0" or "1",
+                _ => true,
+            };
+            if (!ok)
+            {
+                throw new CompileException($"%{node.Name} = {node.Op}: attribute '{kv.Key}' must be {(def.Kind == AttrKind.Flag ? "0 or 1" : "a" + (def.Kind == AttrKind.Int ? "n integer" : " number"))}, got '{kv.Value}'");
+            }
         }
     }
 }

@@ -52,5 +52,5 @@ public sealed record ModelSpec(
     public bool IsMoe(int layer) => layer % Every == Every - 1;
 
     /// <summary>Width of the dense feed-forward's first GEMM: SwiGLU computes gate and up halves.</summary>
-    public int DenseHiddenIn => Moe.Activation == ActivationKind.SwiGlu ? 2 * DenseHidden : DenseHidden;
+    public int DenseHiddenIn => (Ir.Activations.ByValue((int)Moe.Activation)?.Width ?? 1) * DenseHidden;
 }

@@ -62,5 +62,5 @@ public sealed record MoeLayerSpec(
     public int FfnExperts => Experts + SharedExperts;
 
     /// <summary>Width of the first expert GEMM's output: SwiGLU computes gate and up halves.</summary>
-    public int HiddenIn => Activation == ActivationKind.SwiGlu ? 2 * Hidden : Hidden;
+    public int HiddenIn => (Ir.Activations.ByValue((int)Activation)?.Width ?? 1) * Hidden;
 }

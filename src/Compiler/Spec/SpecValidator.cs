@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 
 namespace Wudao.Compiler.Spec;
 
@@ -40,9 +41,9 @@ public static class SpecValidator
             errors.Add(new SpecError(SpecErrorKind.TopKExceedsExperts, "TopK", $"TopK = {s.TopK} exceeds Experts = {s.Experts}: a token cannot choose more experts than exist"));
         }
 
-        if (s.Activation < ActivationKind.Gelu || s.Activation > ActivationKind.SwiGlu)
+        if (Ir.Activations.ByValue((int)s.Activation) == null)
         {
-            errors.Add(new SpecError(SpecErrorKind.UnsupportedActivation, "Activation", $"activation value {(int)s.Activation} is not one of Gelu, Relu, Silu, SwiGlu"));
+            errors.Add(new SpecError(SpecErrorKind.UnsupportedActivation, "Activation", $"activation value {(int)s.Activation} is not one of {string.Join(", ", Ir.Activations.All.Select(a => a.Kind))}"));
         }
 
         switch (s.Router)

@@ -14,4 +14,7 @@ public enum Activation
 
     /// <summary>silu(x·W_gate)·(x·W_up): the first weight holds both halves, [gate | up].</summary>
     SwiGlu = 3,
+
+    /// <summary>gelu(x·W_gate)·(x·W_up) (Gemma, T5 v1.1): the first weight holds both halves, [gate | up].</summary>
+    GeGlu = 4,
 }

@@ -14,7 +14,6 @@ public sealed class DeviceModelOps
     private readonly Action<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormArgs> _embedNorm;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormArgs> _addNorm;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearArgs> _linear;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int> _activate;
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int> _split;
 
     public DeviceModelOps(Session session)
@@ -23,7 +22,6 @@ public sealed class DeviceModelOps
         _embedNorm = session.Kernel("Wudao.Models.EmbedNorm", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormArgs>(ModelKernels.EmbedNorm));
         _addNorm = session.Kernel("Wudao.Models.AddNorm", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, NormArgs>(ModelKernels.AddNorm));
         _linear = session.Kernel("Wudao.Models.Linear", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, LinearArgs>(ModelKernels.Linear));
-        _activate = session.Kernel("Wudao.Models.Activate", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int>(ModelKernels.Activate));
         _split = session.Kernel("Wudao.Models.SplitQkv", a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int>(ModelKernels.SplitQkv));
     }
 
@@ -56,17 +54,6 @@ public sealed class DeviceModelOps
         {
             _linear(rows * n, x, w.View, (bias ?? w).View, y, new LinearArgs(k, n, bias != null));
         }
-    }
-
-    /// <summary>The dense feed-forward: up GEMM (+ b1), activation, down GEMM (+ b2); the hidden rows live in the step's scope.</summary>
-    public void DenseFfn(ForwardScope scope, ArrayView<float> x, int rows, int dim, DeviceTensor w1, DeviceTensor b1, int hidden, Activation activation, DeviceTensor w2, DeviceTensor b2, ArrayView<float> y)
-    {
-        var h1 = activation == Activation.SwiGlu ? 2 * hidden : hidden;
-        var h = scope.F32((long)rows * h1);
-        var a = scope.F32((long)rows * hidden);
-        Linear(x, rows, dim, w1, h1, b1, h);
-        _activate(rows * hidden, h, a, hidden, (int)activation);
-        Linear(a, rows, hidden, w2, dim, b2, y);
     }
 
     public void SplitQkv(ArrayView<float> qkv, int tokens, int q, int kv, ArrayView<float> queries, ArrayView<float> keys, ArrayView<float> values) =>

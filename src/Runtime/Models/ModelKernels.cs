@@ -50,22 +50,6 @@ public static class ModelKernels
         y[i] = acc;
     }
 
-    /// <summary>The experts' activations on h [rows, h'] into a [rows, hidden]; SwiGLU reads gate then up halves.</summary>
-    public static void Activate(Index1D i, ArrayView<float> h, ArrayView<float> output, int hidden, int activation)
-    {
-        int r = i / hidden;
-        int c = i - (r * hidden);
-        long width = activation == (int)Wudao.Activation.SwiGlu ? 2L * hidden : hidden;
-        float v = h[(r * width) + c];
-        output[i] = activation switch
-        {
-            (int)Wudao.Activation.Relu => v > 0f ? v : 0f,
-            (int)Wudao.Activation.Silu => v / (1f + XMath.Exp(-v)),
-            (int)Wudao.Activation.SwiGlu => v / (1f + XMath.Exp(-v)) * h[(r * width) + hidden + c],
-            _ => 0.5f * v * (1f + RouterMath.Erf(v * 0.70710677f)),
-        };
-    }
-
     /// <summary>Splits the fused projection's rows [t, q + 2·kv] into Q, K and V; one thread per element of a row.</summary>
     public static void SplitQkv(Index1D i, ArrayView<float> qkv, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, int qWidth, int kvWidth)
     {

@@ -184,39 +184,4 @@ public static class ModelOps
             }
         }
     }
-
-    /// <summary>
-    /// The dense feed-forward as one fused MLP: hidden = act(x·w1 + b1), y = hidden·w2 + b2. SwiGLU
-    /// reads w1's first <paramref name="hidden"/> columns as the gate and the next as the up projection.
-    /// </summary>
-    /// <param name="scratch">At least rows · (h' + hidden) floats for the hidden rows (h' = 2·hidden for SwiGLU).</param>
-    public static void DenseFfn(ReadOnlySpan<float> x, int rows, int dim, ReadOnlySpan<float> w1, ReadOnlySpan<float> b1, int hidden, Activation activation, ReadOnlySpan<float> w2, ReadOnlySpan<float> b2, Span<float> y, Span<float> scratch, CpuWorkers? workers = null)
-    {
-        var h1 = activation == Activation.SwiGlu ? 2 * hidden : hidden;
-        var h = scratch.Slice(0, rows * h1);
-        var a = scratch.Slice(rows * h1, rows * hidden);
-        Linear(x, rows, dim, w1, h1, b1, h, workers);
-        for (var r = 0; r < rows; r++)
-        {
-            Activate(h.Slice(r * h1, h1), hidden, activation, a.Slice(r * hidden, hidden));
-        }
-
-        Linear(a, rows, hidden, w2, dim, b2, y, workers);
-    }
-
-    /// <summary>The experts' activations, the same formulas as the MoE kernels (exact-erf GELU).</summary>
-    public static void Activate(ReadOnlySpan<float> h, int hidden, Activation activation, Span<float> output)
-    {
-        for (var c = 0; c < hidden; c++)
-        {
-            var v = h[c];
-            output[c] = activation switch
-            {
-                Activation.Relu => v > 0f ? v : 0f,
-                Activation.Silu => v / (1f + MathF.Exp(-v)),
-                Activation.SwiGlu => v / (1f + MathF.Exp(-v)) * h[hidden + c],
-                _ => 0.5f * v * (1f + RouterMath.Erf(v * 0.70710677f)),
-            };
-        }
-    }
 }

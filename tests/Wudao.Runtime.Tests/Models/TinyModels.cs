@@ -36,3 +36,12 @@ public partial class NoisyTinyLm
 public partial class DeepSeekTinyLm
 {
 }
+
+// GeGLU in both kinds of block: the dense feed-forward in block 0, the experts in block 1.
+[MoeTransformer(Vocab = 40, Dim = 64, Layers = 2, MaxSequence = 32)]
+[Attention(Heads = 2, KvHeads = 1)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 40, Activation = Activation.GeGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class GeGluTinyLm
+{
+}

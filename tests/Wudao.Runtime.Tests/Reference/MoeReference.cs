@@ -140,8 +140,8 @@ public static class MoeReference
     public static float[] ExpertFfn(MoeLayerInfo info, MoeWeights w, RoutingReference r, float[] rows)
     {
         int d = info.Dim, h = info.Hidden, e = info.Experts;
-        var swiglu = info.Activation == Activation.SwiGlu;
-        var h1 = swiglu ? 2 * h : h;
+        var gated = info.Activation is Activation.SwiGlu or Activation.GeGlu;
+        var h1 = gated ? 2 * h : h;
         var (w1, b1, w2, b2) = (w["experts.w1"].Data, w["experts.b1"].Data, w["experts.w2"].Data, w["experts.b2"].Data);
         var y = new float[rows.Length];
         for (var ex = 0; ex < e; ex++)
@@ -152,11 +152,11 @@ public static class MoeReference
                 for (var c = 0; c < h; c++)
                 {
                     double a = b1[(ex * h1) + c];
-                    double u = swiglu ? b1[(ex * h1) + h + c] : 0;
+                    double u = gated ? b1[(ex * h1) + h + c] : 0;
                     for (var i = 0; i < d; i++)
                     {
                         a += (double)rows[(row * d) + i] * w1[(((ex * d) + i) * h1) + c];
-                        if (swiglu)
+                        if (gated)
                         {
                             u += (double)rows[(row * d) + i] * w1[(((ex * d) + i) * h1) + h + c];
                         }
@@ -167,6 +167,7 @@ public static class MoeReference
                         Activation.Relu => Math.Max(0, a),
                         Activation.Silu => a / (1 + Math.Exp(-a)),
                         Activation.SwiGlu => a / (1 + Math.Exp(-a)) * u,
+                        Activation.GeGlu => 0.5 * a * (1 + Erf(a / Math.Sqrt(2))) * u,
                         _ => 0.5 * a * (1 + Erf(a / Math.Sqrt(2))),
                     };
                 }

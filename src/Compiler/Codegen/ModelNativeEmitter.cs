@@ -1,0 +1,118 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+using Wudao.Compiler.Spec;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The native schedule of a model's plan: one call per planned kernel over a workspace the model
+/// keeps (a decode step allocates only its logits), host KV caches, the MoE blocks as their layers.
+/// </summary>
+internal static class ModelNativeEmitter
+{
+    /// <summary>One call per planned kernel, in plan order, over the step's new tokens.</summary>
+    public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    {
+        var types = plan.Graph.ValueTypes();
+        w.Line("/// <summary>Runs the plan over <paramref name=\"ids\"/> appended to the cache; logits for every new token, or only the last.</summary>");
+        w.Open("private float[] Run(global::System.ReadOnlySpan<int> ids, bool lastOnly)");
+        w.Line("int t = ids.Length;");
+        w.Line("int[] offsets = { 0, t };");
+        w.Line("global::System.ReadOnlySpan<float> none = default;");
+        if (spec.Moe.Router == RouterKind.Hash)
+        {
+            w.Line("int[] idArray = ids.ToArray();");
+        }
+
+        // Every activation of the step is a slice of one workspace the model keeps: a decode step allocates nothing.
+        w.Line($"var ws = global::Wudao.Models.Workspace.For(ref _workspace, (long)t * {WorkspacePerToken(spec, plan)});");
+        var declared = new HashSet<string>();
+        void Buffer(string value)
+        {
+            if (declared.Add(value) && value != "logits")
+            {
+                w.Line($"var v_{value} = ws.Take((long)t * {types[value]!.Shape[1].Value});");
+            }
+        }
+
+        var moeIndex = 0;
+        foreach (var k in plan.Kernels)
+        {
+            var n = k.Nodes[0];
+            w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
+            w.Line(k.Index == 0 ? "long start = global::System.Diagnostics.Stopwatch.GetTimestamp();" : "start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
+            foreach (var r in k.Nodes.SelectMany(x => x.Results))
+            {
+                Buffer(r);
+            }
+
+            switch (k.Space)
+            {
+                case IterationSpace.TokenRows when n.Op == Ops.Embed:
+                    var norm = k.Nodes[1];
+                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {spec.Vocab}, {spec.Dim}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {ModelEmitter.Beta(norm, 2)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{norm.Results[0]});");
+                    break;
+                case IterationSpace.TokenRows:
+                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {ModelEmitter.Beta(n, 3)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{n.Results[1]});");
+                    break;
+                case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
+                    DenseFfnEmitter.Native(w, n, plan);
+                    break;
+                case IterationSpace.DenseRows when n.Results[0] == "logits":
+                    // Generation needs only the last token's logits: the LM head runs on that row alone.
+                    var width = types[n.Operands[0]]!.Shape[1].Value;
+                    var vocab = types["logits"]!.Shape[1].Value;
+                    w.Line("int rows = lastOnly ? 1 : t;");
+                    w.Line("var v_logits = new float[(long)rows * " + vocab + "];");
+                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}.Slice((t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits, _session.Workers);");
+                    break;
+                case IterationSpace.DenseRows:
+                    var inner = types[n.Operands[0]]!.Shape[1].Value;
+                    var outer = types[n.Results[0]]!.Shape[1].Value;
+                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}, t, {inner}, _w_{n.Operands[1]}, {outer}, none, v_{n.Results[0]}, _session.Workers);");
+                    break;
+                case IterationSpace.Sequences:
+                    EmitAttention(w, spec, n);
+                    break;
+                case IterationSpace.SubLayer:
+                    // Hash routing inside a model routes by the input token ids.
+                    var layer = spec.Moe.Router == RouterKind.Hash ? $"x => _moe_{n.Results[0]}.Forward(x, idArray)" : $"_moe_{n.Results[0]}.Forward";
+                    w.Line($"_lastStats[{moeIndex}] = global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {spec.Dim}, v_{n.Results[0]}, ExpertLoad[{moeIndex}]);");
+                    moeIndex++;
+                    break;
+                default:
+                    throw new KernelAssemblyException($"k{k.Index}: no native model template for [{string.Join(", ", k.OpNames)}]");
+            }
+
+            w.Line($"KernelTicks[{k.Index}] += global::System.Diagnostics.Stopwatch.GetTimestamp() - start;");
+        }
+
+        w.Line("return v_logits;");
+        w.Close();
+        w.Line();
+    }
+
+    /// <summary>The fused projection's rows split into Q, K and V, then one attention call with the layer's cache.</summary>
+    private static void EmitAttention(SourceWriter w, ModelSpec spec, Node n)
+    {
+        int q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim;
+        var r = n.Results[0];
+        w.Line($"var q_{r} = ws.Take((long)t * {q});");
+        w.Line($"var k_{r} = ws.Take((long)t * {kv});");
+        w.Line($"var vv_{r} = ws.Take((long)t * {kv});");
+        w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {spec.Heads}), offsets, _session.Workers);");
+    }
+
+    private static long WorkspacePerToken(ModelSpec spec, KernelPlan plan)
+    {
+        var types = plan.Graph.ValueTypes();
+        var values = plan.Kernels.SelectMany(k => k.Nodes.SelectMany(n => n.Results)).Where(v => v != "logits").Distinct();
+        long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
+        var attention = plan.Kernels.Count(k => k.Space == IterationSpace.Sequences);
+        var dense = plan.Graph.Nodes.Where(n => n.Op == Ops.DenseFfn).Sum(n => DenseFfnEmitter.ScratchPerToken(n, plan));
+        return floats + (attention * (long)((spec.Heads + (2 * spec.KvHeads)) * spec.HeadDim + spec.Heads)) + dense;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Generic;
+using System.Linq;
+using static Wudao.Compiler.Ir.ShapeRules;
+
+namespace Wudao.Compiler.Ir;
+
+/// <summary>The route's ops: ordered passes over the whole batch (capacity, scans, losses).</summary>
+internal static class RouteOpDefs
+{
+    public static IEnumerable<OpDef> All => new[]
+    {
+        // routed: experts past it (DeepSeek's shared ones) are exempt from the capacity.
+        new OpDef(Ops.Capacity, 1, 3, IterationSpace.TokenScan, new[] { AttrDef.Int("experts"), AttrDef.Float("factor"), AttrDef.Int("routed", required: false) }, (n, t) =>
+        {
+            var choices = Rank(n, t[0], 2, 0);
+            var e = n.IntAttr("experts");
+            if (e < 1)
+            {
+                throw new CompileException($"%{n.Name} = capacity: experts={e} must be at least 1");
+            }
+
+            return new[] { TensorType.I32(choices.Shape.ToArray()), TensorType.I32(e), TensorType.I32() };
+        }),
+        new OpDef(Ops.Scan, 1, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
+        {
+            var e = Constant(n, Rank(n, t[0], 1, 0).Shape[0], "length");
+            return new[] { TensorType.I32(e + 1) };
+        }),
+        new OpDef(Ops.AuxLoss, 2, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("alpha") }, (n, t) =>
+        {
+            Rows(n, t[0], 2, 0);
+            Rank(n, t[1], 2, 1);
+            Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
+            return new[] { TensorType.F32() };
+        }),
+        new OpDef(Ops.ZLoss, 1, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("weight") }, (n, t) =>
+        {
+            Rows(n, t[0], 1, 0);
+            return new[] { TensorType.F32() };
+        }),
+
+        // CV² of importance (gates summed per expert) and of load (load_prob summed per expert), weighted.
+        new OpDef(Ops.NoisyLoss, 3, 2, IterationSpace.TokenScan, new[] { AttrDef.Float("importance"), AttrDef.Float("load") }, (n, t) =>
+        {
+            Rows(n, t[0], 2, 0);
+            SameShape(n, t[1], t[2]);
+            Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
+            return new[] { TensorType.F32(), TensorType.F32() };
+        }),
+
+        // Every expert takes its top-C tokens by score: per-token choice slots over all E experts.
+        new OpDef(Ops.ExpertChoice, 1, 5, IterationSpace.TokenScan, new[] { AttrDef.Float("factor") }, (n, t) =>
+        {
+            var probs = Rows(n, t[0], 2, 0);
+            var e = Constant(n, probs.Shape[1], "expert count");
+            var shape = probs.Shape.ToArray();
+            return new[] { TensorType.I32(shape), TensorType.F32(shape), TensorType.I32(shape), TensorType.I32(e), TensorType.I32() };
+        }),
+    };
+}
