@@ -209,9 +209,11 @@ TOPK";
             }
         }
 
+        // A NaN row has no eligible expert: expert -1 with gate NaN, and combine writes NaN.
+        float gv = best < 0 ? float.NaN : bestV;
         global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + j) = best;
-        global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + j) = bestV;
-        chosen += bestV;
+        global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + j) = gv;
+        chosen += gv;
         prevV = bestV;
         prevE = best;
     }
@@ -498,22 +500,32 @@ for (int t = t0; t < t1; t++)
 {{
     // The token's kept choices, in choice order: their expert rows and gates.
     int n = 0;
+    bool poisoned = false;
     for (int j = 0; j < Kernels.K; j++)
     {{
         int c = (t * Kernels.K) + j;
         int slot = global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c);
+        float g = global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+        poisoned |= slot < 0 && g != g;
         if (slot >= 0)
         {{
             rowOf[n] = (global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c)) + slot) * Kernels.D;
 
             // With the gate applied in the expert epilogue, combine only sums the rows.
-            gateOf[n] = this.rowsScaled ? 1f : global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+            gateOf[n] = this.rowsScaled ? 1f : g;
             n++;
         }}
     }}
 
     // Each output element sums its rows in choice order, in registers, and is stored once.
     ref float o = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref output, t * Kernels.D);
+    if (poisoned)
+    {{
+        // A non-finite token chose no expert: its output is NaN, not zero.
+        global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref o, Kernels.D).Fill(float.NaN);
+        continue;
+    }}
+
     int d = 0;
     if (Wide)
     {{

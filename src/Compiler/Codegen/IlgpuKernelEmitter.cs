@@ -47,6 +47,8 @@ public static class IlgpuKernelEmitter
     /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
     /// previous pick, ties to the lower expert, so every router and target breaks ties alike.
     /// Writes experts[co + j] and gates[co + j] = <paramref name="gate"/>, sums the gates in <c>chosen</c>.
+    /// A NaN row has no eligible expert: the choice gets expert −1 and gate NaN, so combine makes
+    /// the token's output NaN (as libtorch would) instead of a silent zero.
     /// </summary>
     public static string TopKPasses(string k, string experts, string value, string gate) => $@"float prevV = float.PositiveInfinity;
 int prevE = -1;
@@ -66,9 +68,10 @@ for (int j = 0; j < {k}; j++)
         }}
     }}
 
+    float gv = best < 0 ? float.NaN : {gate};
     experts[co + j] = best;
-    gates[co + j] = {gate};
-    chosen += {gate};
+    gates[co + j] = gv;
+    chosen += gv;
     prevV = bestV;
     prevE = best;
 }}
@@ -641,6 +644,11 @@ for (int j = 0; j < K; j++)
     {{
         long row = meta[{MetaOffset(n.Operands[4])} + experts[c]] + slot;
         acc += gates[c] * y[(row * D) + d];
+    }}
+    else if (gates[c] != gates[c])
+    {{
+        // A non-finite token chose no expert: its output is NaN, not zero.
+        acc = float.NaN;
     }}
 }}
 

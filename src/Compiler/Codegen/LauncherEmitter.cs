@@ -204,6 +204,12 @@ public static class LauncherEmitter
         w.Line("/// </summary>");
         w.Line("public bool Training { get; set; } = true;");
         w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// False (default): a token with a NaN or infinite value comes out as a NaN row. True: Forward");
+        w.Line("/// first reads the input back and throws naming the first such token (a host pass over x).");
+        w.Line("/// </summary>");
+        w.Line("public bool CheckFinite { get; set; }");
+        w.Line();
         w.Line("/// <summary>The native CPU kernels with their cumulative times, when the session runs the native target; else null.</summary>");
         w.Line("public global::Wudao.CpuKernelSet? NativeKernels => _cpu;");
         w.Line();
@@ -247,6 +253,10 @@ public static class LauncherEmitter
 
         w.Open("private global::Wudao.MoeResult ForwardOne(global::Wudao.DeviceTensor x, global::System.ReadOnlySpan<int> tokenIds)");
         w.Line($"int t = global::Wudao.MoeLayerRuntime.Tokens(x, Info);");
+        w.Line("if (CheckFinite)");
+        w.Line("{");
+        w.Line("    global::Wudao.MoeLayerRuntime.RequireFinite(x, Info);");
+        w.Line("}");
         w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, Info.AuxLossWeight, training: Training);");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");

@@ -24,6 +24,20 @@ public static class MoeLayerRuntime
         return tokens;
     }
 
+    /// <summary>The opt-in checked mode: throws naming the first token (and column) holding a NaN or an infinity.</summary>
+    public static void RequireFinite(DeviceTensor x, MoeLayerInfo info)
+    {
+        var values = x.ToArray();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                var what = float.IsNaN(values[i]) ? "NaN" : values[i] > 0f ? "+infinity" : "-infinity";
+                throw new NonFiniteInputException($"{info.Name}.Forward: token {i / info.Dim} has {what} at column {i % info.Dim} (CheckFinite is on; with it off, that token's output row is NaN)", i / info.Dim);
+            }
+        }
+    }
+
     /// <summary>
     /// Checks hash routing's token ids (one per token, each in [0, vocab)) and copies them into a
     /// buffer of the call's scope. Kernels index nothing by id, but a wrong id would route silently.
