@@ -69,6 +69,10 @@ public class MoeLayerBenchmarks
         _ = nn.functional.gelu(_rows.mm(_w1) + _b1).mm(_w2) + _b2;
     }
 
+    /// <summary>The expert FFN's FLOPs as pure FMAs on all threads: its time over a row's time is that row's fraction of peak.</summary>
+    [Benchmark(Description = "fp32 FMA peak, same FLOPs as the experts (Vector512, all threads)")]
+    public float Peak() => FmaPeak.Run(ExpertFlops);
+
     [Benchmark(Description = "TorchSharp GEMM 8192x512x2048 (machine ceiling)")]
     public void TorchGemm()
     {
