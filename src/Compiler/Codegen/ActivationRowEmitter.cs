@@ -1,3 +1,4 @@
+using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Ir.Math;
 
@@ -18,14 +19,7 @@ public static class ActivationRowEmitter
     /// </summary>
     public static string Emit(ActivationDef activation, string name, string width, string wide)
     {
-        var functions = new System.Text.StringBuilder();
-        foreach (var dialect in new[] { MathDialect.Native, MathDialect.Vector512, MathDialect.Vector256 })
-        {
-            foreach (var f in activation.Function.WithDependencies())
-            {
-                functions.Append(f.Declare(dialect)).Append('\n');
-            }
-        }
+        var functions = string.Concat(new[] { MathDialect.Native, MathDialect.Vector512, MathDialect.Vector256 }.Select(d => activation.Declare(d) + "\n"));
 
         var up = activation.Gated ? $"\n        float u = {Unsafe}.Add(ref row, {width} + c);" : "";
         return functions + $@"/// <summary>{activation.Op} ({activation.Description}) over one row into dst (which may be the row).</summary>

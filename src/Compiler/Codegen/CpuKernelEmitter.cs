@@ -111,8 +111,11 @@ public static class CpuKernelEmitter
             w.Line();
         }
 
-        w.Line("/// <summary>The bias of a GEMM that has none.</summary>");
-        w.Line("private static readonly float[] Zeros = new float[Kernels.H1 > Kernels.D ? Kernels.H1 : Kernels.D];");
+        if (mlp.UpBias == null || mlp.DownBias == null)
+        {
+            w.Line("/// <summary>The bias of a GEMM that has none.</summary>");
+            w.Line("private static readonly float[] Zeros = new float[Kernels.H1 > Kernels.D ? Kernels.H1 : Kernels.D];");
+        }
         w.Close();
         w.Line();
     }
@@ -151,7 +154,7 @@ public static class CpuKernelEmitter
         IterationSpace.TokenRows => Gate(k),
         IterationSpace.TokenScan => Route(k),
         IterationSpace.Choices => Dispatch(k, gatesField),
-        IterationSpace.ExpertRows => ExpertFfn(k, mlp),
+        IterationSpace.ExpertRows => ExpertFfn(mlp),
         _ => Combine(k),
     };
 
@@ -443,7 +446,7 @@ for (int c = c0; c < c1; c++)
 ";
     }
 
-    private static string ExpertFfn(EmittedKernel k, FusedMlp mlp)
+    private static string ExpertFfn(FusedMlp mlp)
     {
         var scale = "this.rowsScaled, ref (this.rowsScaled ? ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.rowgates), start) : ref h)";
         var offsets = "Kernels." + IlgpuKernelEmitter.MetaOffset(mlp.Offsets);

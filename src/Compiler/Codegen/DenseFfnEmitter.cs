@@ -68,10 +68,7 @@ internal static class DenseFfnEmitter
             w.Line($"a[i] = {s.Activation.Render(MathDialect.Ilgpu, "x", "u")};");
             w.Close();
             w.Line();
-            foreach (var f in s.Activation.Function.WithDependencies())
-            {
-                w.Lines(f.Declare(MathDialect.Ilgpu));
-            }
+            w.Lines(s.Activation.Declare(MathDialect.Ilgpu));
 
             w.Close();
             w.Line();

@@ -42,6 +42,9 @@ public sealed class ActivationDef
     /// <summary>Input columns per output column: 2 for a gated activation.</summary>
     public int Width => Gated ? 2 : 1;
 
+    /// <summary>The methods of <see cref="Function"/> and every function it calls, callees first, in <paramref name="dialect"/>.</summary>
+    public string Declare(MathDialect dialect) => string.Join("\n", Function.WithDependencies().Select(f => f.Declare(dialect)));
+
     /// <summary>The activation of one value (and its up value, if gated) in <paramref name="dialect"/>.</summary>
     public string Render(MathDialect dialect, string x, string up)
     {
