@@ -43,7 +43,7 @@ public static class ModelCompiler
         var plan = PassPipeline.Run(graph);
 
         // The model's plan, then the MoE layer's (each MoE block runs that plan).
-        var planText = PlanPrinter.Print(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + PlanPrinter.Print(moe.Plan);
+        var planText = PlanPrinter.Print(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
         var source = ModelEmitter.Emit(spec, plan, IrPrinter.Print(graph), planText);
         return new CompiledModel(graph, plan, source, moe);
     }

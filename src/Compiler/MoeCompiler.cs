@@ -11,8 +11,9 @@ namespace Wudao.Compiler;
 /// <summary>The compiled form of one layer: its graph, plan and emitted C#.</summary>
 public sealed class CompiledLayer
 {
-    public CompiledLayer(Graph graph, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, string source)
+    public CompiledLayer(Graph graph, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, string planText, string source)
     {
+        PlanText = planText;
         Graph = graph;
         Plan = plan;
         Kernels = kernels;
@@ -24,6 +25,9 @@ public sealed class CompiledLayer
     public KernelPlan Plan { get; }
 
     public IReadOnlyList<EmittedKernel> Kernels { get; }
+
+    /// <summary>The printed plan with each target's schedule (and the expert partition, when parallel).</summary>
+    public string PlanText { get; }
 
     public string Source { get; }
 }
@@ -41,14 +45,28 @@ public static class MoeCompiler
 
         var graph = MoeLowering.Lower(spec);
         var plan = PassPipeline.Run(graph);
-        var kernels = IlgpuKernelEmitter.Emit(plan);
-        var planText = PlanPrinter.Print(plan);
+        var kernels = IlgpuKernelEmitter.Emit(plan, KernelReading.ReadAll(plan));
+        var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + NativeSchedule.Describe(plan);
         if (spec.Ranks > 0)
         {
             planText += ExpertPartition.Print(ExpertPartition.Run(plan, spec.Experts, spec.Ranks), spec.Experts, spec.Ranks);
         }
 
-        var source = LauncherEmitter.Emit(spec, plan, kernels, IrPrinter.Print(graph), planText);
-        return new CompiledLayer(graph, plan, kernels, source);
+        var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText);
+        return new CompiledLayer(graph, plan, kernels, planText, source);
+    }
+
+    /// <summary>The declaration as the generated <c>MoeLayerInfo</c> repeats it to the user.</summary>
+    private static LayerDeclaration Declaration(MoeLayerSpec s)
+    {
+        static string F(float v) => CSharpNames.Float(v);
+        return new LayerDeclaration(
+            s.Namespace,
+            s.Accessibility,
+            s.ClassName,
+            $"{s.Dim}, {s.Experts}, {s.TopK}, {s.Hidden}",
+            $"global::Wudao.Activation.{s.Activation}, global::Wudao.RouterKind.{s.Router}, {F(s.CapacityFactor)}, {F(s.AuxLossWeight)}",
+            $"{s.Ranks}, {F(s.Jitter)}, {F(s.ZLossWeight)}",
+            $"new global::Wudao.RouterOptions({F(s.ImportanceWeight)}, {F(s.LoadWeight)}, {s.SharedExperts}, {F(s.BiasUpdateRate)}, {s.Vocab})");
     }
 }

@@ -142,7 +142,7 @@ public class EmitterTests
 
         var ex = Assert.Throws<KernelAssemblyException>(() => IlgpuKernelEmitter.Emit(plan));
 
-        Assert.Contains("no ILGPU template fuses [matmul]", ex.Message);
+        Assert.Contains("k0: no fragment set fuses [matmul]", ex.Message);
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public class EmitterTests
 
         Assert.Equal(new[] { "x", "wg", "probs", "args" }, gate.Parameters.Select(p => p.Name));
         Assert.DoesNotContain("topk", gate.Body);
-        Assert.Equal("false", gate.Facts["topk"]);
+        Assert.False(Assert.IsType<GateKernel>(gate.Reading).TopK);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Linq;
+using Wudao.Compiler.Codegen;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Lowering;
 using Wudao.Compiler.Passes;
@@ -49,7 +50,7 @@ public class PlanTests
     {
         var plan = PlanFor(TestSpecs.Make(dim: dim));
 
-        Assert.Equal(tileRows, plan.TileRows);
+        Assert.Equal(tileRows, IlgpuSchedule.For(plan).TileRows);
     }
 
     [Theory]
@@ -62,7 +63,7 @@ public class PlanTests
     {
         var plan = PlanFor(TestSpecs.Make(activation: activation, hidden: hidden));
 
-        Assert.Equal(chunk, plan.HiddenChunk);
+        Assert.Equal(chunk, IlgpuSchedule.For(plan).HiddenChunk);
     }
 
     [Theory]
@@ -88,7 +89,8 @@ public class PlanTests
     public void Plan_without_expert_kernel_uses_unit_tiles_and_a_graph_of_params_needs_no_sync()
     {
         var rowsOnly = PassPipeline.Run(IrParser.Parse("graph g(%l: f32[T,8]) -> (%p)\n  %p = softmax %l {axis=1}\n"));
-        Assert.Equal((1, 1, 1), (rowsOnly.TileRows, rowsOnly.HiddenChunk, rowsOnly.HostSyncs));
+        Assert.Equal((1, 1, 1), (IlgpuSchedule.For(rowsOnly).TileRows, IlgpuSchedule.For(rowsOnly).HiddenChunk, rowsOnly.HostSyncs));
+        Assert.Equal("", IlgpuSchedule.Describe(rowsOnly) + NativeSchedule.Describe(rowsOnly));
 
         var paramsOnly = PassPipeline.Run(IrParser.Parse("graph g(%l: f32[T,8]) -> (%w)\n  %w = param {name=w, fan_in=8} : f32[8,8]\n"));
         Assert.Empty(paramsOnly.Kernels);
@@ -101,9 +103,11 @@ public class PlanTests
     {
         var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make()));
 
-        Assert.True(plan.CombineWeightInEpilogue.Fuse);
-        Assert.Contains("combine is the only reader of %y", plan.CombineWeightInEpilogue.Reason);
-        Assert.Contains("native schedule: combine's gate weight is applied in k3's second-GEMM epilogue", PlanPrinter.Print(plan));
+        var schedule = NativeSchedule.For(plan);
+        Assert.True(schedule.CombineWeightInEpilogue.Fuse);
+        Assert.Contains("combine is the only reader of %y", schedule.CombineWeightInEpilogue.Reason);
+        Assert.Contains("native schedule: combine's gate weight is applied in k3's second-GEMM epilogue", NativeSchedule.Describe(plan));
+        Assert.DoesNotContain("schedule", PlanPrinter.Print(plan));
     }
 
     [Fact]
@@ -114,9 +118,10 @@ public class PlanTests
 
         var plan = PassPipeline.Run(exposed);
 
-        Assert.False(plan.CombineWeightInEpilogue.Fuse);
-        Assert.Contains("%y has 2 readers", plan.CombineWeightInEpilogue.Reason);
-        Assert.Contains("native schedule: combine's gate weight stays in combine", PlanPrinter.Print(plan));
+        var schedule = NativeSchedule.For(plan);
+        Assert.False(schedule.CombineWeightInEpilogue.Fuse);
+        Assert.Contains("%y has 2 readers", schedule.CombineWeightInEpilogue.Reason);
+        Assert.Contains("native schedule: combine's gate weight stays in combine", NativeSchedule.Describe(plan));
     }
 
     [Fact]

@@ -29,44 +29,31 @@ public enum BindingKind
 /// <param name="Name">The parameter's name in the kernel.</param>
 public sealed record KernelParam(BindingKind Kind, string Value, string CsType, string Name);
 
-/// <summary>A kernel's emitted method and how to launch it.</summary>
+/// <summary>An ILGPU kernel: its reading (bindings, role, method) and the body assembled for it.</summary>
 public sealed class EmittedKernel
 {
-    public EmittedKernel(int index, IterationSpace space, string role, string method, bool grouped, IReadOnlyList<KernelParam> parameters, string body, IReadOnlyDictionary<string, string> facts, string helper = "")
+    public EmittedKernel(KernelReading reading, bool grouped, string body)
     {
-        Helper = helper;
-        Facts = facts;
-        Index = index;
-        Space = space;
-        Role = role;
-        Method = method;
+        Reading = reading;
         Grouped = grouped;
-        Parameters = parameters;
         Body = body;
     }
 
-    public int Index { get; }
+    public KernelReading Reading { get; }
+
+    public int Index => Reading.Index;
 
     /// <summary>What the kernel's threads cover; decides its launch extent.</summary>
-    public IterationSpace Space { get; }
+    public IterationSpace Space => Reading.Space;
 
-    public string Role { get; }
+    public string Role => Reading.Role;
 
-    public string Method { get; }
+    public string Method => Reading.Method;
 
     /// <summary>Explicitly grouped (uses shared memory and barriers) or one thread per element.</summary>
     public bool Grouped { get; }
 
-    public IReadOnlyList<KernelParam> Parameters { get; }
+    public IReadOnlyList<KernelParam> Parameters => Reading.Parameters;
 
     public string Body { get; }
-
-    /// <summary>
-    /// What the template decided from the kernel's ops (statistics offsets, activation, optional
-    /// steps), so the CPU schedule of the same kernel makes the same choices.
-    /// </summary>
-    public IReadOnlyDictionary<string, string> Facts { get; }
-
-    /// <summary>Members the kernel calls (a per-token method both targets share), emitted next to it; empty if none.</summary>
-    public string Helper { get; }
 }

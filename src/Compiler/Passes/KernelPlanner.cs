@@ -8,13 +8,10 @@ namespace Wudao.Compiler.Passes;
 
 /// <summary>
 /// Turns fused kernels into a plan: which values must live in device memory, which weights bind,
-/// tile sizes, and how many host synchronisations a call needs.
+/// and how many host synchronisations a call needs.
 /// </summary>
 public static class KernelPlanner
 {
-    /// <summary>Shared-memory budget in floats for one expert tile of inputs (16 KiB).</summary>
-    public const int TileFloats = 4096;
-
     public static KernelPlan Run(Graph graph, List<PlannedKernel> kernels, List<FusionDecision> decisions)
     {
         var kernelOf = new Dictionary<string, int>();
@@ -40,18 +37,6 @@ public static class KernelPlanner
         // A model adds one per MoE sub-layer (each reads its routing statistics back once).
         var hostSyncs = (graph.Outputs.Any(o => kernelOf.ContainsKey(o)) ? 1 : 0) + kernels.Count(k => k.Space == IterationSpace.SubLayer);
 
-        var ffn = kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
-        var tileRows = 1;
-        var hiddenChunk = 1;
-        if (ffn != null)
-        {
-            var rows = types[ffn.Nodes[0].Operands[0]]!;
-            var d = rows.Shape[1].Value;
-            tileRows = Math.Max(1, Math.Min(16, TileFloats / Math.Max(1, d)));
-            var hidden = ffn.Nodes.Where(n => n.Op == Ops.GroupedMatMul).Skip(1).Select(n => types[n.Operands[0]]!.Shape[1].Value).FirstOrDefault();
-            hiddenChunk = Math.Max(1, Math.Min(64, hidden));
-        }
-
-        return new KernelPlan(graph, kernels, decisions, materialized, weights, hostSyncs, tileRows, hiddenChunk, FusionPolicy.CombineWeightIntoEpilogue(graph));
+        return new KernelPlan(graph, kernels, decisions, materialized, weights, hostSyncs);
     }
 }

@@ -12,20 +12,20 @@ public sealed record MaterializedValue(string Value, TensorType Type, int Kernel
 /// <summary>A weight tensor the layer binds: its IR value, its name in weight files, its type, its fan-in.</summary>
 public sealed record WeightBinding(string Value, string Name, TensorType Type, int FanIn);
 
-/// <summary>The output of planning: kernels in launch order, fusion decisions, memory and sync facts.</summary>
+/// <summary>
+/// The output of planning, target-neutral: kernels in launch order, fusion decisions, memory and
+/// sync facts. Tile sizes and other target choices live in each target's schedule.
+/// </summary>
 public sealed class KernelPlan
 {
-    public KernelPlan(Graph graph, IReadOnlyList<PlannedKernel> kernels, IReadOnlyList<FusionDecision> decisions, IReadOnlyList<MaterializedValue> materialized, IReadOnlyList<WeightBinding> weights, int hostSyncs, int tileRows, int hiddenChunk, (bool Fuse, string Reason) combineWeightInEpilogue)
+    public KernelPlan(Graph graph, IReadOnlyList<PlannedKernel> kernels, IReadOnlyList<FusionDecision> decisions, IReadOnlyList<MaterializedValue> materialized, IReadOnlyList<WeightBinding> weights, int hostSyncs)
     {
-        CombineWeightInEpilogue = combineWeightInEpilogue;
         Graph = graph;
         Kernels = kernels;
         Decisions = decisions;
         Materialized = materialized;
         Weights = weights;
         HostSyncs = hostSyncs;
-        TileRows = tileRows;
-        HiddenChunk = hiddenChunk;
     }
 
     public Graph Graph { get; }
@@ -40,19 +40,6 @@ public sealed class KernelPlan
 
     /// <summary>Device-to-host synchronisations per forward call.</summary>
     public int HostSyncs { get; }
-
-    /// <summary>Rows of one expert tile in the expert FFN kernel.</summary>
-    public int TileRows { get; }
-
-    /// <summary>Hidden columns computed per step of the fused MLP (kept in shared memory).</summary>
-    public int HiddenChunk { get; }
-
-    /// <summary>
-    /// Whether the native schedule applies combine's gate weight in the expert kernel's last GEMM
-    /// epilogue (the GPU schedule accumulates rows across hidden chunks in device memory, so it
-    /// keeps the weight in combine), and why.
-    /// </summary>
-    public (bool Fuse, string Reason) CombineWeightInEpilogue { get; }
 
     public override string ToString() => PlanPrinter.Print(this);
 }

@@ -28,15 +28,6 @@ public static class PlanPrinter
             sb.Append($"  not fused: {d.Op} into k{d.Kernel} — {d.Reason}\n");
         }
 
-        var ffn = plan.Kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
-        if (ffn != null)
-        {
-            var (fuse, reason) = plan.CombineWeightInEpilogue;
-            sb.Append(fuse
-                ? $"  native schedule: combine's gate weight is applied in k{ffn.Index}'s second-GEMM epilogue — {reason}\n"
-                : $"  native schedule: combine's gate weight stays in combine — {reason}\n");
-        }
-
         return sb.ToString();
     }
 
@@ -46,7 +37,7 @@ public static class PlanPrinter
         IterationSpace.TokenRows => "grid: T threads",
         IterationSpace.TokenScan => "grid: 1 group",
         IterationSpace.Choices => "grid: T*k*d threads",
-        IterationSpace.ExpertRows => $"grid: ceil(T*k/{plan.TileRows})+E groups, tile {plan.TileRows} rows x {plan.HiddenChunk} hidden",
+        IterationSpace.ExpertRows => "grid: expert tiles",
         IterationSpace.TokenGather => "grid: T*d threads",
         IterationSpace.DenseRows => "grid: row tiles x column tiles",
         IterationSpace.Sequences => "grid: sequences x heads x query tiles",

@@ -37,6 +37,4 @@ public sealed class PlannedKernel
     };
 
     public IEnumerable<string> OpNames => Nodes.Select(n => n.Op);
-
-    public bool Has(string op) => Nodes.Any(n => n.Op == op);
 }

@@ -6,19 +6,52 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// Gate and route templates of the routers beyond softmax top-k: noisy top-k, hash, DeepSeek
-/// gates, and the expert-choice route. A gate's work for one token is a static method
-/// (<c>K{i}Token</c>) that takes its scratch row as a view: the ILGPU kernel hands it thread-local
-/// memory, the native schedule a slice of its worker's scratch, so both targets run the same code.
+/// The per-token work of the routers beyond softmax top-k (noisy top-k, hash, DeepSeek), written
+/// once as a static method body for token <c>ti</c> with its scratch row <c>s</c> as a view: the
+/// ILGPU kernel hands it thread-local memory, the native schedule a slice of its worker's
+/// scratch, so both targets run the same code. Also the top-k passes every gate shares.
 /// </summary>
-internal static partial class IlgpuRouterTemplates
+public static class RouterTokenFragments
 {
-    private const string F = "global::ILGPU.ArrayView<float>";
-    private const string I = "global::ILGPU.ArrayView<int>";
-    private const string Args = "global::Wudao.LayerArgs";
+    /// <summary>A per-token router: its bindings, body, scratch rows and the weights of its router GEMVs.</summary>
+    public sealed record TokenGate(IReadOnlyList<KernelParam> Parameters, string Body, int ScratchRows, IReadOnlyList<string> LogitWeights);
 
-    /// <summary>A per-token gate, or null when the kernel holds none of these routers' ops.</summary>
-    public static EmittedKernel? Gate(PlannedKernel k, KernelPlan plan)
+    /// <summary>
+    /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
+    /// previous pick, ties to the lower expert, so every router and target breaks ties alike.
+    /// Writes experts[co + j] and gates[co + j] = <paramref name="gate"/>, sums the gates in <c>chosen</c>.
+    /// A NaN row has no eligible expert: the choice gets expert −1 and gate NaN, so combine makes
+    /// the token's output NaN (as libtorch would) instead of a silent zero.
+    /// </summary>
+    public static string TopKPasses(string k, string experts, string value, string gate) => $@"float prevV = float.PositiveInfinity;
+int prevE = -1;
+float chosen = 0f;
+for (int j = 0; j < {k}; j++)
+{{
+    int best = -1;
+    float bestV = 0f;
+    for (int e = 0; e < {experts}; e++)
+    {{
+        float v = {value};
+        bool eligible = v < prevV || (v == prevV && e > prevE);
+        if (eligible && (best < 0 || v > bestV))
+        {{
+            best = e;
+            bestV = v;
+        }}
+    }}
+
+    float gv = best < 0 ? float.NaN : {gate};
+    experts[co + j] = best;
+    gates[co + j] = gv;
+    chosen += gv;
+    prevV = bestV;
+    prevE = best;
+}}
+";
+
+    /// <summary>A per-token router read from the kernel's ops, or null when it holds none of these routers' ops.</summary>
+    public static TokenGate? Read(PlannedKernel k, KernelPlan plan)
     {
         if (k.Nodes.Any(n => n.Op == Ops.HashRoute))
         {
@@ -33,35 +66,43 @@ internal static partial class IlgpuRouterTemplates
         return k.Nodes.Any(n => n.Op == Ops.TopKBiased) ? DeepSeekGate(k, plan) : null;
     }
 
-    private static EmittedKernel HashGate(PlannedKernel k)
+    /// <summary>The shared method of a per-token gate, emitted once into the <c>Kernels</c> class.</summary>
+    public static string Method(GateKernel gate)
+    {
+        var parameters = string.Join(", ", gate.Parameters.Select(p => $"{p.CsType} {p.Name}"));
+        return $"/// <summary>k{gate.Index} {gate.Role} for one token; <paramref name=\"s\"/> is its scratch row ({gate.ScratchRows}·ER floats), holding the router logits already when <paramref name=\"ready\"/>.</summary>\n"
+            + $"public static void {gate.TokenMethod}(int ti, {parameters}, {KernelReading.F} s, bool ready)\n{{\n{Indent(gate.TokenBody!)}\n}}";
+    }
+
+    private static TokenGate HashGate(PlannedKernel k)
     {
         Expect(k, Ops.HashRoute);
         var n = k.Nodes[0];
         var ps = new List<KernelParam>
         {
-            new(BindingKind.Input, n.Operands[0], I, "ids"),
-            new(BindingKind.Buffer, n.Results[1], I, "experts"),
-            new(BindingKind.Buffer, n.Results[0], F, "gates"),
+            new(BindingKind.Input, n.Operands[0], KernelReading.I, "ids"),
+            new(BindingKind.Buffer, n.Results[1], KernelReading.I, "experts"),
+            new(BindingKind.Buffer, n.Results[0], KernelReading.F, "gates"),
         };
         var token = @"// hash_route: the token id alone picks the expert (Roller 2021); the gate is 1.
 experts[ti] = global::Wudao.TokenHash.Expert(ids[ti], ER);
 gates[ti] = 1f;";
-        return PerToken(k, ps, token, 0, new Dictionary<string, string>());
+        return new TokenGate(ps, token, 0, new string[0]);
     }
 
-    private static EmittedKernel NoisyGate(PlannedKernel k, KernelPlan plan)
+    private static TokenGate NoisyGate(PlannedKernel k, KernelPlan plan)
     {
         Expect(k, Ops.MatMul, Ops.MatMul, Ops.Noisy, Ops.TopK, Ops.Softmax, Ops.LoadProb);
         var (clean, raw, topk, softmax, load) = (k.Nodes[0], k.Nodes[1], k.Nodes[3], k.Nodes[4], k.Nodes[5]);
         var ps = new List<KernelParam>
         {
-            new(Input(plan, clean.Operands[0]), clean.Operands[0], F, "x"),
-            new(BindingKind.Weight, clean.Operands[1], F, "wg"),
-            new(BindingKind.Weight, raw.Operands[1], F, "wn"),
-            new(BindingKind.Buffer, load.Results[0], F, "pload"),
-            new(BindingKind.Buffer, topk.Results[1], I, "experts"),
-            new(BindingKind.Buffer, softmax.Results[0], F, "gates"),
-            new(BindingKind.Args, "", Args, "args"),
+            new(KernelReading.InputOrBuffer(plan, clean.Operands[0]), clean.Operands[0], KernelReading.F, "x"),
+            new(BindingKind.Weight, clean.Operands[1], KernelReading.F, "wg"),
+            new(BindingKind.Weight, raw.Operands[1], KernelReading.F, "wn"),
+            new(BindingKind.Buffer, load.Results[0], KernelReading.F, "pload"),
+            new(BindingKind.Buffer, topk.Results[1], KernelReading.I, "experts"),
+            new(BindingKind.Buffer, softmax.Results[0], KernelReading.F, "gates"),
+            new(BindingKind.Args, "", KernelReading.Args, "args"),
         };
         var token = @"long xo = (long)ti * D;
 long co = (long)ti * KR;
@@ -99,7 +140,7 @@ for (int e = 0; e < ER; e++)
 }
 
 // topk over H.
-" + IlgpuKernelEmitter.TopKPasses("KR", "ER", "s[(2 * ER) + e]", "bestV") + @"
+" + TopKPasses("KR", "ER", "s[(2 * ER) + e]", "bestV") + @"
 // The (k+1)-th largest H: what a chosen expert's H must stay above (none when k = E).
 float next = float.NegativeInfinity;
 bool found = false;
@@ -148,10 +189,10 @@ for (int j = 0; j < KR; j++)
 {
     gates[co + j] = gates[co + j] / sum;
 }";
-        return PerToken(k, ps, token, 3, new Dictionary<string, string> { ["logits"] = "wg,wn" });
+        return new TokenGate(ps, token, 3, new[] { "wg", "wn" });
     }
 
-    private static EmittedKernel DeepSeekGate(PlannedKernel k, KernelPlan plan)
+    private static TokenGate DeepSeekGate(PlannedKernel k, KernelPlan plan)
     {
         var shared = k.Nodes.FirstOrDefault(n => n.Op == Ops.AppendShared);
         if (shared != null)
@@ -166,11 +207,11 @@ for (int j = 0; j < KR; j++)
         var (matmul, topk, renorm) = (k.Nodes[0], k.Nodes[2], k.Nodes[3]);
         var ps = new List<KernelParam>
         {
-            new(Input(plan, matmul.Operands[0]), matmul.Operands[0], F, "x"),
-            new(BindingKind.Weight, matmul.Operands[1], F, "wg"),
-            new(BindingKind.Weight, topk.Operands[1], F, "bias"),
-            new(BindingKind.Buffer, shared?.Results[1] ?? topk.Results[1], I, "experts"),
-            new(BindingKind.Buffer, shared?.Results[0] ?? renorm.Results[0], F, "gates"),
+            new(KernelReading.InputOrBuffer(plan, matmul.Operands[0]), matmul.Operands[0], KernelReading.F, "x"),
+            new(BindingKind.Weight, matmul.Operands[1], KernelReading.F, "wg"),
+            new(BindingKind.Weight, topk.Operands[1], KernelReading.F, "bias"),
+            new(BindingKind.Buffer, shared?.Results[1] ?? topk.Results[1], KernelReading.I, "experts"),
+            new(BindingKind.Buffer, shared?.Results[0] ?? renorm.Results[0], KernelReading.F, "gates"),
         };
         var token = @"long xo = (long)ti * D;
 long co = (long)ti * K;
@@ -196,7 +237,7 @@ for (int e = 0; e < ER; e++)
 }
 
 // topk_biased: chosen on score + bias; the gate keeps the bare score.
-" + IlgpuKernelEmitter.TopKPasses("KR", "ER", "s[e] + bias[e]", "s[best]") + @"
+" + TopKPasses("KR", "ER", "s[e] + bias[e]", "s[best]") + @"
 // renorm: the gates are the chosen scores normalised, without the bias.
 for (int j = 0; j < KR; j++)
 {
@@ -209,35 +250,16 @@ for (int j = KR; j < K; j++)
     experts[co + j] = ER + (j - KR);
     gates[co + j] = 1f;
 }";
-        return PerToken(k, ps, token, 1, new Dictionary<string, string> { ["logits"] = "wg" });
-    }
-
-    /// <summary>
-    /// A per-token gate: the kernel body calls <c>K{i}Token</c> with thread-local scratch of
-    /// <paramref name="scratchRows"/>·ER floats; the method is kept in the kernel's helper.
-    /// </summary>
-    private static EmittedKernel PerToken(PlannedKernel k, List<KernelParam> ps, string token, int scratchRows, Dictionary<string, string> facts)
-    {
-        var names = string.Join(", ", ps.Select(p => p.Name));
-        var scratch = scratchRows == 0 ? "default(global::ILGPU.ArrayView<float>)" : $"global::ILGPU.LocalMemory.Allocate<float>({scratchRows} * ER)";
-        var body = $"K{k.Index}Token(index, {names}, {scratch}, false);";
-        var parameters = string.Join(", ", ps.Select(p => $"{p.CsType} {p.Name}"));
-        var helper = $"/// <summary>k{k.Index} {k.Name} for one token; <paramref name=\"s\"/> is its scratch row ({scratchRows}·ER floats), holding the router logits already when <paramref name=\"ready\"/>.</summary>\n"
-            + $"public static void K{k.Index}Token(int ti, {parameters}, {F} s, bool ready)\n{{\n{Indent(token)}\n}}";
-        facts["per_token"] = (scratchRows).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new EmittedKernel(k.Index, k.Space, k.Name, $"K{k.Index}Gate", false, ps, body, facts, helper);
+        return new TokenGate(ps, token, 1, new[] { "wg" });
     }
 
     private static string Indent(string text) => string.Join("\n", text.Split('\n').Select(l => l.Length == 0 ? l : "    " + l));
-
-    private static BindingKind Input(KernelPlan plan, string value) =>
-        plan.Graph.Inputs.Any(i => i.Key == value) ? BindingKind.Input : BindingKind.Buffer;
 
     private static void Expect(PlannedKernel k, params string[] ops)
     {
         if (!k.OpNames.SequenceEqual(ops))
         {
-            throw new CompileException($"k{k.Index}: no ILGPU template fuses [{string.Join(", ", k.OpNames)}] (expected [{string.Join(", ", ops)}])");
+            throw KernelReading.Unfused(k, string.Join(", ", ops));
         }
     }
 }

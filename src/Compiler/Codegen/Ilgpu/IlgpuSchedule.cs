@@ -1,0 +1,48 @@
+using System;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The ILGPU target's choices for a plan: the expert kernel's tile (rows staged in shared memory,
+/// hidden columns per step). Derived from the plan's types; the neutral plan holds none of it.
+/// </summary>
+/// <param name="TileRows">Rows of one expert tile (TM).</param>
+/// <param name="HiddenChunk">Hidden columns computed per step of the fused MLP (HC).</param>
+public sealed record IlgpuSchedule(int TileRows, int HiddenChunk)
+{
+    /// <summary>Shared-memory budget in floats for one expert tile of inputs (16 KiB).</summary>
+    public const int TileFloats = 4096;
+
+    /// <summary>Most threads per group a kernel is written for.</summary>
+    public const int MaxGroup = 256;
+
+    public static IlgpuSchedule For(KernelPlan plan)
+    {
+        var ffn = plan.Kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
+        if (ffn == null)
+        {
+            return new IlgpuSchedule(1, 1);
+        }
+
+        var types = plan.Graph.ValueTypes();
+        var d = types[ffn.Nodes[0].Operands[0]]!.Shape[1].Value;
+        var hidden = ffn.Nodes.Where(n => n.Op == Ops.GroupedMatMul).Skip(1).Select(n => types[n.Operands[0]]!.Shape[1].Value).FirstOrDefault();
+        return new IlgpuSchedule(Math.Max(1, Math.Min(16, TileFloats / Math.Max(1, d))), Math.Max(1, Math.Min(64, hidden)));
+    }
+
+    /// <summary>The schedule's line in the printed plan; empty when the plan has no expert kernel.</summary>
+    public static string Describe(KernelPlan plan)
+    {
+        var ffn = plan.Kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
+        if (ffn == null)
+        {
+            return "";
+        }
+
+        var s = For(plan);
+        return $"  ilgpu schedule: k{ffn.Index} groups of ceil(T*k/{s.TileRows})+E, tile {s.TileRows} rows x {s.HiddenChunk} hidden in shared memory, up to {MaxGroup} threads a group\n";
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The ordered pass over the batch: token-choice capacity (with its scan and any of the aux,
+/// z and noisy losses) or expert choice. Statistics land in the meta block at the named offsets.
+/// </summary>
+public sealed class RouteKernel : KernelReading
+{
+    private RouteKernel(PlannedKernel kernel, IReadOnlyList<KernelParam> parameters, string kept, string offsets, string dropped)
+        : base(kernel, $"K{kernel.Index}Route", parameters)
+    {
+        Kept = kept;
+        Offsets = offsets;
+        Dropped = dropped;
+    }
+
+    /// <summary>Meta offsets (constant names) of the kept rows per expert, their scan (E + 1) and the dropped count.</summary>
+    public string Kept { get; }
+
+    public string Offsets { get; }
+
+    public string Dropped { get; }
+
+    /// <summary>Experts choose their tokens (Zhou 2022) instead of capacity slotting token choices.</summary>
+    public bool ExpertChoice { get; private set; }
+
+    /// <summary>Experts below this bound are capacity-limited; "E" when every expert is (shared ones take every token).</summary>
+    public string Routed { get; private set; } = "E";
+
+    /// <summary>The aux loss's meta offset; null without it.</summary>
+    public string? Aux { get; private set; }
+
+    /// <summary>The z-loss's meta offset and weight literal; null without it.</summary>
+    public (string Meta, string Weight)? ZLoss { get; private set; }
+
+    /// <summary>Noisy top-k's importance and load losses: meta offsets and weight literals; null without them.</summary>
+    public (string Importance, string Load, string ImportanceWeight, string LoadWeight)? NoisyLoss { get; private set; }
+
+    public static RouteKernel From(PlannedKernel k)
+    {
+        Node? Find(string op) => k.Nodes.FirstOrDefault(n => n.Op == op);
+        var scan = Find(Ops.Scan);
+        if (Find(Ops.ExpertChoice) is { } choice)
+        {
+            if (k.Nodes.Count != 2 || scan == null || scan.Operands[0] != choice.Results[3])
+            {
+                throw Unfused(k);
+            }
+
+            var eps = new List<KernelParam>
+            {
+                new(BindingKind.Buffer, choice.Operands[0], F, "probs"),
+                new(BindingKind.Buffer, choice.Results[0], I, "experts"),
+                new(BindingKind.Buffer, choice.Results[1], F, "gates"),
+                new(BindingKind.Buffer, choice.Results[2], I, "slots"),
+                new(BindingKind.Meta, "", I, "meta"),
+                new(BindingKind.Args, "", Args, "args"),
+            };
+            return new RouteKernel(k, eps, Meta(choice.Results[3]), Meta(scan.Results[0]), Meta(choice.Results[4])) { ExpertChoice = true };
+        }
+
+        var (noisy, capacity, aux, z) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss));
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1))
+        {
+            throw Unfused(k);
+        }
+
+        if (aux != null && aux.Operands[1] != capacity.Operands[0])
+        {
+            throw new CompileException($"k{k.Index}: aux_loss must read the same expert choices as capacity");
+        }
+
+        var ps = new List<KernelParam> { new(BindingKind.Buffer, capacity.Operands[0], I, "experts") };
+        if (aux != null)
+        {
+            ps.Add(new(BindingKind.Buffer, aux.Operands[0], F, "probs"));
+        }
+
+        ps.Add(new(BindingKind.Buffer, capacity.Results[0], I, "slots"));
+        ps.Add(new(BindingKind.Meta, "", I, "meta"));
+        if (z != null)
+        {
+            ps.Add(new(BindingKind.Buffer, z.Operands[0], F, "lse"));
+        }
+
+        if (noisy != null)
+        {
+            ps.Add(new(BindingKind.Buffer, noisy.Operands[0], F, "pload"));
+            ps.Add(new(BindingKind.Buffer, noisy.Operands[1], F, "gates"));
+        }
+
+        ps.Add(new(BindingKind.Args, "", Args, "args"));
+        return new RouteKernel(k, ps, Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
+        {
+            Routed = capacity.Attr("routed") ?? "E",
+            Aux = aux != null ? Meta(aux.Results[0]) : null,
+            ZLoss = z != null ? (Meta(z.Results[0]), CSharpNames.Float(z.FloatAttr("weight"))) : null,
+            NoisyLoss = noisy != null
+                ? (Meta(noisy.Results[0]), Meta(noisy.Results[1]), CSharpNames.Float(noisy.FloatAttr("importance")), CSharpNames.Float(noisy.FloatAttr("load")))
+                : null,
+        };
+    }
+}

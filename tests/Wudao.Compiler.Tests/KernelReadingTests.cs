@@ -1,0 +1,80 @@
+using System.Linq;
+using Wudao.Compiler.Codegen;
+using Wudao.Compiler.Lowering;
+using Wudao.Compiler.Passes;
+using Wudao.Compiler.Spec;
+using Xunit;
+
+namespace Wudao.Compiler.Tests;
+
+/// <summary>Kernel readings: what each target's emitter takes from the plan, and nothing else.</summary>
+public class KernelReadingTests
+{
+    private static Plan.KernelPlan PlanFor(MoeLayerSpec spec) => PassPipeline.Run(MoeLowering.Lower(spec));
+
+    [Fact]
+    public void A_gshard_gate_reads_its_optional_steps_from_its_ops()
+    {
+        var plan = PlanFor(TestSpecs.Make(RouterKind.GShard) with { ZLossWeight = 0.001f, Jitter = 0.01f });
+
+        var gate = Assert.IsType<GateKernel>(KernelReading.ReadAll(plan)[0]);
+
+        Assert.Equal(("0.01f", true, true, true, true), (gate.Jitter, gate.TopK, gate.Renorm, gate.SecondDrop, gate.LogSumExp));
+        Assert.Null(gate.TokenBody);
+        Assert.Equal(new[] { "x", "wg", "probs", "experts", "gates", "lse", "args" }, gate.Parameters.Select(p => p.Name));
+    }
+
+    [Fact]
+    public void A_switch_gate_has_neither_renorm_nor_drop_and_its_route_names_its_losses()
+    {
+        var readings = KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.Switch) with { ZLossWeight = 0.001f }));
+
+        var gate = Assert.IsType<GateKernel>(readings[0]);
+        var route = Assert.IsType<RouteKernel>(readings[1]);
+        Assert.Equal((null, false, false), (gate.Jitter, gate.Renorm, gate.SecondDrop));
+        Assert.Equal(("Meta_kept", "Meta_offsets", "Meta_dropped", "Meta_aux"), (route.Kept, route.Offsets, route.Dropped, route.Aux));
+        Assert.Equal(("Meta_zloss", "0.001f"), route.ZLoss);
+        Assert.Null(route.NoisyLoss);
+    }
+
+    [Fact]
+    public void Per_token_routers_share_one_body_and_name_the_weights_a_schedule_may_batch()
+    {
+        var noisy = Assert.IsType<GateKernel>(KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.NoisyTopK) with { ImportanceWeight = 0.1f, LoadWeight = 0.1f }))[0]);
+        var deepSeek = Assert.IsType<GateKernel>(KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.DeepSeek, auxLossWeight: 0f)))[0]);
+
+        Assert.Equal((3, 1), (noisy.ScratchRows, deepSeek.ScratchRows));
+        Assert.Equal(new[] { "wg", "wn" }, noisy.LogitWeights);
+        Assert.Equal(new[] { "wg" }, deepSeek.LogitWeights);
+        Assert.Contains("noisy: H = c + ε·softplus(r)", noisy.TokenBody);
+        Assert.StartsWith("/// <summary>k0 gate for one token", RouterTokenFragments.Method(noisy));
+    }
+
+    [Fact]
+    public void Layer_sizes_come_from_the_plan_with_shared_experts_after_the_routed_ones()
+    {
+        var spec = TestSpecs.Make(RouterKind.DeepSeek, ActivationKind.SwiGlu, dim: 64, experts: 8, hidden: 96, auxLossWeight: 0f) with { SharedExperts = 1 };
+
+        var shape = LayerShape.From(PlanFor(spec));
+
+        Assert.Equal(new LayerShape(64, 9, 3, 8, 2, 96, 192), shape);
+        Assert.Equal((spec.Dim, spec.FfnExperts, spec.Choices, spec.Experts, spec.TopK, spec.Hidden, spec.HiddenIn), (shape.D, shape.E, shape.K, shape.ER, shape.KR, shape.H, shape.H1));
+    }
+
+    [Fact]
+    public void The_native_target_assembles_every_kernel_from_the_readings_alone()
+    {
+        var readings = KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.GShard)));
+        var w = new SourceWriter();
+
+        CpuKernelEmitter.Emit(w, readings);
+
+        var source = w.ToString();
+        foreach (var k in readings)
+        {
+            Assert.Contains($"public void {k.Method}(int item, int worker)", source);
+        }
+
+        Assert.Contains("tiles = CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.Meta_offsets);", source);
+    }
+}
