@@ -140,6 +140,24 @@ public class ModelTests
         Assert.Contains("private static class DenseGeGlu512", source);
         Assert.Contains("a[i] = DeviceGelu(x) * u;", source);
         Assert.Contains("DenseGeGlu512.Native(h_l0_f, a_l0_f, t);", source);
-        Assert.Contains("global::Wudao.Models.ModelOps.Linear(v_l0_y, t, 256, _w_l0_w1, 1024, _w_l0_b1, h_l0_f, _session.Workers);", source);
+        Assert.Contains("_gemm.Linear(_session.Workers!, _workspace, global::Wudao.Models.Workspace.OffsetOf(_workspace, v_l0_y), t, 256, _p_l0_w1, 1024, _w_l0_b1, _workspace, global::Wudao.Models.Workspace.OffsetOf(_workspace, h_l0_f));", source);
+    }
+
+    [Fact]
+    public void Every_native_gemm_of_the_model_reads_its_weight_packed_once_at_load()
+    {
+        var plan = ModelCompiler.Compile(Make());
+        var packed = Codegen.ModelGemmEmitter.PackedWeights(plan.Plan);
+        var gemms = plan.Plan.Kernels.Where(k => k.Space == IterationSpace.DenseRows).ToList();
+
+        // Every dense kernel's weight(s): the fused q/k/v, output projections, the LM head, dense MLPs.
+        Assert.Equal(gemms.Sum(k => k.Nodes[0].Op == Ops.DenseFfn ? 2 : 1), packed.Count);
+        Assert.Contains(packed, p => p.N == 4096);
+        foreach (var (value, k, n) in packed)
+        {
+            Assert.Contains($"_p_{value} = session.Workers != null ? NativeGemm.Pack(_w_{value}, 1, {k}, {n}) : global::System.Array.Empty<float>();", plan.Source);
+        }
+
+        Assert.DoesNotContain("ModelOps.Linear", plan.Source);
     }
 }

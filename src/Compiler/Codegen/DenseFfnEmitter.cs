@@ -99,9 +99,9 @@ internal static class DenseFfnEmitter
         var r = n.Results[0];
         w.Line($"var h_{r} = ws.Take((long)t * {s.HiddenIn});");
         w.Line($"var a_{r} = ws.Take((long)t * {s.Hidden});");
-        w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}, t, {s.Dim}, _w_{n.Operands[1]}, {s.HiddenIn}, _w_{n.Operands[2]}, h_{r}, _session.Workers);");
+        w.Line(ModelGemmEmitter.Call($"v_{n.Operands[0]}", "t", s.Dim, n.Operands[1], s.HiddenIn, $"_w_{n.Operands[2]}", $"h_{r}"));
         w.Line($"{s.Class}.Native(h_{r}, a_{r}, t);");
-        w.Line($"global::Wudao.Models.ModelOps.Linear(a_{r}, t, {s.Hidden}, _w_{n.Operands[3]}, {s.Dim}, _w_{n.Operands[4]}, v_{r}, _session.Workers);");
+        w.Line(ModelGemmEmitter.Call($"a_{r}", "t", s.Hidden, n.Operands[3], s.Dim, $"_w_{n.Operands[4]}", $"v_{r}"));
     }
 
     public static void Device(SourceWriter w, Node n, KernelPlan plan)

@@ -42,6 +42,8 @@ public static class ModelEmitter
         ModelDeviceEmitter.Run(w, spec, plan);
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
+        w.Line();
+        ModelGemmEmitter.Class(w, plan);
         w.Close();
         return w.ToString();
     }
@@ -89,6 +91,7 @@ public static class ModelEmitter
             w.Line($"private readonly {moe} _moe_{m.Results[0]};");
         }
 
+        ModelGemmEmitter.Fields(w, plan);
         ModelDeviceEmitter.Fields(w, plan);
         w.Line();
         w.Open($"private {name}(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed)");
@@ -100,6 +103,8 @@ public static class ModelEmitter
         {
             w.Line($"_w_{b.Value} = weights[\"{b.Name}\"].Data;");
         }
+
+        ModelGemmEmitter.Init(w, plan);
 
         // The native schedule keeps its caches in host memory, the device schedule on the accelerator.
         w.Open("if (session.Workers != null)");

@@ -66,12 +66,12 @@ internal static class ModelNativeEmitter
                     var vocab = types["logits"]!.Shape[1].Value;
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line("var v_logits = new float[(long)rows * " + vocab + "];");
-                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}.Slice((t - rows) * {width}), rows, {width}, _w_{n.Operands[1]}, {vocab}, none, v_logits, _session.Workers);");
+                    w.Line(ModelGemmEmitter.Call($"v_{n.Operands[0]}.Slice((t - rows) * {width})", "rows", width, n.Operands[1], vocab, null, "v_logits", cIsArray: true));
                     break;
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;
                     var outer = types[n.Results[0]]!.Shape[1].Value;
-                    w.Line($"global::Wudao.Models.ModelOps.Linear(v_{n.Operands[0]}, t, {inner}, _w_{n.Operands[1]}, {outer}, none, v_{n.Results[0]}, _session.Workers);");
+                    w.Line(ModelGemmEmitter.Call($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, null, $"v_{n.Results[0]}"));
                     break;
                 case IterationSpace.Sequences:
                     EmitAttention(w, spec, n);

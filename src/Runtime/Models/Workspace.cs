@@ -28,6 +28,19 @@ public ref struct Workspace
         return new Workspace(buffer.AsSpan(0, (int)floats));
     }
 
+    /// <summary>Where <paramref name="slice"/> starts in <paramref name="buffer"/>: kernels that split work over threads address the buffer, not the span.</summary>
+    public static int OffsetOf(float[] buffer, ReadOnlySpan<float> slice)
+    {
+        var bytes = System.Runtime.CompilerServices.Unsafe.ByteOffset(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(buffer), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(slice));
+        var offset = (long)bytes / sizeof(float);
+        if (offset < 0 || offset + slice.Length > buffer.Length)
+        {
+            throw new ArgumentException("the slice does not lie in the workspace buffer", nameof(slice));
+        }
+
+        return (int)offset;
+    }
+
     /// <summary>The next <paramref name="floats"/> floats.</summary>
     public Span<float> Take(long floats)
     {

@@ -39,15 +39,10 @@ public static class CpuKernelEmitter
         w.Line();
         w.Line($"public const int TokenChunk = {NativeSchedule.TokenChunk};");
         w.Line($"public const int TileRows = {NativeSchedule.TileRows};");
-        w.Line($"public const int KC = {NativeSchedule.KBlock};");
-        w.Line("public const int MR = 6;");
         w.Line($"public const int LogitRows = {NativeSchedule.LogitRows};");
         w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows and its batched logits.</summary>");
         w.Line("public const int ScratchFloats = TileRows * Kernels.H1 > (3 + (2 * LogitRows)) * Kernels.ER ? TileRows * Kernels.H1 : (3 + (2 * LogitRows)) * Kernels.ER;");
-        w.Line();
-        w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
-        w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
-        w.Line("public static readonly int NR = Wide ? 32 : 16;");
+        GemmFragments.Constants(w);
         w.Line();
         var fields = kernels.SelectMany(k => k.Parameters).GroupBy(Field).Select(g => g.First()).ToList();
         foreach (var p in fields)
@@ -94,7 +89,7 @@ public static class CpuKernelEmitter
         }
 
         w.Line();
-        w.Lines(CpuGemmFragments.Helpers);
+        w.Lines(CpuMoeFragments.Helpers + "\n" + GemmFragments.Members);
         if (mlp.Activation != null)
         {
             w.Lines(ActivationRowEmitter.Emit(mlp.Activation, "ActivateRow", "Kernels.H", "Wide"));

@@ -75,9 +75,9 @@ if (e < 0)
 
 // Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
 ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * ScratchFloats);
-Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, {Bias(mlp.UpBias, "b1", "Kernels.H1")}, false, ref h);
+Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, {Bias(mlp.UpBias, "b1", "Kernels.H1")}, false, ref h, 0, (Kernels.H1 + NR - 1) / NR);
 {activation}
-Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, {Bias(mlp.DownBias, "b2", "Kernels.D")}, {scale});
+Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, {Bias(mlp.DownBias, "b2", "Kernels.D")}, {scale}, 0, (Kernels.D + NR - 1) / NR);
 ";
     }
 

@@ -1,60 +1,16 @@
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// Members of the native kernel class that every kernel may call: the router GEMV over
-/// <see cref="NativeSchedule.LogitRows"/> tokens, the vectorised exponent, tile counting, weight packing, and the
-/// packed, register-blocked GEMM with its Vector512/Vector256 micro-kernels.
+/// The packed, register-blocked GEMM every native GEMM is emitted with (the MoE experts and the
+/// model's projections, dense MLP and LM head): panel packing, the panel-ranged driver and its
+/// Vector512/Vector256 micro-kernels. The enclosing class defines KC, MR, NR and Wide.
 /// </summary>
-internal static class CpuGemmFragments
+internal static class GemmFragments
 {
-    public static readonly string Helpers = LogitsHelper() + @"
-/// <summary>v[e] = exp(v[e] − max) and returns Σ v, 16 or 8 lanes at a time where the vector units allow.</summary>
-private static float Exponentiate(global::System.Span<float> v, float max)
-{
-    int e = 0;
-    float sum = 0f;
-    if (Wide)
-    {
-        var m = global::System.Runtime.Intrinsics.Vector512.Create(max);
-        for (; e + 16 <= v.Length; e += 16)
-        {
-            var x = global::System.Runtime.Intrinsics.Vector512.Exp(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m);
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(x, v.Slice(e));
-            sum += global::System.Runtime.Intrinsics.Vector512.Sum(x);
-        }
-    }
+    /// <summary>Micro-kernel rows.</summary>
+    public const int MR = 6;
 
-    var m8 = global::System.Runtime.Intrinsics.Vector256.Create(max);
-    for (; e + 8 <= v.Length; e += 8)
-    {
-        var x = global::System.Runtime.Intrinsics.Vector256.Exp(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m8);
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(x, v.Slice(e));
-        sum += global::System.Runtime.Intrinsics.Vector256.Sum(x);
-    }
-
-    for (; e < v.Length; e++)
-    {
-        v[e] = global::System.MathF.Exp(v[e] - max);
-        sum += v[e];
-    }
-
-    return sum;
-}
-
-/// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
-public static int CountTiles(ref int meta, int offsets)
-{
-    int tiles = 0;
-    for (int e = 0; e < Kernels.E; e++)
-    {
-        int count = global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, offsets + e + 1) - global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, offsets + e);
-        tiles += (count + TileRows - 1) / TileRows;
-    }
-
-    return tiles;
-}
-
-/// <summary>Floats of one expert's packed weight: ceil(n / NR) panels of k rows by NR columns.</summary>
+    public static readonly string Members = @"/// <summary>Floats of one expert's packed weight: ceil(n / NR) panels of k rows by NR columns.</summary>
 public static int PanelStride(int k, int n) => ((n + NR - 1) / NR) * k * NR;
 
 /// <summary>
@@ -81,21 +37,23 @@ public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, in
 }
 
 /// <summary>
-/// C[m, n] = (A[m, k] · B + bias) · rowScale, B packed in panels. Blocked over k (KC) so a B
-/// block stays in L1 while every MR-row block of A passes over it; the first k block starts
-/// from the bias, the last one applies the per-row scale (when scaled) before storing.
+/// C[m, n] = (A[m, k] · B + bias) · rowScale over panels [p0, p1) of B, packed in panels. With
+/// more than MR rows it is blocked over k (KC) so a B block stays in L1 while every MR-row block
+/// of A passes over it; with at most MR rows (decode) nothing is reused, so each panel is read
+/// once over its whole depth: panels lie end to end, and the read is one sequential stream.
+/// The first k block starts from the bias, the last applies the per-row scale (when scaled).
 /// </summary>
-private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m, ref float bias, bool scaled, ref float rowScale)
+private static void Gemm(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m, ref float bias, bool scaled, ref float rowScale, int p0, int p1)
 {
-    int panels = (n + NR - 1) / NR;
+    int depth = m <= MR ? k : KC;
     global::System.Span<float> edge = stackalloc float[MR * 32];
     global::System.Span<float> edgeBias = stackalloc float[32];
-    for (int k0 = 0; k0 < k; k0 += KC)
+    for (int k0 = 0; k0 < k; k0 += depth)
     {
-        int kc = global::System.Math.Min(KC, k - k0);
+        int kc = global::System.Math.Min(depth, k - k0);
         bool first = k0 == 0;
         bool scale = scaled && k0 + kc == k;
-        for (int p = 0; p < panels; p++)
+        for (int p = p0; p < p1; p++)
         {
             ref float bp = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref b, ((p * k) + k0) * NR);
             int cols = global::System.Math.Min(NR, n - (p * NR));
@@ -151,64 +109,14 @@ private static void Micro(ref float a, int lda, ref float b, int kc, ref float c
 }
 " + MicroKernel("Vector512", 16) + "\n" + MicroKernel("Vector256", 8);
 
-    /// <summary>
-    /// logits[r, e] = Σ_d x[r, d]·wg[d, e] for up to <see cref="NativeSchedule.LogitRows"/> rows at once, 16 then 8
-    /// experts per vector, then one at a time; each sum runs in d order. Rows past <c>rows</c>
-    /// repeat the last one (valid memory) and are not used.
-    /// </summary>
-    private static string LogitsHelper()
+    /// <summary>The constants the members read: KC, MR, and NR/Wide by the machine's vector width.</summary>
+    public static void Constants(SourceWriter w)
     {
-        // The router's width is ER: routed experts only (DeepSeek's shared experts take no logit).
-        var sb = new System.Text.StringBuilder();
-        sb.Append("private static void Logits(ref float x, int rows, ref float wg, global::System.Span<float> logits)\n{\n");
-        for (var r = 0; r < NativeSchedule.LogitRows; r++)
-        {
-            sb.Append($"    ref float x{r} = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, global::System.Math.Min({r}, rows - 1) * Kernels.D);\n");
-        }
-
-        sb.Append("    int e0 = 0;\n");
-        foreach (var (vec, lanes, wideOnly) in new[] { ("Vector512", 16, true), ("Vector256", 8, false) })
-        {
-            var v = "global::System.Runtime.Intrinsics." + vec;
-            sb.Append(wideOnly ? "    if (Wide)\n    {\n" : "    {\n");
-            sb.Append($"        for (; e0 + {lanes} <= Kernels.ER; e0 += {lanes})\n        {{\n");
-            for (var r = 0; r < NativeSchedule.LogitRows; r++)
-            {
-                sb.Append($"            var a{r} = {v}<float>.Zero;\n");
-            }
-
-            sb.Append("            for (int d = 0; d < Kernels.D; d++)\n            {\n");
-            sb.Append($"                var w = {v}.LoadUnsafe(ref wg, (nuint)((d * Kernels.ER) + e0));\n");
-            for (var r = 0; r < NativeSchedule.LogitRows; r++)
-            {
-                sb.Append($"                a{r} = {v}.FusedMultiplyAdd({v}.Create(global::System.Runtime.CompilerServices.Unsafe.Add(ref x{r}, d)), w, a{r});\n");
-            }
-
-            sb.Append("            }\n\n");
-            for (var r = 0; r < NativeSchedule.LogitRows; r++)
-            {
-                sb.Append($"            if (rows > {r})\n            {{\n                {v}.CopyTo(a{r}, logits.Slice(({r} * Kernels.ER) + e0));\n            }}\n");
-            }
-
-            sb.Append("        }\n    }\n\n");
-        }
-
-        sb.Append(@"    for (; e0 < Kernels.ER; e0++)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            float acc = 0f;
-            for (int d = 0; d < Kernels.D; d++)
-            {
-                acc = global::System.MathF.FusedMultiplyAdd(global::System.Runtime.CompilerServices.Unsafe.Add(ref x, (r * Kernels.D) + d), global::System.Runtime.CompilerServices.Unsafe.Add(ref wg, (d * Kernels.ER) + e0), acc);
-            }
-
-            logits[(r * Kernels.ER) + e0] = acc;
-        }
-    }
-}
-");
-        return sb.ToString();
+        w.Line($"public const int KC = {NativeSchedule.KBlock};");
+        w.Line($"public const int MR = {MR};");
+        w.Line("/// <summary>Micro-kernel width: two vectors of 16 floats with AVX-512, of 8 otherwise.</summary>");
+        w.Line("public static readonly bool Wide = global::System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;");
+        w.Line("public static readonly int NR = Wide ? 32 : 16;");
     }
 
     /// <summary>
