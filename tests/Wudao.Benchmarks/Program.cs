@@ -15,12 +15,19 @@ var quick = Array.IndexOf(args, "--short") >= 0;
 var medium = Array.IndexOf(args, "--medium") >= 0;
 var job = (quick ? Job.ShortRun : medium ? Job.MediumRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance.AddJob(job.AsDefault()).WithOptions(ConfigOptions.DisableOptimizationsValidator);
-var rest = Array.FindAll(args, a => a is not ("--short" or "--medium" or "--breakdown"));
+var rest = Array.FindAll(args, a => a is not ("--short" or "--medium" or "--breakdown" or "--decode-breakdown"));
+if (Array.IndexOf(args, "--decode-breakdown") >= 0)
+{
+    Wudao.Benchmarks.MixtralDecodeBenchmarks.Breakdown();
+    return;
+}
+
 if (Array.IndexOf(args, "--breakdown") >= 0)
 {
     Wudao.Benchmarks.KernelBreakdown.Print(calls: 10);
     return;
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.Length == 0 ? new[] { "--filter", "*" } : rest, config);
+var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.Length == 0 ? new[] { "--filter", "*" } : rest, config);
+Wudao.Benchmarks.MixtralDecodeBenchmarks.Print(summaries);
 Wudao.Benchmarks.KernelBreakdown.Print(calls: quick ? 5 : 20);

@@ -36,8 +36,8 @@ public partial class OracleMhaAllMoeLm
 {
 }
 
-/// <summary>GeGLU (Gemma/T5 style) in the dense block 0 and the MoE block 1; GQA, RoPE.</summary>
-[MoeTransformer(Vocab = 61, Dim = 64, Layers = 2, MaxSequence = 48)]
+/// <summary>GeGLU (Gemma/T5 style) in the dense block 0 and the MoE block 1; GQA, RoPE. Sequences up to 160 tokens: GEMMs over several row tiles.</summary>
+[MoeTransformer(Vocab = 61, Dim = 64, Layers = 2, MaxSequence = 160)]
 [Attention(Heads = 2, KvHeads = 1, Causal = true, Position = Position.Rope)]
 [MoeFeedForward(Experts = 4, TopK = 2, Hidden = 40, Activation = Activation.GeGlu, Every = 2)]
 [Router(RouterKind.TopK)]

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
@@ -7,19 +8,25 @@ namespace Wudao;
 /// <summary>
 /// A fixed team of threads for native kernels. <see cref="For"/> hands out items dynamically but
 /// each item is computed by one thread in a fixed order, so results do not depend on the thread
-/// count. A call allocates nothing; the caller works as worker 0.
+/// count. A call allocates nothing; the caller works as worker 0. Between calls a worker spins
+/// briefly before it sleeps: a decode step makes dozens of calls a few microseconds apart, and
+/// waking a sleeping thread costs more than most of them take.
 /// </summary>
 public sealed class CpuWorkers : IDisposable
 {
+    /// <summary>How long an idle worker watches for the next call before it sleeps.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5000;
+
     private readonly Thread[] _threads;
-    private readonly SemaphoreSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false);
     private readonly object _run = new();
+    private readonly object _sleep = new();
     private CpuKernelSet? _set;
     private int _kernel;
     private int _count;
     private int _next;
     private int _pending;
+    private int _generation;
+    private int _sleepers;
     private Exception? _error;
     private volatile bool _disposed;
 
@@ -32,11 +39,9 @@ public sealed class CpuWorkers : IDisposable
 
         Threads = threads;
         _threads = new Thread[threads - 1];
-        _start = new SemaphoreSlim[threads - 1];
         for (var i = 0; i < _threads.Length; i++)
         {
             var worker = i + 1;
-            _start[i] = new SemaphoreSlim(0);
             _threads[i] = new Thread(() => Loop(worker)) { IsBackground = true, Name = $"wudao-cpu-{worker}" };
             _threads[i].Start();
         }
@@ -73,14 +78,14 @@ public sealed class CpuWorkers : IDisposable
             _next = -1;
             _error = null;
             _pending = _threads.Length;
-            _done.Reset();
-            foreach (var s in _start)
+            Wake();
+            Work(0);
+            var wait = new SpinWait();
+            while (Volatile.Read(ref _pending) > 0)
             {
-                s.Release();
+                wait.SpinOnce(sleep1Threshold: -1);
             }
 
-            Work(0);
-            _done.Wait();
             _set = null;
             if (_error != null)
             {
@@ -100,22 +105,26 @@ public sealed class CpuWorkers : IDisposable
             }
 
             _disposed = true;
-            foreach (var s in _start)
-            {
-                s.Release();
-            }
-
+            Wake();
             foreach (var t in _threads)
             {
                 t.Join();
             }
+        }
+    }
 
-            foreach (var s in _start)
+    /// <summary>A new generation starts every waiting worker: spinning ones see it, sleeping ones are pulsed.</summary>
+    private void Wake()
+    {
+        // The increment is a full fence: a worker that registered as a sleeper before it is seen
+        // here, and one that registers after it sees the new generation before it sleeps.
+        Interlocked.Increment(ref _generation);
+        if (Volatile.Read(ref _sleepers) > 0)
+        {
+            lock (_sleep)
             {
-                s.Dispose();
+                Monitor.PulseAll(_sleep);
             }
-
-            _done.Dispose();
         }
     }
 
@@ -137,20 +146,42 @@ public sealed class CpuWorkers : IDisposable
 
     private void Loop(int worker)
     {
-        var start = _start[worker - 1];
+        var seen = 0;
         while (true)
         {
-            start.Wait();
+            seen = WaitForGeneration(seen);
             if (_disposed)
             {
                 return;
             }
 
             Work(worker);
-            if (Interlocked.Decrement(ref _pending) == 0)
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    private int WaitForGeneration(int seen)
+    {
+        var start = Stopwatch.GetTimestamp();
+        while (Volatile.Read(ref _generation) == seen && Stopwatch.GetTimestamp() - start < SpinTicks)
+        {
+            Thread.SpinWait(16);
+        }
+
+        if (Volatile.Read(ref _generation) == seen)
+        {
+            lock (_sleep)
             {
-                _done.Set();
+                Interlocked.Increment(ref _sleepers);
+                while (Volatile.Read(ref _generation) == seen)
+                {
+                    Monitor.Wait(_sleep);
+                }
+
+                Interlocked.Decrement(ref _sleepers);
             }
         }
+
+        return Volatile.Read(ref _generation);
     }
 }
