@@ -90,7 +90,8 @@ internal static class ModelParser
             Float(attention, "RopeBase", 10000f),
             moe,
             Int(ffn, "Every", 1),
-            Int(ffn, "DenseHidden", 0) is var dh && dh != 0 ? dh : hidden);
+            Int(ffn, "DenseHidden", 0) is var dh && dh != 0 ? dh : hidden,
+            MoeLayerParser.Named(attention, "QkNorm") is { Value: true });
 
         foreach (var error in ModelSpecValidator.Validate(spec))
         {

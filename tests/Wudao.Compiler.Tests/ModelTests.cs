@@ -160,4 +160,36 @@ public class ModelTests
 
         Assert.DoesNotContain("ModelOps.Linear", plan.Source);
     }
+
+    [Fact]
+    public void Qk_norm_lowers_to_one_op_with_its_two_weights_between_the_projection_and_attention()
+    {
+        var compiled = ModelCompiler.Compile(Make(heads: 8, kvHeads: 2) with { QkNorm = true });
+        var nodes = compiled.Graph.Nodes;
+
+        var norm = Assert.Single(nodes, n => n.Op == Ops.QkNorm && n.Results[0] == "l0_qkvn");
+        Assert.Equal(new[] { "l0_qkv", "l0_qn", "l0_kn" }, norm.Operands);
+        Assert.Equal(("8", "2"), (norm.Attr("heads"), norm.Attr("kv_heads")));
+        Assert.Equal("l0_qkvn", Assert.Single(nodes, n => n.Op == Ops.Attention && n.Results[0] == "l0_att").Operands[0]);
+        Assert.Contains(compiled.Plan.Weights, w => w.Name == "layers.3.attn.k_norm.weight" && w.Type.Shape[0].Value == 32 && w.FanIn == -1);
+
+        // Its own kernel: the projection before it and attention after it cover other spaces.
+        var kernel = Assert.Single(compiled.Plan.Kernels, k => k.Nodes.Contains(norm));
+        Assert.Equal(("norm", 1), (kernel.Name, kernel.Nodes.Count));
+        Assert.Contains(compiled.Plan.Decisions, d => !d.Fused && d.Op == "%l0_qkvn = qk_norm" && d.Reason.Contains("reduces over whole rows"));
+        Assert.Contains(compiled.Plan.Decisions, d => !d.Fused && d.Op == "%l0_att = attention" && d.Reason.Contains("TokenRows -> Sequences"));
+        Assert.Contains("QkNorm8x2x32.Native(v_l0_qkv, v_l0_qkvn, _w_l0_qn, _w_l0_kn, t);", compiled.Source);
+        Assert.Contains("qkNorm: true", compiled.Source);
+        Assert.DoesNotContain(Ops.QkNorm, ModelCompiler.Compile(Make()).Graph.Nodes.Select(n => n.Op));
+    }
+
+    [Fact]
+    public void Qk_norm_refuses_a_gamma_that_is_not_one_head_wide()
+    {
+        var text = "graph g(%x: f32[T,128]) -> (%y)\n  %gq = param {name=q, fan_in=-1} : f32[32]\n  %gk = param {name=k, fan_in=-1} : f32[16]\n  %y = qk_norm %x, %gq, %gk {heads=2, kv_heads=1, eps=1e-6}\n";
+
+        var ex = Assert.Throws<CompileException>(() => ShapeInference.Run(IrParser.Parse(text)));
+
+        Assert.Contains("key γ and head dim", ex.Message);
+    }
 }

@@ -96,6 +96,20 @@ public class IncrementalityTests
     }
 
     [Fact]
+    public void Turning_on_qk_norm_rebuilds_the_model_with_its_norm_kernel_and_weights()
+    {
+        var (first, changed) = RunTwice(Model, Model.Replace("[Attention(Heads = 2)]", "[Attention(Heads = 2, QkNorm = true)]", System.StringComparison.Ordinal));
+
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(changed.StepOutputs(WudaoGenerator.ModelSpecStep)).Reason);
+        var before = first.Sources.Single(s => s.HintName.EndsWith(".Model.g.cs", System.StringComparison.Ordinal)).SourceText.ToString();
+        var after = changed.Sources.Single(s => s.HintName.EndsWith(".Model.g.cs", System.StringComparison.Ordinal)).SourceText.ToString();
+        Assert.DoesNotContain("qk_norm", before, System.StringComparison.Ordinal);
+        Assert.Contains("%l1_qkvn = qk_norm %l1_qkv, %l1_qn, %l1_kn", after, System.StringComparison.Ordinal);
+        Assert.Contains("\"layers.1.attn.q_norm.weight\", new int[] { 32 }, -1", after, System.StringComparison.Ordinal);
+        Assert.Contains("private static class QkNorm2x2x32", after, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Adding_an_unrelated_file_leaves_everything_cached()
     {
         var first = GeneratorHarness.Run(Source);

@@ -73,7 +73,7 @@ public sealed class ModelOracle
         {
             var p = $"layers.{i}.";
             var x = Norm(h, p + "attn_norm");
-            h = h + SelfAttention(x.mm(W(p + "attn.qkv.weight")), t).mm(W(p + "attn.o.weight"));
+            h = h + SelfAttention(x.mm(W(p + "attn.qkv.weight")), t, p).mm(W(p + "attn.o.weight"));
 
             var y = Norm(h, p + "ffn_norm");
             Tensor f;
@@ -148,7 +148,7 @@ public sealed class ModelOracle
     }
 
     /// <summary>Q | K | V rows [T, (H + 2·KV)·hd] → attention output [T, H·hd].</summary>
-    private Tensor SelfAttention(Tensor qkv, int t)
+    private Tensor SelfAttention(Tensor qkv, int t, string p)
     {
         int heads = _info.Heads, kvHeads = _info.KvHeads, hd = _info.HeadDim;
         var q = qkv.narrow(1, 0, heads * hd);
@@ -159,6 +159,14 @@ public sealed class ModelOracle
         q = q.reshape(t, heads, hd).transpose(0, 1).unsqueeze(0);
         k = k.reshape(t, kvHeads, hd).transpose(0, 1).unsqueeze(0);
         v = v.reshape(t, kvHeads, hd).transpose(0, 1).unsqueeze(0);
+        if (_info.QkNorm)
+        {
+            // Qwen3: each head RMS-normalised over its hd values, times its γ, before RoPE.
+            Tensor Rms(Tensor x, string name) => x * rsqrt(x.pow(2).mean(new long[] { -1 }, keepdim: true) + _info.NormEpsilon) * W(p + name);
+            q = Rms(q, "attn.q_norm.weight");
+            k = Rms(k, "attn.k_norm.weight");
+        }
+
         if (_info.Position == Position.Rope)
         {
             // HF Llama: inv_freq = 1 / θ^(2i/hd), angles = position ⊗ inv_freq duplicated over both halves.

@@ -44,3 +44,12 @@ public partial class OracleMhaAllMoeLm
 public partial class OracleGeGluLm
 {
 }
+
+/// <summary>Qwen3-MoE / OLMoE style: each query and key head RMS-normalised (own γ) before RoPE; GQA 4/2, every block MoE.</summary>
+[MoeTransformer(Vocab = 53, Dim = 128, Layers = 2, MaxSequence = 48, Norm = Norm.RmsNorm, NormEpsilon = 1e-6f)]
+[Attention(Heads = 4, KvHeads = 2, Causal = true, Position = Position.Rope, QkNorm = true)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 48, Activation = Activation.SwiGlu, Every = 1)]
+[Router(RouterKind.TopK)]
+public partial class OracleQkNormLm
+{
+}

@@ -47,10 +47,27 @@ public static class ModelOracleCases
         [nameof(OracleGqaSwiGluLm)] = new(OracleGqaSwiGluLm.Info, 31, (s, seed) => Wrap(OracleGqaSwiGluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleGqaSwiGluLm.Load(s, path, seed))),
         [nameof(OracleLayerNormGeluLm)] = new(OracleLayerNormGeluLm.Info, 32, (s, seed) => Wrap(OracleLayerNormGeluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleLayerNormGeluLm.Load(s, path, seed))),
         [nameof(OracleGeGluLm)] = new(OracleGeGluLm.Info, 34, (s, seed) => Wrap(OracleGeGluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleGeGluLm.Load(s, path, seed))),
+        [nameof(OracleQkNormLm)] = new(OracleQkNormLm.Info, 35, (s, seed) => Wrap(OracleQkNormLm.Create(s, WithQkGammas(OracleQkNormLm.Info, seed), seed)), (s, path, seed) => Wrap(OracleQkNormLm.Load(s, path, seed))),
         [nameof(OracleMhaAllMoeLm)] = new(OracleMhaAllMoeLm.Info, 33, (s, seed) => Wrap(OracleMhaAllMoeLm.Create(s, seed)), (s, path, seed) => Wrap(OracleMhaAllMoeLm.Load(s, path, seed))),
     };
 
     public static readonly int[] Lengths = { 1, 7, 33 };
+
+    /// <summary>Random weights with the q/k norms' γ away from their initial ones, so the test sees γ applied (and to the right heads).</summary>
+    private static MoeWeights WithQkGammas(ModelInfo info, ulong seed)
+    {
+        var weights = MoeWeights.Random(info.AllWeights, seed);
+        foreach (var name in weights.Names.Where(n => n.EndsWith("_norm.weight", StringComparison.Ordinal) && n.Contains(".attn.", StringComparison.Ordinal)))
+        {
+            var gamma = weights[name].Data;
+            for (var d = 0; d < gamma.Length; d++)
+            {
+                gamma[d] = 0.5f + (0.1f * ((d * 7 + name.Length) % 11));
+            }
+        }
+
+        return weights;
+    }
 
     public static IEnumerable<object[]> Names => All.Keys.Select(k => new object[] { k });
 
@@ -71,6 +88,8 @@ public static class ModelOracleCases
     private static DeclaredModel Wrap(OracleLayerNormGeluLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 
     private static DeclaredModel Wrap(OracleMhaAllMoeLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
+
+    private static DeclaredModel Wrap(OracleQkNormLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 }
 
 public sealed class ModelOracleSession : IDisposable

@@ -18,6 +18,7 @@ internal static class ModelDeviceEmitter
         w.Line("private readonly global::Wudao.Models.DeviceModelOps? _ops;");
         w.Line("private readonly global::Wudao.Attention.IlgpuAttention? _attention;");
         DenseFfnEmitter.DeviceFields(w, plan);
+        QkNormEmitter.DeviceFields(w, plan);
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly global::Wudao.DeviceTensor? _d_{b.Value};");
@@ -36,6 +37,7 @@ internal static class ModelDeviceEmitter
         w.Line("_ops = new global::Wudao.Models.DeviceModelOps(session);");
         w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
         DenseFfnEmitter.DeviceInit(w, plan, CSharpNames.Identifier(spec.ClassName));
+        QkNormEmitter.DeviceInit(w, plan, CSharpNames.Identifier(spec.ClassName));
         foreach (var b in plan.Weights)
         {
             w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
@@ -123,6 +125,9 @@ internal static class ModelDeviceEmitter
                 case IterationSpace.TokenRows when n.Op == Ops.Embed:
                     var first = k.Nodes[1];
                     w.Line($"ops.EmbedNorm(d_ids, t, _d_{n.Operands[1]}!, v_{n.Results[0]}, _d_{first.Operands[1]}!, {Beta(first, 2)}, {norm}, v_{first.Results[0]});");
+                    break;
+                case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
+                    QkNormEmitter.Device(w, n, plan);
                     break;
                 case IterationSpace.TokenRows:
                     w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {norm}, v_{n.Results[1]});");

@@ -42,6 +42,7 @@ public static class ModelEmitter
         ModelDeviceEmitter.Run(w, spec, plan);
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
+        QkNormEmitter.Classes(w, plan);
         w.Line();
         ModelGemmEmitter.Class(w, plan);
         w.Close();
@@ -61,7 +62,8 @@ public static class ModelEmitter
         w.Line($"    new global::Wudao.WeightSpec[] {{ {string.Join(", ", weights)} }},");
         w.Line($"    new string[] {{ {string.Join(", ", moeBlocks)} }},");
         w.Line($"    {CSharpNames.Verbatim(graphText)},");
-        w.Line($"    {CSharpNames.Verbatim(planText)});");
+        w.Line($"    {CSharpNames.Verbatim(planText)},");
+        w.Line($"    qkNorm: {(spec.QkNorm ? "true" : "false")});");
         w.Line();
     }
 

@@ -54,6 +54,9 @@ internal static class ModelNativeEmitter
                     var norm = k.Nodes[1];
                     w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {spec.Vocab}, {spec.Dim}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {ModelEmitter.Beta(norm, 2)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{norm.Results[0]});");
                     break;
+                case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
+                    QkNormEmitter.Native(w, n, plan);
+                    break;
                 case IterationSpace.TokenRows:
                     w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {ModelEmitter.Beta(n, 3)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{n.Results[1]});");
                     break;

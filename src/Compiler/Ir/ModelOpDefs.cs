@@ -49,6 +49,22 @@ internal static class ModelOpDefs
             Same(n, qkv.Shape[1], (heads + (2 * kv)) * hd, "qkv width");
             return new[] { TensorType.F32(qkv.Shape[0], heads * hd) };
         }),
+        // Per-head RMSNorm of the query and key heads of fused qkv rows (own γ each, [head_dim]); the value heads pass unchanged.
+        new OpDef(Ops.QkNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Float("eps") }, (n, t) =>
+        {
+            var qkv = Rows(n, t[0], 2, 0);
+            int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads");
+            var width = Constant(n, qkv.Shape[1], "qkv width");
+            if (heads < 1 || kv < 1 || width % (heads + (2 * kv)) != 0)
+            {
+                throw new CompileException($"%{n.Name} = qk_norm: qkv width {width} is not (heads + 2·kv_heads) = {heads + (2 * kv)} heads of one width");
+            }
+
+            var hd = Dim.Of(width / (heads + (2 * kv)));
+            Same(n, Rank(n, t[1], 1, 1).Shape[0], hd, "query γ and head dim");
+            Same(n, Rank(n, t[2], 1, 2).Shape[0], hd, "key γ and head dim");
+            return new[] { qkv };
+        }),
         new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
 
         // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.

@@ -45,7 +45,18 @@ public static class ModelLowering
             nodes.Add(Param($"l{i}_wqkv", p + "attn.qkv.weight", d, TensorType.F32(d, spec.QkvWidth)));
             nodes.Add(Param($"l{i}_wo", p + "attn.o.weight", spec.Heads * spec.HeadDim, TensorType.F32(spec.Heads * spec.HeadDim, d)));
             nodes.Add(N(Ops.Linear, $"l{i}_qkv", normed, $"l{i}_wqkv"));
-            nodes.Add(N(Ops.Attention, new[] { $"l{i}_att" }, new[] { $"l{i}_qkv" },
+            var qkv = $"l{i}_qkv";
+            if (spec.QkNorm)
+            {
+                // fan_in −1: γ starts at one.
+                nodes.Add(Param($"l{i}_qn", p + "attn.q_norm.weight", -1, TensorType.F32(spec.HeadDim)));
+                nodes.Add(Param($"l{i}_kn", p + "attn.k_norm.weight", -1, TensorType.F32(spec.HeadDim)));
+                nodes.Add(N(Ops.QkNorm, new[] { $"l{i}_qkvn" }, new[] { qkv, $"l{i}_qn", $"l{i}_kn" },
+                    ("heads", I(spec.Heads)), ("kv_heads", I(spec.KvHeads)), ("eps", eps)));
+                qkv = $"l{i}_qkvn";
+            }
+
+            nodes.Add(N(Ops.Attention, new[] { $"l{i}_att" }, new[] { qkv },
                 ("heads", I(spec.Heads)), ("kv_heads", I(spec.KvHeads)), ("head_dim", I(spec.HeadDim)),
                 ("causal", spec.Causal ? "1" : "0"), ("rope", spec.Position == PositionKind.Rope ? "1" : "0"), ("rope_base", F(spec.RopeBase))));
             nodes.Add(N(Ops.Linear, $"l{i}_o", $"l{i}_att", $"l{i}_wo"));

@@ -23,7 +23,7 @@ public sealed class PlannedKernel
     public string Name => Space switch
     {
         IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op == Ops.Embed => "embed",
-        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op is Ops.RmsNorm or Ops.LayerNorm or Ops.AddRmsNorm or Ops.AddLayerNorm => "norm",
+        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op is Ops.RmsNorm or Ops.LayerNorm or Ops.AddRmsNorm or Ops.AddLayerNorm or Ops.QkNorm => "norm",
         IterationSpace.TokenRows => "gate",
         IterationSpace.DenseRows when Nodes.Count > 0 && Nodes[0].Op == Ops.DenseFfn => "ffn",
         IterationSpace.DenseRows => "gemm",

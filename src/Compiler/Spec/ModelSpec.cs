@@ -22,6 +22,7 @@ public enum PositionKind
 /// <param name="Moe">The MoE feed-forward, compiled as its own layer class (<see cref="MoeLayerSpec.ClassName"/>).</param>
 /// <param name="Every">Block i uses the MoE feed-forward when i % Every == Every − 1.</param>
 /// <param name="DenseHidden">Hidden width of the dense feed-forward blocks.</param>
+/// <param name="QkNorm">Each query and key head is RMS-normalised (its own γ per block) before RoPE (Qwen3-MoE, OLMoE).</param>
 public sealed record ModelSpec(
     string Namespace,
     string ClassName,
@@ -39,7 +40,8 @@ public sealed record ModelSpec(
     float RopeBase,
     MoeLayerSpec Moe,
     int Every,
-    int DenseHidden)
+    int DenseHidden,
+    bool QkNorm = false)
 {
     /// <summary>Head dimensions the attention kernels are specialised for.</summary>
     public static readonly int[] HeadDims = { 32, 64, 128 };

@@ -63,6 +63,12 @@ public sealed class AttentionAttribute : Attribute
 
     /// <summary>θ of RoPE's frequencies θ^(−2i/d).</summary>
     public float RopeBase { get; set; } = 10000f;
+
+    /// <summary>
+    /// RMS-normalise each query and key head before RoPE, with a γ of HeadDim per block
+    /// (<c>layers.{i}.attn.q_norm.weight</c>, <c>k_norm</c>), as Qwen3-MoE and OLMoE do. Default off.
+    /// </summary>
+    public bool QkNorm { get; set; }
 }
 
 /// <summary>The MoE feed-forward of a <see cref="MoeTransformerAttribute"/> model; the other blocks run a dense one.</summary>

@@ -7,8 +7,9 @@ namespace Wudao.Models;
 /// <summary>What the compiler knew about a declared transformer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class ModelInfo
 {
-    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int every, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText)
+    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int every, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText, bool qkNorm = false)
     {
+        QkNorm = qkNorm;
         Name = name;
         Vocab = vocab;
         Dim = dim;
@@ -56,6 +57,9 @@ public sealed class ModelInfo
     public Position Position { get; }
 
     public float RopeBase { get; }
+
+    /// <summary>Query and key heads are RMS-normalised (own γ per block) before RoPE.</summary>
+    public bool QkNorm { get; }
 
     /// <summary>Block i runs the MoE feed-forward when i % Every == Every − 1, a dense one otherwise.</summary>
     public int Every { get; }

@@ -87,6 +87,39 @@ public sealed class DeviceModelTests
     }
 
     [Fact]
+    public void Generated_qk_norm_kernel_compiles_to_ptx()
+    {
+        var type = Assert.Single(typeof(QkNormTinyLm).GetNestedTypes(BindingFlags.NonPublic), t => t.Name.StartsWith("QkNorm", StringComparison.Ordinal));
+        var method = type.GetMethod("Device", BindingFlags.Public | BindingFlags.Static)!;
+        foreach (var arch in new[] { 80, 90 })
+        {
+            Assert.Contains(".entry", Ptx.Compile(method, grouped: false, arch), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Qk_norm_model_gives_the_same_logits_on_both_schedules()
+    {
+        var ids = new[] { 3, 1, 4, 1, 5, 9, 2 };
+        var weights = MoeWeights.Random(QkNormTinyLm.Info.AllWeights, 6);
+        foreach (var name in weights.Names.Where(n => n.Contains("_norm.weight", StringComparison.Ordinal) && n.Contains(".attn.", StringComparison.Ordinal)))
+        {
+            var gamma = weights[name].Data;
+            for (var d = 0; d < gamma.Length; d++)
+            {
+                gamma[d] = 0.25f + (0.05f * (d % 13));
+            }
+        }
+
+        using var native = Session.Create(DeviceKind.Native, threads: 2);
+        using var lm = QkNormTinyLm.Create(native, weights, 6);
+        using var device = Session.Create(DeviceKind.Cpu);
+        using var dlm = QkNormTinyLm.Create(device, weights, 6);
+
+        Numerics.Close(lm.Forward(ids), dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "logits");
+    }
+
+    [Fact]
     public void GeGlu_model_gives_the_same_logits_on_both_schedules()
     {
         var ids = new[] { 3, 1, 4, 1, 5, 9, 2 };

@@ -45,3 +45,12 @@ public partial class DeepSeekTinyLm
 public partial class GeGluTinyLm
 {
 }
+
+// Per-head q/k RMSNorm before RoPE (Qwen3-MoE, OLMoE).
+[MoeTransformer(Vocab = 40, Dim = 64, Layers = 2, MaxSequence = 32)]
+[Attention(Heads = 2, KvHeads = 1, QkNorm = true)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 40, Activation = Activation.SwiGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class QkNormTinyLm
+{
+}
