@@ -70,8 +70,8 @@ internal static class ModelDeviceEmitter
     public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        var eps = CSharpNames.Float(spec.NormEpsilon);
-        var norm = $"new global::Wudao.Models.NormArgs({spec.Dim}, {eps}, {(spec.Norm == NormKind.LayerNorm ? "true" : "false")})";
+        // A norm's arguments from its node: width, ε, LayerNorm or RMSNorm.
+        string Norm(Node n, int rows) => $"new global::Wudao.Models.NormArgs({types[n.Operands[rows]]!.Shape[1].Value}, {CSharpNames.Float(n.FloatAttr("eps"))}, {(n.Op is Ops.LayerNorm or Ops.AddLayerNorm ? "true" : "false")})";
 
         // Rows a MoE block reads are device tensors (the MoE layer's input type); the rest are scope views.
         var moeInputs = new HashSet<string>(plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0].Operands[0]));
@@ -124,13 +124,13 @@ internal static class ModelDeviceEmitter
             {
                 case IterationSpace.TokenRows when n.Op == Ops.Embed:
                     var first = k.Nodes[1];
-                    w.Line($"ops.EmbedNorm(d_ids, t, _d_{n.Operands[1]}!, v_{n.Results[0]}, _d_{first.Operands[1]}!, {Beta(first, 2)}, {norm}, v_{first.Results[0]});");
+                    w.Line($"ops.EmbedNorm(d_ids, t, _d_{n.Operands[1]}!, v_{n.Results[0]}, _d_{first.Operands[1]}!, {Beta(first, 2)}, {Norm(first, 0)}, v_{first.Results[0]});");
                     break;
                 case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
                     QkNormEmitter.Device(w, n, plan);
                     break;
                 case IterationSpace.TokenRows:
-                    w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {norm}, v_{n.Results[1]});");
+                    w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {Norm(n, 0)}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
                     DenseFfnEmitter.Device(w, n, plan);
@@ -151,13 +151,13 @@ internal static class ModelDeviceEmitter
                     w.Line($"ops.Linear(v_{n.Operands[0]}, t, {inner}, _d_{n.Operands[1]}!, {outer}, null, v_{n.Results[0]});");
                     break;
                 case IterationSpace.Sequences:
-                    int q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim;
+                    int heads = n.IntAttr("heads"), q = heads * n.IntAttr("head_dim"), kv = n.IntAttr("kv_heads") * n.IntAttr("head_dim");
                     var r = n.Results[0];
                     w.Line($"var q_{r} = scope.F32((long)t * {q});");
                     w.Line($"var k_{r} = scope.F32((long)t * {kv});");
                     w.Line($"var vv_{r} = scope.F32((long)t * {kv});");
                     w.Line($"ops.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-                    w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {spec.Heads}), offsets);");
+                    w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {heads}), offsets);");
                     break;
                 case IterationSpace.SubLayer:
                     var call = spec.Moe.Router == RouterKind.Hash ? $"Forward(t_{n.Operands[0]}, idArray)" : $"Forward(t_{n.Operands[0]})";

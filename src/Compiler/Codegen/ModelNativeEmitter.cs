@@ -27,7 +27,7 @@ internal static class ModelNativeEmitter
         }
 
         // Every activation of the step is a slice of one workspace the model keeps: a decode step allocates nothing.
-        w.Line($"var ws = global::Wudao.Models.Workspace.For(ref _workspace, (long)t * {WorkspacePerToken(spec, plan)});");
+        w.Line($"var ws = global::Wudao.Models.Workspace.For(ref _workspace, (long)t * {WorkspacePerToken(plan)});");
         var declared = new HashSet<string>();
         void Buffer(string value)
         {
@@ -52,13 +52,13 @@ internal static class ModelNativeEmitter
             {
                 case IterationSpace.TokenRows when n.Op == Ops.Embed:
                     var norm = k.Nodes[1];
-                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {spec.Vocab}, {spec.Dim}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {ModelEmitter.Beta(norm, 2)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{norm.Results[0]});");
+                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {types[n.Operands[1]]!.Shape[0].Value}, {types[n.Operands[1]]!.Shape[1].Value}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {ModelEmitter.Beta(norm, 2)}, {CSharpNames.Float(norm.FloatAttr("eps"))}, v_{norm.Results[0]});");
                     break;
                 case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
                     QkNormEmitter.Native(w, n, plan);
                     break;
                 case IterationSpace.TokenRows:
-                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {spec.Dim}, _w_{n.Operands[2]}, {ModelEmitter.Beta(n, 3)}, {CSharpNames.Float(spec.NormEpsilon)}, v_{n.Results[1]});");
+                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {types[n.Operands[0]]!.Shape[1].Value}, _w_{n.Operands[2]}, {ModelEmitter.Beta(n, 3)}, {CSharpNames.Float(n.FloatAttr("eps"))}, v_{n.Results[1]});");
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
                     DenseFfnEmitter.Native(w, n, plan);
@@ -77,12 +77,12 @@ internal static class ModelNativeEmitter
                     w.Line(ModelGemmEmitter.Call($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, null, $"v_{n.Results[0]}"));
                     break;
                 case IterationSpace.Sequences:
-                    EmitAttention(w, spec, n);
+                    EmitAttention(w, n);
                     break;
                 case IterationSpace.SubLayer:
                     // Hash routing inside a model routes by the input token ids.
                     var layer = spec.Moe.Router == RouterKind.Hash ? $"x => _moe_{n.Results[0]}.Forward(x, idArray)" : $"_moe_{n.Results[0]}.Forward";
-                    w.Line($"_lastStats[{moeIndex}] = global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {spec.Dim}, v_{n.Results[0]}, ExpertLoad[{moeIndex}]);");
+                    w.Line($"_lastStats[{moeIndex}] = global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {types[n.Operands[0]]!.Shape[1].Value}, v_{n.Results[0]}, ExpertLoad[{moeIndex}]);");
                     moeIndex++;
                     break;
                 default:
@@ -98,24 +98,27 @@ internal static class ModelNativeEmitter
     }
 
     /// <summary>The fused projection's rows split into Q, K and V, then one attention call with the layer's cache.</summary>
-    private static void EmitAttention(SourceWriter w, ModelSpec spec, Node n)
+    private static void EmitAttention(SourceWriter w, Node n)
     {
-        int q = spec.Heads * spec.HeadDim, kv = spec.KvHeads * spec.HeadDim;
+        int heads = n.IntAttr("heads"), hd = n.IntAttr("head_dim");
+        int q = heads * hd, kv = n.IntAttr("kv_heads") * hd;
         var r = n.Results[0];
         w.Line($"var q_{r} = ws.Take((long)t * {q});");
         w.Line($"var k_{r} = ws.Take((long)t * {kv});");
         w.Line($"var vv_{r} = ws.Take((long)t * {kv});");
         w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{spec.HeadDim}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {spec.Heads}), offsets, _session.Workers);");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<global::Wudao.Attention.HeadDim{hd}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {heads}), offsets, _session.Workers);");
     }
 
-    private static long WorkspacePerToken(ModelSpec spec, KernelPlan plan)
+    private static long WorkspacePerToken(KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
         var values = plan.Kernels.SelectMany(k => k.Nodes.SelectMany(n => n.Results)).Where(v => v != "logits").Distinct();
         long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
-        var attention = plan.Kernels.Count(k => k.Space == IterationSpace.Sequences);
+        // Attention's Q, K and V rows and its LSE per query head.
+        var attention = plan.Graph.Nodes.Where(n => n.Op == Ops.Attention)
+            .Sum(n => (long)(((n.IntAttr("heads") + (2 * n.IntAttr("kv_heads"))) * n.IntAttr("head_dim")) + n.IntAttr("heads")));
         var dense = plan.Graph.Nodes.Where(n => n.Op == Ops.DenseFfn).Sum(n => DenseFfnEmitter.ScratchPerToken(n, plan));
-        return floats + (attention * (long)((spec.Heads + (2 * spec.KvHeads)) * spec.HeadDim + spec.Heads)) + dense;
+        return floats + attention + dense;
     }
 }
