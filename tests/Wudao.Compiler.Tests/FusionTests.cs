@@ -27,7 +27,7 @@ public class FusionTests
             new[]
             {
                 gateOps,
-                new[] { "capacity", "scan", "aux_loss" },
+                new[] { "capacity", "scan", "nonfinite", "aux_loss" },
                 new[] { "dispatch" },
                 new[] { "grouped_matmul", "bias", act, "grouped_matmul", "bias" },
                 new[] { "combine" },
@@ -62,7 +62,7 @@ public class FusionTests
         var computed = plan.Graph.Nodes.Where(n => n.Op != Ops.Param).ToList();
 
         Assert.Equal(computed.Skip(1).Select(n => $"%{n.Name} = {n.Op}"), plan.Decisions.Select(d => d.Op));
-        Assert.Equal(10, plan.Decisions.Count(d => d.Fused));
+        Assert.Equal(11, plan.Decisions.Count(d => d.Fused));
     }
 
     [Fact]

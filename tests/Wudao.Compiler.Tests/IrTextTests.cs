@@ -31,7 +31,7 @@ public class IrTextTests
 
         Assert.Equal(text, IrPrinter.Print(reparsed));
         Assert.Equal("L", reparsed.Name);
-        Assert.Equal(new[] { "out", "kept", "dropped", "aux" }, reparsed.Outputs);
+        Assert.Equal(new[] { "out", "kept", "dropped", "aux", "nonfinite" }, reparsed.Outputs);
         Assert.Equal(graph.Nodes.Select(n => n.Op), reparsed.Nodes.Select(n => n.Op));
         Assert.Contains($"= {TestSpecs.ActivationOp(activation)} %hb", text);
     }
@@ -58,7 +58,7 @@ public class IrTextTests
         var text = IrPrinter.Print(MoeLowering.Lower(TestSpecs.Make(RouterKind.GShard, dim: 4, experts: 3, hidden: 5)));
 
         const string expected =
-            "graph L(%x: f32[T,4]) -> (%out, %kept, %dropped, %aux)\n" +
+            "graph L(%x: f32[T,4]) -> (%out, %kept, %dropped, %aux, %nonfinite)\n" +
             "  %wg = param {name=gate.weight, fan_in=4} : f32[4,3]\n" +
             "  %w1 = param {name=experts.w1, fan_in=4} : f32[3,4,5]\n" +
             "  %b1 = param {name=experts.b1, fan_in=4} : f32[3,5]\n" +
@@ -71,6 +71,7 @@ public class IrTextTests
             "  %experts = second_drop %gates, %top_e\n" +
             "  %slots, %kept, %dropped = capacity %experts {experts=3, factor=1.25}\n" +
             "  %offsets = scan %kept\n" +
+            "  %nonfinite = nonfinite %x\n" +
             "  %aux = aux_loss %probs, %experts {alpha=0.01}\n" +
             "  %rows = dispatch %x, %experts, %slots, %offsets\n" +
             "  %h = grouped_matmul %rows, %w1, %offsets\n" +

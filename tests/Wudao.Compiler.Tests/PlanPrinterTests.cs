@@ -27,7 +27,7 @@ public class PlanPrinterTests
         string[] expected =
         {
             @"k0 gate \[matmul, softmax, topk, renorm, second_drop\] grid: T threads",
-            @"k1 route \[capacity, scan, aux_loss\] grid: 1 group",
+            @"k1 route \[capacity, scan, nonfinite, aux_loss\] grid: 1 group",
             @"k2 dispatch \[dispatch\] grid: T\*k\*d threads",
             @"k3 expert_ffn \[grouped_matmul, bias, gelu, grouped_matmul, bias\] grid: expert tiles",
             @"k4 combine \[combine\] grid: T\*d threads",
@@ -53,7 +53,7 @@ public class PlanPrinterTests
         var lines = TestSpecs.Lines(PlanPrinter.Print(GShard));
 
         Assert.Equal(
-            "  device memory: %probs: f32[T,16], %gates: f32[T,2], %experts: i32[T,2], %slots: i32[T,2], %kept: i32[16], %dropped: i32[], %offsets: i32[17], %aux: f32[], %rows: f32[S,512], %y: f32[S,512], %out: f32[T,512]",
+            "  device memory: %probs: f32[T,16], %gates: f32[T,2], %experts: i32[T,2], %slots: i32[T,2], %kept: i32[16], %dropped: i32[], %offsets: i32[17], %nonfinite: i32[], %aux: f32[], %rows: f32[S,512], %y: f32[S,512], %out: f32[T,512]",
             lines[6]);
     }
 

@@ -23,9 +23,9 @@ public class PlanTests
 
         // Program order: for TopK the chosen experts (topk) precede the renormalised gates.
         Assert.Equal(
-            new[] { "probs", first, second, "slots", "kept", "dropped", "offsets", "aux", "rows", "y", "out" },
+            new[] { "probs", first, second, "slots", "kept", "dropped", "offsets", "nonfinite", "aux", "rows", "y", "out" },
             plan.Materialized.Select(m => m.Value));
-        Assert.Equal(new[] { 0, 0, 0, 1, 1, 1, 1, 1, 2, 3, 4 }, plan.Materialized.Select(m => m.Kernel));
+        Assert.Equal(new[] { 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 3, 4 }, plan.Materialized.Select(m => m.Kernel));
         Assert.Equal(1, plan.HostSyncs);
     }
 
@@ -35,7 +35,7 @@ public class PlanTests
         var plan = PlanFor(TestSpecs.Make(RouterKind.GShard, dim: 64, experts: 8));
 
         Assert.Equal(
-            new[] { "f32[T,8]", "f32[T,2]", "i32[T,2]", "i32[T,2]", "i32[8]", "i32[]", "i32[9]", "f32[]", "f32[S,64]", "f32[S,64]", "f32[T,64]" },
+            new[] { "f32[T,8]", "f32[T,2]", "i32[T,2]", "i32[T,2]", "i32[8]", "i32[]", "i32[9]", "i32[]", "f32[]", "f32[S,64]", "f32[S,64]", "f32[T,64]" },
             plan.Materialized.Select(m => m.Type.ToString()));
     }
 

@@ -63,6 +63,35 @@ public sealed class ExpertParallelTests
     }
 
     [Fact]
+    public void Non_finite_tokens_are_counted_over_every_rank_as_on_one()
+    {
+        var (_, info, create) = Layers.All[nameof(TopK2Gelu)];
+        int[] split = { 20, 17 };
+        var x = Numerics.RandomInputs(37 * info.Dim, seed: 78);
+        x[3 * info.Dim] = float.NaN;
+        x[(30 * info.Dim) + 1] = float.PositiveInfinity;
+        using var single = Session.Create(DeviceKind.Native, threads: 1);
+        using var whole = create(single, 5);
+        using var input = single.Upload(x, 37, info.Dim);
+        using var expected = whole.Forward(input);
+
+        var results = InProcessCommunicator.Run(split.Length, comm =>
+        {
+            using var session = Session.Create(DeviceKind.Native, threads: 1);
+            using var moe = create(session, 5);
+            var ep = new ExpertParallelLayer(moe, comm);
+            var start = split.Take(comm.Rank).Sum();
+            using var mine = session.Upload(x.AsSpan(start * info.Dim, split[comm.Rank] * info.Dim), split[comm.Rank], info.Dim);
+            using var result = ep.Forward(mine);
+            return (result.Stats.NonFinite, Output: result.Output.ToArray());
+        });
+
+        Assert.Equal(2, expected.Stats.NonFinite);
+        Assert.All(results, r => Assert.Equal(2, r.NonFinite));
+        Assert.True(float.IsNaN(results[0].Output[3 * info.Dim]) && float.IsNaN(results[1].Output[10 * info.Dim]), "the non-finite tokens' rows are NaN on their ranks");
+    }
+
+    [Fact]
     public void An_expert_that_receives_nothing_is_fine()
     {
         // Identical tokens all choose the same two experts; the other two get no rows at all.

@@ -64,9 +64,10 @@ public sealed class KernelStageTests
         using var probs = Upload(s.Routing.Probs);
         using var slots = Acc.Allocate1D<int>(tokens * s.Info.TopK);
         using var meta = Acc.Allocate1D<int>(s.Const("MetaLength"));
-        var kernel = Acc.LoadStreamKernel(s.Kernel<Action<ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, LayerArgs>>("route"));
+        using var x = Upload(s.X);
+        var kernel = Acc.LoadStreamKernel(s.Kernel<Action<ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, LayerArgs>>("route"));
 
-        kernel(new KernelConfig(1, Math.Min(256, Acc.MaxNumThreadsPerGroup)), experts.View, probs.View, slots.View, meta.View, s.Args);
+        kernel(new KernelConfig(1, Math.Min(256, Acc.MaxNumThreadsPerGroup)), experts.View, probs.View, slots.View, meta.View, x.View, s.Args);
         Acc.Synchronize();
 
         var m = meta.GetAsArray1D();
@@ -75,6 +76,7 @@ public sealed class KernelStageTests
         Numerics.Equal(s.Routing.Offsets, m.Skip(s.Const("Meta_offsets")).Take(s.Info.Experts + 1).ToArray(), "offsets");
         Assert.Equal(s.Routing.Dropped, m[s.Const("Meta_dropped")]);
         Assert.Equal(s.Routing.AuxLoss, BitConverter.Int32BitsToSingle(m[s.Const("Meta_aux")]), 1e-5f);
+        Assert.Equal(0, m[s.Const("Meta_nonfinite")]);
     }
 
     [Theory]

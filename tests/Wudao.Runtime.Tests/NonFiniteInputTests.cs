@@ -42,8 +42,14 @@ public sealed class NonFiniteInputTests
         dirty[9 * d] = float.PositiveInfinity;
         var ids = info.Router == RouterKind.Hash ? Enumerable.Range(0, Tokens).Select(t => (t * 7) % info.Options.Vocab).ToArray() : null;
 
-        var expected = Run(session, layer, clean, ids, d);
-        var got = Run(session, twin, dirty, ids, d);
+        var (expected, cleanStats) = Run(session, layer, clean, ids, d);
+        var (got, stats) = Run(session, twin, dirty, ids, d);
+
+        // Counted in the statistics, whether the router's scores turned NaN or not (sigmoid and
+        // noisy gates still route an infinite row; hash routing never looks at it).
+        Assert.Equal(0, cleanStats.NonFinite);
+        Assert.Equal(2, stats.NonFinite);
+        Assert.Contains("non-finite tokens 2", stats.ToTable());
 
         for (var t = 0; t < Tokens; t++)
         {
@@ -95,10 +101,10 @@ public sealed class NonFiniteInputTests
             ? (l.Info, l.Create)
             : (RouterLayers.All[name].Info, (s, seed) => RouterLayers.All[name].Create(s, MoeWeights.Random(RouterLayers.All[name].Info, seed), seed));
 
-    private static float[] Run(Session session, IMoeLayer layer, float[] x, int[]? ids, int d)
+    private static (float[] Output, MoeStats Stats) Run(Session session, IMoeLayer layer, float[] x, int[]? ids, int d)
     {
         using var input = session.Upload(x, Tokens, d);
         using var result = RouterLayer.Run(layer, input, ids);
-        return result.Output.ToArray();
+        return (result.Output.ToArray(), result.Stats);
     }
 }

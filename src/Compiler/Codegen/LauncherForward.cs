@@ -97,23 +97,26 @@ public static partial class LauncherEmitter
         w.Close();
         w.Line("var stats = scope.ReadBack(meta, ran: t > 0);");
         // Graph outputs after the layer output are the statistics: kept per expert, dropped, then
-        // named losses. Only the routed experts are reported (shared ones see every token).
+        // named losses, and the non-finite token count. Only the routed experts are reported
+        // (shared ones see every token).
         var (kept, dropped) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]));
         w.Line("var kept = new int[Kernels.ER];");
         w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.ER);");
-        var losses = plan.Graph.Outputs.Skip(3).ToList();
+        var nonFinite = plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.NonFinite)?.Results[0];
+        var losses = plan.Graph.Outputs.Skip(3).Where(o => o != nonFinite).ToList();
+        var bad = nonFinite != null ? $", nonFinite: stats[Kernels.{Meta(nonFinite)}]" : "";
         string Loss(string o) => $"global::System.BitConverter.Int32BitsToSingle(stats[Kernels.{Meta(o)}])";
         if (losses.Count > 0 && losses[0] == "aux")
         {
             // The softmax routers: the balance loss as a field, a dictionary only for extra losses.
             var extra = losses.Skip(1).Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}").ToList();
             var others = extra.Count == 0 ? "" : $", new global::System.Collections.Generic.Dictionary<string, float> {{ {string.Join(", ", extra)} }}";
-            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], {Loss("aux")}{others});");
+            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], {Loss("aux")}{others}{bad});");
         }
         else
         {
             var all = string.Join(", ", losses.Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}"));
-            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], new global::System.Collections.Generic.Dictionary<string, float> {{ {all} }});");
+            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], new global::System.Collections.Generic.Dictionary<string, float> {{ {all} }}{bad});");
         }
 
         w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");

@@ -21,6 +21,12 @@ internal static class RouteOpDefs
 
             return new[] { TensorType.I32(choices.Shape.ToArray()), TensorType.I32(e), TensorType.I32() };
         }),
+        // Tokens whose input row holds a NaN or an infinity, counted for the statistics.
+        new OpDef(Ops.NonFinite, 1, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
+        {
+            Rows(n, t[0], 2, 0);
+            return new[] { TensorType.I32() };
+        }),
         new OpDef(Ops.Scan, 1, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
         {
             var e = Constant(n, Rank(n, t[0], 1, 0).Shape[0], "length");

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Spec;
 using static Wudao.Compiler.Lowering.NodeBuilder;
@@ -58,9 +59,14 @@ public static class MoeLowering
             inputs.Add(new("ids", TensorType.I32(Dim.Sym("T"))));
         }
 
-        // The layer output, then the statistics: kept per expert, dropped, then each named loss.
+        // The layer output, then the statistics: kept per expert, dropped, each named loss, and the
+        // count of non-finite tokens (token-choice routers).
         var outputs = new List<string> { "out", "kept", "dropped" };
         outputs.AddRange(route.Losses);
+        if (nodes.Any(n => n.Op == Ops.NonFinite))
+        {
+            outputs.Add("nonfinite");
+        }
         return new Graph(spec.ClassName, inputs, nodes, outputs);
     }
 
@@ -171,6 +177,7 @@ public static class MoeLowering
 
         nodes.Add(N(Ops.Capacity, new[] { "slots", "kept", "dropped" }, new[] { experts }, attrs.ToArray()));
         nodes.Add(N(Ops.Scan, "offsets", "kept"));
+        nodes.Add(N(Ops.NonFinite, "nonfinite", "x"));
     }
 
     private sealed record Route(string Experts, string Gates, List<string> Losses);

@@ -130,6 +130,23 @@ public sealed class ExpertParallelLayer
         }
 
         _comm.AllToAll(sendCounts, all);
+
+        // Tokens with a NaN or infinite value, counted over every rank's batch.
+        Span<int> nonFinite = stackalloc int[1];
+        var rowsHost = Host(x.View.BaseView);
+        for (var tt = 0; tt < t; tt++)
+        {
+            foreach (var v in rowsHost.Slice(tt * d, d))
+            {
+                if (!float.IsFinite(v))
+                {
+                    nonFinite[0]++;
+                    break;
+                }
+            }
+        }
+
+        _comm.AllReduceSum(nonFinite);
         // A choice's global position: every rank's earlier choice columns (the demand counted so
         // far), then earlier ranks' same column, then this rank's earlier tokens.
         var next = new int[k * e];
@@ -284,7 +301,7 @@ public sealed class ExpertParallelLayer
         var output = session.Pool.RentTensor(t, d);
         _layer.Combine(y, experts, gates, slots, meta, output.View, args);
         session.Accelerator.Synchronize();
-        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, aux));
+        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, aux, nonFinite: nonFinite[0]));
     }
 
     /// <summary>A view of CPU memory as a span (the session keeps tensors in host memory).</summary>

@@ -9,14 +9,15 @@ namespace Wudao;
 public sealed class MoeStats
 {
     /// <summary>Statistics of a router without the load-balancing loss: every loss comes by name.</summary>
-    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, IReadOnlyDictionary<string, float> losses)
-        : this(tokens, capacity, tokensPerExpert, dropped, losses.TryGetValue("load_balance", out var aux) ? aux : 0f, losses)
+    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, IReadOnlyDictionary<string, float> losses, int nonFinite = 0)
+        : this(tokens, capacity, tokensPerExpert, dropped, losses.TryGetValue("load_balance", out var aux) ? aux : 0f, losses, nonFinite)
     {
         _hasBalanceLoss = losses.ContainsKey("load_balance");
     }
 
-    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss, IReadOnlyDictionary<string, float>? otherLosses = null)
+    public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss, IReadOnlyDictionary<string, float>? otherLosses = null, int nonFinite = 0)
     {
+        NonFinite = nonFinite;
         _hasBalanceLoss = true;
         _otherLosses = otherLosses;
         Tokens = tokens;
@@ -36,6 +37,13 @@ public sealed class MoeStats
 
     /// <summary>Choices dropped because their expert was full; under expert choice, tokens no expert took.</summary>
     public int Dropped { get; }
+
+    /// <summary>
+    /// Tokens whose input row held a NaN or an infinity: their output rows are not finite (NaN where
+    /// the gate could choose no expert); see <c>CheckFinite</c> to throw instead. Not counted (0)
+    /// under expert choice.
+    /// </summary>
+    public int NonFinite { get; }
 
     /// <summary>Load-balancing loss α·E·Σ f_i·P_i; 0 for routers that balance otherwise (see <see cref="Losses"/>).</summary>
     public float AuxLoss { get; }
@@ -88,7 +96,7 @@ public sealed class MoeStats
             sb.Append($"  expert {e,3} {n,7}  {new string('#', (int)Math.Round(30.0 * n / max))}\n");
         }
 
-        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}{string.Concat(Losses.Select(l => $", {l.Key} {l.Value:G6}"))}\n");
+        sb.Append($"  tokens {Tokens}, capacity {(Capacity == 0 ? "unlimited" : Capacity.ToString(System.Globalization.CultureInfo.InvariantCulture))}, dropped {Dropped}{(NonFinite > 0 ? $", non-finite tokens {NonFinite}" : "")}{string.Concat(Losses.Select(l => $", {l.Key} {l.Value:G6}"))}\n");
         sb.Append($"  balance: load CV {LoadCv:F3}, max/mean {MaxOverMean:F2}\n");
         return sb.ToString();
     }

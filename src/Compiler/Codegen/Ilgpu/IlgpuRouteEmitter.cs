@@ -160,6 +160,38 @@ if (tid == 0)
             body += NoisyLoss(noisy);
         }
 
+        if (r.NonFinite is { } bad)
+        {
+            body += $@"
+// nonfinite: tokens with a NaN or infinite value, each thread its strided share, thread 0 adds them.
+var badShare = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);
+int mineBad = 0;
+for (int t = tid; t < tokens; t += g)
+{{
+    bool finite = true;
+    for (int d = 0; d < D; d++)
+    {{
+        finite &= x[((long)t * D) + d] * 0f == 0f;
+    }}
+
+    mineBad += finite ? 0 : 1;
+}}
+
+badShare[tid] = mineBad;
+global::ILGPU.Group.Barrier();
+if (tid == 0)
+{{
+    int bad = 0;
+    for (int i = 0; i < g; i++)
+    {{
+        bad += badShare[i];
+    }}
+
+    meta[{bad}] = bad;
+}}
+";
+        }
+
         return body;
     }
 

@@ -52,7 +52,7 @@ public abstract class KernelReading
     private static KernelReading Read(PlannedKernel k, KernelPlan plan) => k.Space switch
     {
         IterationSpace.TokenRows => GateKernel.From(k, plan),
-        IterationSpace.TokenScan => RouteKernel.From(k),
+        IterationSpace.TokenScan => RouteKernel.From(k, plan),
         IterationSpace.Choices => DispatchKernel.From(k),
         IterationSpace.ExpertRows => ExpertKernel.From(k, plan),
         IterationSpace.TokenGather => CombineKernel.From(k),

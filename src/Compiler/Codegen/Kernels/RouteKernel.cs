@@ -32,6 +32,9 @@ public sealed class RouteKernel : KernelReading
     /// <summary>Experts below this bound are capacity-limited; "E" when every expert is (shared ones take every token).</summary>
     public string Routed { get; private set; } = "E";
 
+    /// <summary>Meta offset of the count of tokens with a NaN or infinite input value; null without it.</summary>
+    public string? NonFinite { get; private set; }
+
     /// <summary>The aux loss's meta offset; null without it.</summary>
     public string? Aux { get; private set; }
 
@@ -41,7 +44,7 @@ public sealed class RouteKernel : KernelReading
     /// <summary>Noisy top-k's importance and load losses: meta offsets and weight literals; null without them.</summary>
     public (string Importance, string Load, string ImportanceWeight, string LoadWeight)? NoisyLoss { get; private set; }
 
-    public static RouteKernel From(PlannedKernel k)
+    public static RouteKernel From(PlannedKernel k, KernelPlan plan)
     {
         Node? Find(string op) => k.Nodes.FirstOrDefault(n => n.Op == op);
         var scan = Find(Ops.Scan);
@@ -64,8 +67,8 @@ public sealed class RouteKernel : KernelReading
             return new RouteKernel(k, eps, Meta(choice.Results[3]), Meta(scan.Results[0]), Meta(choice.Results[4])) { ExpertChoice = true };
         }
 
-        var (noisy, capacity, aux, z) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss));
-        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1))
+        var (noisy, capacity, aux, z, bad) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss), Find(Ops.NonFinite));
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1) + (bad == null ? 0 : 1))
         {
             throw Unfused(k);
         }
@@ -74,6 +77,7 @@ public sealed class RouteKernel : KernelReading
         {
             throw new CompileException($"k{k.Index}: aux_loss must read the same expert choices as capacity");
         }
+
 
         var ps = new List<KernelParam> { new(BindingKind.Buffer, capacity.Operands[0], I, "experts") };
         if (aux != null)
@@ -94,11 +98,17 @@ public sealed class RouteKernel : KernelReading
             ps.Add(new(BindingKind.Buffer, noisy.Operands[1], F, "gates"));
         }
 
+        if (bad != null)
+        {
+            ps.Add(new(InputOrBuffer(plan, bad.Operands[0]), bad.Operands[0], F, "x"));
+        }
+
         ps.Add(new(BindingKind.Args, "", Args, "args"));
         return new RouteKernel(k, ps, Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
         {
             Routed = capacity.Attr("routed") ?? "E",
             Aux = aux != null ? Meta(aux.Results[0]) : null,
+            NonFinite = bad != null ? Meta(bad.Results[0]) : null,
             ZLoss = z != null ? (Meta(z.Results[0]), CSharpNames.Float(z.FloatAttr("weight"))) : null,
             NoisyLoss = noisy != null
                 ? (Meta(noisy.Results[0]), Meta(noisy.Results[1]), CSharpNames.Float(noisy.FloatAttr("importance")), CSharpNames.Float(noisy.FloatAttr("load")))

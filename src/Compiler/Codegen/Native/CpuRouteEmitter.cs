@@ -63,6 +63,34 @@ global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
             body += NoisyLoss(noisy);
         }
 
+        if (k.NonFinite is { } bad)
+        {
+            body += $@"
+// nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
+int bad = 0;
+for (int t = 0; t < tokens; t++)
+{{
+    ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D);
+    var zv = global::System.Numerics.Vector<float>.Zero;
+    int d = 0;
+    for (; d + global::System.Numerics.Vector<float>.Count <= Kernels.D; d += global::System.Numerics.Vector<float>.Count)
+    {{
+        zv += global::System.Numerics.Vector.LoadUnsafe(ref xr, (nuint)d) * global::System.Numerics.Vector<float>.Zero;
+    }}
+
+    float z = global::System.Numerics.Vector.Sum(zv);
+    for (; d < Kernels.D; d++)
+    {{
+        z += global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, d) * 0f;
+    }}
+
+    bad += z == 0f ? 0 : 1;
+}}
+
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{bad}) = bad;
+";
+        }
+
         if (k.ZLoss is { } z)
         {
             body += $@"
