@@ -66,10 +66,12 @@ public class ModelTests
         var text = IrPrinter.Print(graph);
 
         Assert.Contains("%l0_qkv = linear %l0_x, %l0_wqkv : f32[T,384]", text, System.StringComparison.Ordinal);
-        Assert.Contains("%l0_att = attention %l0_qkv {heads=8, kv_heads=2, head_dim=32, causal=1, rope=1, rope_base=10000} : f32[T,256]", text, System.StringComparison.Ordinal);
+        Assert.Contains("%l0_att = attention %l0_qkv {heads=8, kv_heads=2, head_dim=32, causal=1, rope=1, rope_base=10000, max_seq=1024} : f32[T,256]", text, System.StringComparison.Ordinal);
         Assert.Contains("%l1_f = moe %l1_y {layer=LmMoe, weights=layers.1.moe.}", text, System.StringComparison.Ordinal);
         Assert.Contains("%l0_f = dense_ffn %l0_y, %l0_w1, %l0_b1, %l0_w2, %l0_b2 {activation=swiglu}", text, System.StringComparison.Ordinal);
         Assert.Equal(new[] { "l1_f", "l3_f" }, graph.Nodes.Where(n => n.Op == Ops.Moe).Select(n => n.Results[0]));
+        Assert.DoesNotContain("by_ids", text, System.StringComparison.Ordinal);
+        Assert.Contains("%l1_f = moe %l1_y {layer=LmMoe, weights=layers.1.moe., by_ids=1}", IrPrinter.Print(ModelLowering.Lower(Make(router: RouterKind.Hash) with { Moe = Make(router: RouterKind.Hash).Moe with { Vocab = 4096 } })), System.StringComparison.Ordinal);
         Assert.Equal(new[] { 4096, 256 }, plan.Weights.Single(w => w.Name == "embed.weight").Type.Shape.Select(d => d.Value));
         Assert.Equal(new[] { 256, 384 }, plan.Weights.Single(w => w.Name == "layers.2.attn.qkv.weight").Type.Shape.Select(d => d.Value));
         Assert.Equal(new[] { 256, 1024 }, plan.Weights.Single(w => w.Name == "layers.0.ffn.w1").Type.Shape.Select(d => d.Value));

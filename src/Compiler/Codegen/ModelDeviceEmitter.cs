@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Plan;
-using Wudao.Compiler.Spec;
 
 namespace Wudao.Compiler.Codegen;
 
@@ -31,13 +30,13 @@ internal static class ModelDeviceEmitter
     }
 
     /// <summary>Constructor part: on a non-native session, upload the weights once and make the device caches.</summary>
-    public static void Init(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    public static void Init(SourceWriter w, KernelPlan plan, string model)
     {
         w.Open("if (session.Workers == null)");
         w.Line("_ops = new global::Wudao.Models.DeviceModelOps(session);");
         w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
-        DenseFfnEmitter.DeviceInit(w, plan, CSharpNames.Identifier(spec.ClassName));
-        QkNormEmitter.DeviceInit(w, plan, CSharpNames.Identifier(spec.ClassName));
+        DenseFfnEmitter.DeviceInit(w, plan, model);
+        QkNormEmitter.DeviceInit(w, plan, model);
         foreach (var b in plan.Weights)
         {
             w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
@@ -45,7 +44,7 @@ internal static class ModelDeviceEmitter
 
         foreach (var a in Attention(plan))
         {
-            w.Line($"_dcache_{a.Results[0]} = new global::Wudao.Attention.IlgpuKvCache(session.Accelerator, 1, {spec.MaxSequence}, {spec.KvHeads}, {spec.HeadDim});");
+            w.Line($"_dcache_{a.Results[0]} = new global::Wudao.Attention.IlgpuKvCache(session.Accelerator, 1, {a.IntAttr("max_seq")}, {a.IntAttr("kv_heads")}, {a.IntAttr("head_dim")});");
         }
 
         w.Close();
@@ -67,7 +66,7 @@ internal static class ModelDeviceEmitter
     }
 
     /// <summary>RunDevice: the plan's kernels in order on device buffers of one pooled scope.</summary>
-    public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    public static void Run(SourceWriter w, KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
         // A norm's arguments from its node: width, ε, LayerNorm or RMSNorm.
@@ -82,13 +81,13 @@ internal static class ModelDeviceEmitter
         w.Line("var ops = _ops!;");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var owned = new global::System.Collections.Generic.List<global::System.IDisposable>();");
-        if (spec.Moe.Router == RouterKind.Hash)
+        if (ModelEmitter.MoeNodes(plan).Any(m => m.Attr("by_ids") == "1"))
         {
             w.Line("int[] idArray = ids.ToArray();");
         }
 
         w.Open("try");
-        w.Line($"var d_ids = ops.Ids(scope, ids, {spec.Vocab});");
+        w.Line($"var d_ids = ops.Ids(scope, ids, {types[plan.Graph.Nodes.First(x => x.Op == Ops.Embed).Operands[1]]!.Shape[0].Value});");
         var declared = new HashSet<string>();
         void Buffer(string value)
         {
@@ -160,7 +159,7 @@ internal static class ModelDeviceEmitter
                     w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {heads}), offsets);");
                     break;
                 case IterationSpace.SubLayer:
-                    var call = spec.Moe.Router == RouterKind.Hash ? $"Forward(t_{n.Operands[0]}, idArray)" : $"Forward(t_{n.Operands[0]})";
+                    var call = n.Attr("by_ids") == "1" ? $"Forward(t_{n.Operands[0]}, idArray)" : $"Forward(t_{n.Operands[0]})";
                     var f = n.Results[0];
                     w.Line($"var r_{f} = _moe_{f}.{call};");
                     w.Line($"owned.Add(r_{f});");

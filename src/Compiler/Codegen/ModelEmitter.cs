@@ -38,8 +38,8 @@ public static class ModelEmitter
         w.Open($"{spec.Accessibility} partial class {name} : global::Wudao.Models.ICausalLm, global::System.IDisposable");
         EmitInfo(w, spec, plan, graphText, planText, moe);
         EmitFields(w, spec, plan, name, moe);
-        ModelNativeEmitter.Run(w, spec, plan);
-        ModelDeviceEmitter.Run(w, spec, plan);
+        ModelNativeEmitter.Run(w, plan);
+        ModelDeviceEmitter.Run(w, plan);
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
         QkNormEmitter.Classes(w, plan);
@@ -112,13 +112,13 @@ public static class ModelEmitter
         w.Open("if (session.Workers != null)");
         foreach (var a in attention)
         {
-            w.Line($"_cache_{a.Results[0]} = new global::Wudao.Attention.KvCache(1, {spec.MaxSequence}, {spec.KvHeads}, {spec.HeadDim});");
+            w.Line($"_cache_{a.Results[0]} = new global::Wudao.Attention.KvCache(1, {a.IntAttr("max_seq")}, {a.IntAttr("kv_heads")}, {a.IntAttr("head_dim")});");
         }
 
         w.Close();
         // Device memory and MoE layers: if any of them fails, what was made so far is released.
         w.Open("try");
-        ModelDeviceEmitter.Init(w, spec, plan);
+        ModelDeviceEmitter.Init(w, plan, CSharpNames.Identifier(spec.ClassName));
 
         foreach (var m in moes)
         {

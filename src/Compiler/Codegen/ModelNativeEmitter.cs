@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Plan;
-using Wudao.Compiler.Spec;
 
 namespace Wudao.Compiler.Codegen;
 
@@ -13,7 +12,7 @@ namespace Wudao.Compiler.Codegen;
 internal static class ModelNativeEmitter
 {
     /// <summary>One call per planned kernel, in plan order, over the step's new tokens.</summary>
-    public static void Run(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    public static void Run(SourceWriter w, KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
         w.Line("/// <summary>Runs the plan over <paramref name=\"ids\"/> appended to the cache; logits for every new token, or only the last.</summary>");
@@ -21,7 +20,7 @@ internal static class ModelNativeEmitter
         w.Line("int t = ids.Length;");
         w.Line("int[] offsets = { 0, t };");
         w.Line("global::System.ReadOnlySpan<float> none = default;");
-        if (spec.Moe.Router == RouterKind.Hash)
+        if (ModelEmitter.MoeNodes(plan).Any(m => m.Attr("by_ids") == "1"))
         {
             w.Line("int[] idArray = ids.ToArray();");
         }
@@ -81,7 +80,7 @@ internal static class ModelNativeEmitter
                     break;
                 case IterationSpace.SubLayer:
                     // Hash routing inside a model routes by the input token ids.
-                    var layer = spec.Moe.Router == RouterKind.Hash ? $"x => _moe_{n.Results[0]}.Forward(x, idArray)" : $"_moe_{n.Results[0]}.Forward";
+                    var layer = n.Attr("by_ids") == "1" ? $"x => _moe_{n.Results[0]}.Forward(x, idArray)" : $"_moe_{n.Results[0]}.Forward";
                     w.Line($"_lastStats[{moeIndex}] = global::Wudao.Models.ModelRuntime.RunMoe(_session, {layer}, v_{n.Operands[0]}, t, {types[n.Operands[0]]!.Shape[1].Value}, v_{n.Results[0]}, ExpertLoad[{moeIndex}]);");
                     moeIndex++;
                     break;

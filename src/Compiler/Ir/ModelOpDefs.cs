@@ -37,7 +37,7 @@ internal static class ModelOpDefs
         }),
 
         // qkv [T, (heads + 2·kv_heads)·head_dim] → [T, heads·head_dim]; RoPE, when declared, on load.
-        new OpDef(Ops.Attention, 1, 1, IterationSpace.Sequences, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Int("head_dim"), AttrDef.Flag("causal"), AttrDef.Flag("rope"), AttrDef.Float("rope_base", required: false) }, (n, t) =>
+        new OpDef(Ops.Attention, 1, 1, IterationSpace.Sequences, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Int("head_dim"), AttrDef.Flag("causal"), AttrDef.Flag("rope"), AttrDef.Float("rope_base", required: false), AttrDef.Int("max_seq", required: false) }, (n, t) =>
         {
             var qkv = Rows(n, t[0], 2, 0);
             int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads"), hd = n.IntAttr("head_dim");
@@ -65,7 +65,7 @@ internal static class ModelOpDefs
             Same(n, Rank(n, t[2], 1, 2).Shape[0], hd, "key γ and head dim");
             return new[] { qkv };
         }),
-        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
+        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
 
         // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.
         new OpDef(Ops.DenseFfn, 5, 1, IterationSpace.DenseRows, new[] { AttrDef.Text("activation") }, (n, t) =>

@@ -58,7 +58,7 @@ public static class ModelLowering
 
             nodes.Add(N(Ops.Attention, new[] { $"l{i}_att" }, new[] { qkv },
                 ("heads", I(spec.Heads)), ("kv_heads", I(spec.KvHeads)), ("head_dim", I(spec.HeadDim)),
-                ("causal", spec.Causal ? "1" : "0"), ("rope", spec.Position == PositionKind.Rope ? "1" : "0"), ("rope_base", F(spec.RopeBase))));
+                ("causal", spec.Causal ? "1" : "0"), ("rope", spec.Position == PositionKind.Rope ? "1" : "0"), ("rope_base", F(spec.RopeBase)), ("max_seq", I(spec.MaxSequence))));
             nodes.Add(N(Ops.Linear, $"l{i}_o", $"l{i}_att", $"l{i}_wo"));
 
             var ffnNorm = NormParams(nodes, $"l{i}_ffn_norm", p + "ffn_norm", d, layerNorm);
@@ -66,7 +66,14 @@ public static class ModelLowering
             residual = $"l{i}_r";
             if (spec.IsMoe(i))
             {
-                nodes.Add(N(Ops.Moe, new[] { $"l{i}_f" }, new[] { $"l{i}_y" }, ("layer", spec.Moe.ClassName), ("weights", p + "moe.")));
+                var moe = new List<(string, string)> { ("layer", spec.Moe.ClassName), ("weights", p + "moe.") };
+                if (spec.Moe.Router == RouterKind.Hash)
+                {
+                    // Hash routing inside a model routes by the model's input token ids.
+                    moe.Add(("by_ids", "1"));
+                }
+
+                nodes.Add(N(Ops.Moe, new[] { $"l{i}_f" }, new[] { $"l{i}_y" }, moe.ToArray()));
             }
             else
             {
