@@ -6,8 +6,8 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// The second schedule of the same plan: each planned kernel (same ops, same bindings as the
-/// ILGPU kernel) becomes a method of a <c>CpuKernels</c> class that runs natively, vectorised with
+/// The native target of the same plan: each kernel reading (the same ops and bindings the ILGPU
+/// target assembles from) becomes a method of a <c>CpuKernels</c> class that runs natively, vectorised with
 /// Vector512/Vector256 and split into work items over the session's CPU threads. Shapes are
 /// compile-time constants here too. The generated code needs no <c>unsafe</c>: buffers are
 /// reached through refs.
