@@ -80,7 +80,7 @@ internal static class DenseFfnEmitter
     {
         foreach (var s in Shapes(plan))
         {
-            w.Line($"private readonly global::System.Action<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>? _k{s.Class};");
+            w.Line(NestedDeviceKernel.Field(s.Class, 2));
         }
     }
 
@@ -89,7 +89,7 @@ internal static class DenseFfnEmitter
     {
         foreach (var s in Shapes(plan))
         {
-            w.Line($"_k{s.Class} = session.Kernel(typeof({model}).AssemblyQualifiedName + \".{s.Class}\", a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<global::ILGPU.Index1D, global::ILGPU.ArrayView<float>, global::ILGPU.ArrayView<float>>(a, {s.Class}.Device));");
+            w.Line(NestedDeviceKernel.Load(s.Class, 2, model));
         }
     }
 
