@@ -110,10 +110,12 @@ public sealed class ExpertParallelLayer
         _layer.Gate(x.View, probs, experts, gates, args);
         session.Accelerator.Synchronize();
 
-        // All-gather each rank's [k][E] choice counts, then slot every choice at its global
-        // position: choice-major, then rank order, then token order, as one rank would.
+        // All-gather each rank's [k][E] choice counts (and, after them, its count of tokens with a
+        // NaN or an infinity), then slot every choice at its global position: choice-major, then
+        // rank order, then token order, as one rank would.
         var chosen = Host(experts);
-        var counts = new int[k * e];
+        var block = (k * e) + 1;
+        var counts = new int[block];
         for (var c = 0; c < chosen.Length; c++)
         {
             if (chosen[c] >= 0)
@@ -122,31 +124,26 @@ public sealed class ExpertParallelLayer
             }
         }
 
-        var sendCounts = new int[n * k * e];
-        var all = new int[n * k * e];
-        for (var r = 0; r < n; r++)
-        {
-            counts.CopyTo(sendCounts, r * k * e);
-        }
-
-        _comm.AllToAll(sendCounts, all);
-
-        // Tokens with a NaN or infinite value, counted over every rank's batch.
-        Span<int> nonFinite = stackalloc int[1];
         var rowsHost = Host(x.View.BaseView);
         for (var tt = 0; tt < t; tt++)
         {
-            foreach (var v in rowsHost.Slice(tt * d, d))
-            {
-                if (!float.IsFinite(v))
-                {
-                    nonFinite[0]++;
-                    break;
-                }
-            }
+            counts[k * e] += MoeLayerRuntime.FirstNonFinite(rowsHost.Slice(tt * d, d)) >= 0 ? 1 : 0;
         }
 
-        _comm.AllReduceSum(nonFinite);
+        var sendCounts = new int[n * block];
+        var all = new int[n * block];
+        for (var r = 0; r < n; r++)
+        {
+            counts.CopyTo(sendCounts, r * block);
+        }
+
+        _comm.AllToAll(sendCounts, all);
+        var nonFinite = 0;
+        for (var r = 0; r < n; r++)
+        {
+            nonFinite += all[(r * block) + (k * e)];
+        }
+
         // A choice's global position: every rank's earlier choice columns (the demand counted so
         // far), then earlier ranks' same column, then this rank's earlier tokens.
         var next = new int[k * e];
@@ -158,7 +155,7 @@ public sealed class ExpertParallelLayer
                 next[(j * e) + x2] = demand[x2];
                 for (var r = 0; r < n; r++)
                 {
-                    var c = all[(r * k * e) + (j * e) + x2];
+                    var c = all[(r * block) + (j * e) + x2];
                     next[(j * e) + x2] += r < rank ? c : 0;
                     demand[x2] += c;
                 }
@@ -223,7 +220,7 @@ public sealed class ExpertParallelLayer
             var first = 0;
             for (var r = 0; r < n; r++)
             {
-                first += all[(r * k * e) + x2];
+                first += all[(r * block) + x2];
             }
 
             aux += first / (float)globalTokens * (probSums[x2] / globalTokens);
@@ -301,7 +298,7 @@ public sealed class ExpertParallelLayer
         var output = session.Pool.RentTensor(t, d);
         _layer.Combine(y, experts, gates, slots, meta, output.View, args);
         session.Accelerator.Synchronize();
-        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, aux, nonFinite: nonFinite[0]));
+        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, aux, nonFinite: nonFinite));
     }
 
     /// <summary>A view of CPU memory as a span (the session keeps tensors in host memory).</summary>

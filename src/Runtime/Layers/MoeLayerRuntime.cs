@@ -28,14 +28,26 @@ public static class MoeLayerRuntime
     public static void RequireFinite(DeviceTensor x, MoeLayerInfo info)
     {
         var values = x.ToArray();
+        var i = FirstNonFinite(values);
+        if (i >= 0)
+        {
+            var what = float.IsNaN(values[i]) ? "NaN" : values[i] > 0f ? "+infinity" : "-infinity";
+            throw new NonFiniteInputException($"{info.Name}.Forward: token {i / info.Dim} has {what} at column {i % info.Dim} (CheckFinite is on; with it off, that token's output row is NaN)", i / info.Dim);
+        }
+    }
+
+    /// <summary>Index of the first NaN or infinity in <paramref name="values"/>; −1 when all are finite.</summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
         for (var i = 0; i < values.Length; i++)
         {
             if (!float.IsFinite(values[i]))
             {
-                var what = float.IsNaN(values[i]) ? "NaN" : values[i] > 0f ? "+infinity" : "-infinity";
-                throw new NonFiniteInputException($"{info.Name}.Forward: token {i / info.Dim} has {what} at column {i % info.Dim} (CheckFinite is on; with it off, that token's output row is NaN)", i / info.Dim);
+                return i;
             }
         }
+
+        return -1;
     }
 
     /// <summary>
