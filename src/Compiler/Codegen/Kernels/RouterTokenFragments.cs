@@ -19,11 +19,12 @@ public static class RouterTokenFragments
     /// <summary>
     /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
     /// previous pick, ties to the lower expert, so every router and target breaks ties alike.
-    /// Writes experts[co + j] and gates[co + j] = <paramref name="gate"/>, sums the gates in <c>chosen</c>.
-    /// A NaN row has no eligible expert: the choice gets expert −1 and gate NaN, so combine makes
-    /// the token's output NaN (as libtorch would) instead of a silent zero.
+    /// Writes choice j's expert and gate (= <paramref name="gate"/>) to <paramref name="expertAt"/> and
+    /// <paramref name="gateAt"/> (lvalues of j; ILGPU's <c>experts[co + j]</c> by default), sums the
+    /// gates in <c>chosen</c>. A NaN row has no eligible expert: the choice gets expert −1 and gate
+    /// NaN, so combine makes the token's output NaN (as libtorch would) instead of a silent zero.
     /// </summary>
-    public static string TopKPasses(string k, string experts, string value, string gate) => $@"float prevV = float.PositiveInfinity;
+    public static string TopKPasses(string k, string experts, string value, string gate, string expertAt = "experts[co + j]", string gateAt = "gates[co + j]") => $@"float prevV = float.PositiveInfinity;
 int prevE = -1;
 float chosen = 0f;
 for (int j = 0; j < {k}; j++)
@@ -42,8 +43,8 @@ for (int j = 0; j < {k}; j++)
     }}
 
     float gv = best < 0 ? float.NaN : {gate};
-    experts[co + j] = best;
-    gates[co + j] = gv;
+    {expertAt} = best;
+    {gateAt} = gv;
     chosen += gv;
     prevV = bestV;
     prevE = best;

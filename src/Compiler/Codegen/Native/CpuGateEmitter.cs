@@ -66,7 +66,10 @@ global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];
 
         if (g.TopK)
         {
-            body += TopK;
+            // The same passes as every gate on every target, over this token's probability row.
+            var passes = RouterTokenFragments.TopKPasses("Kernels.K", "Kernels.E", $"{U}.Add(ref p, e)", "bestV", $"{U}.Add(ref experts, c0 + j)", $"{U}.Add(ref gates, c0 + j)");
+            body += "\n    // topk: largest first, ties to the lower expert.\n    int c0 = t * Kernels.K;\n"
+                + string.Join("\n", passes.Split('\n').Select(l => l.Length == 0 ? l : "    " + l));
         }
 
         if (g.Renorm)
@@ -91,37 +94,6 @@ global::System.Span<float> logits4 = stackalloc float[LogitRows * Kernels.E];
 
         return body + "}\n";
     }
-
-    private const string TopK = @"
-    // topk: largest first, ties to the lower expert.
-    float prevV = float.PositiveInfinity;
-    int prevE = -1;
-    float chosen = 0f;
-    int c0 = t * Kernels.K;
-    for (int j = 0; j < Kernels.K; j++)
-    {
-        int best = -1;
-        float bestV = 0f;
-        for (int e = 0; e < Kernels.E; e++)
-        {
-            float v = global::System.Runtime.CompilerServices.Unsafe.Add(ref p, e);
-            bool eligible = v < prevV || (v == prevV && e > prevE);
-            if (eligible && (best < 0 || v > bestV))
-            {
-                best = e;
-                bestV = v;
-            }
-        }
-
-        // A NaN row has no eligible expert: expert -1 with gate NaN, and combine writes NaN.
-        float gv = best < 0 ? float.NaN : bestV;
-        global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c0 + j) = best;
-        global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c0 + j) = gv;
-        chosen += gv;
-        prevV = bestV;
-        prevE = best;
-    }
-";
 
     /// <summary>
     /// The shared per-token method over this work item's tokens, with the worker's scratch. Its
