@@ -37,16 +37,7 @@ public sealed class ExpertParallelTests
         using var expected = whole.Forward(input);
         var expectedOutput = expected.Output.ToArray();
 
-        var results = InProcessCommunicator.Run(split.Length, comm =>
-        {
-            using var session = Session.Create(DeviceKind.Native, threads: 1);
-            using var moe = create(session, 5);
-            var ep = new ExpertParallelLayer(moe, comm);
-            var start = split.Take(comm.Rank).Sum();
-            using var mine = session.Upload(x.AsSpan(start * info.Dim, split[comm.Rank] * info.Dim), split[comm.Rank], info.Dim);
-            using var result = ep.Forward(mine);
-            return (Start: start, Output: result.Output.ToArray(), result.Stats, Load: ep.LastLocalLoad);
-        });
+        var results = OverRanks(create, info.Dim, x, split, (ep, start, result) => (Start: start, Output: result.Output.ToArray(), result.Stats, Load: ep.LastLocalLoad));
 
         foreach (var r in results)
         {
@@ -75,16 +66,7 @@ public sealed class ExpertParallelTests
         using var input = single.Upload(x, 37, info.Dim);
         using var expected = whole.Forward(input);
 
-        var results = InProcessCommunicator.Run(split.Length, comm =>
-        {
-            using var session = Session.Create(DeviceKind.Native, threads: 1);
-            using var moe = create(session, 5);
-            var ep = new ExpertParallelLayer(moe, comm);
-            var start = split.Take(comm.Rank).Sum();
-            using var mine = session.Upload(x.AsSpan(start * info.Dim, split[comm.Rank] * info.Dim), split[comm.Rank], info.Dim);
-            using var result = ep.Forward(mine);
-            return (result.Stats.NonFinite, Output: result.Output.ToArray());
-        });
+        var results = OverRanks(create, info.Dim, x, split, (_, _, result) => (result.Stats.NonFinite, Output: result.Output.ToArray()));
 
         Assert.Equal(2, expected.Stats.NonFinite);
         Assert.All(results, r => Assert.Equal(2, r.NonFinite));
@@ -164,4 +146,17 @@ public sealed class ExpertParallelTests
 
         Assert.All(e.InnerExceptions, x => Assert.Contains("declared with [ExpertParallel(Ranks = 2)] but runs on 4 ranks", x.Message, StringComparison.Ordinal));
     }
+
+    /// <summary>Each rank of an in-process group runs the layer (seed 5) over its slice of <paramref name="x"/>; <paramref name="read"/> takes what the test checks.</summary>
+    private static T[] OverRanks<T>(Func<Session, ulong, IMoeLayer> create, int dim, float[] x, int[] split, Func<ExpertParallelLayer, int, MoeResult, T> read) =>
+        InProcessCommunicator.Run(split.Length, comm =>
+        {
+            using var session = Session.Create(DeviceKind.Native, threads: 1);
+            using var moe = create(session, 5);
+            var ep = new ExpertParallelLayer(moe, comm);
+            var start = split.Take(comm.Rank).Sum();
+            using var mine = session.Upload(x.AsSpan(start * dim, split[comm.Rank] * dim), split[comm.Rank], dim);
+            using var result = ep.Forward(mine);
+            return read(ep, start, result);
+        });
 }
