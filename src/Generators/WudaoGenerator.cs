@@ -8,7 +8,8 @@ using Wudao.Compiler.Codegen;
 namespace Wudao.Generators;
 
 /// <summary>
-/// Compiles every [MoeLayer] partial class into fused ILGPU kernels and a launcher.
+/// Compiles every [MoeLayer] partial class into fused ILGPU kernels and a launcher, every
+/// [MoeTransformer] into a model, and every [AttentionKernel] into a fused attention kernel.
 /// Diagnostics run in their own step, so a moved declaration re-reports without re-emitting.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
@@ -18,6 +19,7 @@ public sealed class WudaoGenerator : IIncrementalGenerator
     public const string SpecStep = "Wudao.Spec";
     public const string ModelParseStep = "Wudao.ModelParse";
     public const string ModelSpecStep = "Wudao.ModelSpec";
+    public const string AttentionParseStep = "Wudao.AttentionParse";
 
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
@@ -77,6 +79,33 @@ public sealed class WudaoGenerator : IIncrementalGenerator
             catch (Exception e)
             {
                 spc.ReportDiagnostic(Failure(spec.ClassName, e));
+            }
+        });
+
+        // Standalone attention kernels: one op, straight from its spec to the emitter.
+        var kernels = context.SyntaxProvider.ForAttributeWithMetadataName(
+                AttentionKernelParser.KernelAttribute,
+                static (node, _) => node is TypeDeclarationSyntax,
+                static (ctx, ct) => AttentionKernelParser.Parse(ctx, ct))
+            .WithTrackingName(AttentionParseStep);
+
+        context.RegisterSourceOutput(kernels, static (spc, result) =>
+        {
+            foreach (var d in result.Diagnostics)
+            {
+                spc.ReportDiagnostic(d.ToDiagnostic());
+            }
+
+            if (result.Spec is { } spec)
+            {
+                try
+                {
+                    spc.AddSource(CSharpNames.Qualified(spec.Namespace, spec.ClassName) + ".Attention.g.cs", SourceText.From(AttentionKernelCompiler.Compile(spec), System.Text.Encoding.UTF8));
+                }
+                catch (Exception e)
+                {
+                    spc.ReportDiagnostic(Failure(spec.ClassName, e));
+                }
             }
         });
     }

@@ -63,7 +63,7 @@ public class AttentionBenchmarks
         var pk = Random(rng, (Tokens - 1) * KvHeads * Dim);
         var pv = Random(rng, (Tokens - 1) * KvHeads * Dim);
         var pq = Random(rng, (Tokens - 1) * Heads * Dim);
-        NativeAttention.Forward(_decodeShape, _cache, pq, pk, pv, new float[pq.Length], new float[(Tokens - 1) * Heads], new[] { 0, Tokens - 1 }, _workers);
+        NativeAttention.Forward<Attention64.Native>(_decodeShape, _cache, pq, pk, pv, new float[pq.Length], new float[(Tokens - 1) * Heads], new[] { 0, Tokens - 1 }, _workers);
         _dq = Random(rng, Heads * Dim);
         _dk = Random(rng, KvHeads * Dim);
         _dv = Random(rng, KvHeads * Dim);
@@ -79,12 +79,12 @@ public class AttentionBenchmarks
 
     [Benchmark(Description = "Wudao native attention causal, T=1024, H=8, D=64 (+LSE)")]
     public void WudaoAttention() =>
-        NativeAttention.Forward<HeadDim64>(_shape, _q, _k, _v, _out, _lse, _offsets, workers: _workers);
+        NativeAttention.Forward<Attention64.Native>(_shape, _q, _k, _v, _out, _lse, _offsets, workers: _workers);
 
     [Benchmark(Description = "Wudao decode: 1 token vs 1024-token cache, H=8, KV=2, D=64, RoPE")]
     public void WudaoDecode()
     {
-        NativeAttention.Forward<HeadDim64>(_decodeShape, _cache, _dq, _dk, _dv, _dout, _dlse, _one, _workers);
+        NativeAttention.Forward<Attention64.Native>(_decodeShape, _cache, _dq, _dk, _dv, _dout, _dlse, _one, _workers);
         _cache.Truncate(0, Tokens - 1);
     }
 
@@ -107,4 +107,10 @@ public class AttentionBenchmarks
 
         return data;
     }
+}
+
+/// <summary>The benchmarked kernel, emitted by the generator as a model's attention is.</summary>
+[AttentionKernel(HeadDim = 64)]
+public static partial class Attention64
+{
 }

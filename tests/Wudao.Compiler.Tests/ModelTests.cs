@@ -25,7 +25,7 @@ public class ModelTests
     [Theory]
     [InlineData(6, 2, "Heads", "does not split into Heads = 6")]
     [InlineData(8, 3, "KvHeads", "KvHeads = 3 must divide Heads = 8")]
-    [InlineData(16, 4, "Heads", "head dimension Dim / Heads = 16 is not one the attention kernels are built for")]
+    [InlineData(64, 8, "Heads", "head dimension Dim / Heads = 4 is not a multiple of 8")]
     public void Bad_head_layout_names_the_property(int heads, int kvHeads, string property, string message)
     {
         var error = Assert.Single(ModelSpecValidator.Validate(Make(heads: heads, kvHeads: kvHeads)));
@@ -113,7 +113,9 @@ public class ModelTests
     {
         var compiled = ModelCompiler.Compile(Make());
 
-        Assert.Contains("NativeAttention.Forward<global::Wudao.Attention.HeadDim32>", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("NativeAttention.Forward<NativeAttention32>", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("private readonly struct NativeAttention32 : global::Wudao.Attention.INativeAttentionKernel", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("private const int D = 32;", compiled.Source, System.StringComparison.Ordinal);
         Assert.Contains("private readonly LmMoe _moe_l1_f;", compiled.Source, System.StringComparison.Ordinal);
         Assert.Contains("partial class LmMoe", compiled.Moe.Source, System.StringComparison.Ordinal);
         Assert.Contains("MoE blocks run LmMoe:", compiled.Source, System.StringComparison.Ordinal);

@@ -50,6 +50,11 @@ public class BadDeclarationTests
         { "WD0007", "public class MMoe { }\n[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
         { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },
         { "WD0006", "[MoeLayer(Dim = 64, Experts = 4000, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK)]", "public partial class L { }" },
+        { "WD0013", "[AttentionKernel(HeadDim = 20)]", "public static partial class A { }" },
+        { "WD0013", "[AttentionKernel]", "public static partial class A { }" },
+        { "WD0001", "[AttentionKernel(HeadDim = 64)]", "public static class A { }" },
+        { "WD0009", "[AttentionKernel(HeadDim = 64)]", "public static partial class A { public static void Forward() { } }" },
+        { "WD0007", "public partial class Outer { [AttentionKernel(HeadDim = 64)]", "public static partial class A { } }" },
     };
 
     [Theory]

@@ -25,6 +25,11 @@ public sealed class AttentionOracleTests
                 yield return new object[] { 4, 2, 128, causal, rope, new[] { 5, 1, 64 } };
             }
         }
+
+        // Head dims no fixed kernel had: emitted for each declaration.
+        yield return new object[] { 4, 2, 80, true, true, new[] { 70, 3 } };
+        yield return new object[] { 2, 1, 256, true, true, new[] { 65 } };
+        yield return new object[] { 4, 4, 96, false, false, new[] { 17 } };
     }
 
     [Theory]
@@ -35,7 +40,7 @@ public sealed class AttentionOracleTests
         var shape = new AttentionShape(heads, kvHeads, dim, causal, rope);
         using var workers = new CpuWorkers(2);
 
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: workers);
 
         Compare(c, causal, rope, c.Output, c.Lse, $"native {shape}");
     }

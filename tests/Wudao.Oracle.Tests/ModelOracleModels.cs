@@ -2,8 +2,8 @@ using Wudao;
 
 namespace Wudao.Oracle.Tests;
 
-// The declared models the model oracle checks against libtorch. Head dimension 32 (64/2 and
-// 128/4), the smallest the attention kernels take.
+// The declared models the model oracle checks against libtorch: head dimension 32 (64/2 and
+// 128/4), and 80 (160/2), which no fixed kernel had: the emitted one takes any multiple of 8.
 
 /// <summary>TinyLm's shape over four blocks: RMSNorm, GQA (2 query heads on 1 kv head), RoPE, SwiGLU, MoE in blocks 1 and 3, dense in 0 and 2.</summary>
 [MoeTransformer(Vocab = 97, Dim = 64, Layers = 4, MaxSequence = 64, Norm = Norm.RmsNorm)]
@@ -51,5 +51,14 @@ public partial class OracleGeGluLm
 [MoeFeedForward(Experts = 4, TopK = 2, Hidden = 48, Activation = Activation.SwiGlu, Every = 1)]
 [Router(RouterKind.TopK)]
 public partial class OracleQkNormLm
+{
+}
+
+/// <summary>Head dimension 80 (Dim 160 over 2 query heads, 1 kv head): the attention kernel is emitted for it; RoPE, SwiGLU, MoE in block 1.</summary>
+[MoeTransformer(Vocab = 67, Dim = 160, Layers = 2, MaxSequence = 80)]
+[Attention(Heads = 2, KvHeads = 1, Causal = true, Position = Position.Rope)]
+[MoeFeedForward(Experts = 4, TopK = 2, Hidden = 48, Activation = Activation.SwiGlu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class OracleHeadDim80Lm
 {
 }

@@ -49,6 +49,7 @@ public static class ModelOracleCases
         [nameof(OracleGeGluLm)] = new(OracleGeGluLm.Info, 34, (s, seed) => Wrap(OracleGeGluLm.Create(s, seed)), (s, path, seed) => Wrap(OracleGeGluLm.Load(s, path, seed))),
         [nameof(OracleQkNormLm)] = new(OracleQkNormLm.Info, 35, (s, seed) => Wrap(OracleQkNormLm.Create(s, WithQkGammas(OracleQkNormLm.Info, seed), seed)), (s, path, seed) => Wrap(OracleQkNormLm.Load(s, path, seed))),
         [nameof(OracleMhaAllMoeLm)] = new(OracleMhaAllMoeLm.Info, 33, (s, seed) => Wrap(OracleMhaAllMoeLm.Create(s, seed)), (s, path, seed) => Wrap(OracleMhaAllMoeLm.Load(s, path, seed))),
+        [nameof(OracleHeadDim80Lm)] = new(OracleHeadDim80Lm.Info, 36, (s, seed) => Wrap(OracleHeadDim80Lm.Create(s, seed)), (s, path, seed) => Wrap(OracleHeadDim80Lm.Load(s, path, seed))),
     };
 
     public static readonly int[] Lengths = { 1, 7, 33 };
@@ -90,6 +91,8 @@ public static class ModelOracleCases
     private static DeclaredModel Wrap(OracleMhaAllMoeLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 
     private static DeclaredModel Wrap(OracleQkNormLm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
+
+    private static DeclaredModel Wrap(OracleHeadDim80Lm m) => new(m, m, ids => m.Forward(ids), (p, n, s) => m.Generate(p, n, s), m.Weights, m.ExpertLoad);
 }
 
 public sealed class ModelOracleSession : IDisposable

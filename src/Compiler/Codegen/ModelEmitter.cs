@@ -43,6 +43,7 @@ public static class ModelEmitter
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
         QkNormEmitter.Classes(w, plan);
+        ModelNativeEmitter.AttentionKernels(w, plan);
         w.Line();
         ModelGemmEmitter.Class(w, plan);
         w.Close();

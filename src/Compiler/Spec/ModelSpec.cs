@@ -43,8 +43,8 @@ public sealed record ModelSpec(
     int DenseHidden,
     bool QkNorm = false)
 {
-    /// <summary>Head dimensions the attention kernels are specialised for.</summary>
-    public static readonly int[] HeadDims = { 32, 64, 128 };
+    /// <summary>Every head dimension that is a multiple of this is emitted as a constant; the kernels work in whole 256-bit vectors.</summary>
+    public const int HeadDimMultiple = 8;
 
     public int HeadDim => Heads > 0 ? Dim / Heads : 0;
 

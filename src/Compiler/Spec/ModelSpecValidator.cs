@@ -21,9 +21,9 @@ public static class ModelSpecValidator
         {
             errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Heads", $"Dim = {s.Dim} does not split into Heads = {s.Heads} equal heads"));
         }
-        else if (s.Heads > 0 && s.Dim > 0 && !ModelSpec.HeadDims.Contains(s.HeadDim))
+        else if (s.Heads > 0 && s.Dim > 0 && s.HeadDim % ModelSpec.HeadDimMultiple != 0)
         {
-            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Heads", $"head dimension Dim / Heads = {s.HeadDim} is not one the attention kernels are built for ({string.Join(", ", ModelSpec.HeadDims)})"));
+            errors.Add(new SpecError(SpecErrorKind.InvalidModelShape, "Heads", $"head dimension Dim / Heads = {s.HeadDim} is not a multiple of {ModelSpec.HeadDimMultiple}: the attention kernels work in whole 256-bit vectors"));
         }
 
         if (s.Heads > 0 && s.KvHeads > 0 && s.Heads % s.KvHeads != 0)

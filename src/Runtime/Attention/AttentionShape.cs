@@ -15,6 +15,8 @@ namespace Wudao.Attention;
 /// </remarks>
 public sealed class AttentionShape
 {
+    private readonly float[] _inverseFrequencies;
+
     public AttentionShape(int heads, int kvHeads, int headDim, bool causal = true, bool rope = false, float ropeBase = 10000f, float? scale = null)
     {
         if (heads < 1)
@@ -49,11 +51,11 @@ public sealed class AttentionShape
         Rope = rope;
         RopeBase = ropeBase;
         Scale = scale ?? 1f / MathF.Sqrt(headDim);
-        InverseFrequencies = new float[headDim / 2];
-        for (var i = 0; i < InverseFrequencies.Length; i++)
+        _inverseFrequencies = new float[headDim / 2];
+        for (var i = 0; i < _inverseFrequencies.Length; i++)
         {
             // As HF computes it: 1 / base^(2i/d) in fp32, so angles agree with a torch model's.
-            InverseFrequencies[i] = 1f / MathF.Pow(ropeBase, 2f * i / headDim);
+            _inverseFrequencies[i] = 1f / MathF.Pow(ropeBase, 2f * i / headDim);
         }
     }
 
@@ -75,8 +77,11 @@ public sealed class AttentionShape
     /// <summary>Query heads that share one kv head.</summary>
     public int Group => Heads / KvHeads;
 
-    /// <summary>RopeBase^(−2i/HeadDim) for i &lt; HeadDim/2.</summary>
-    internal float[] InverseFrequencies { get; }
+    /// <summary>RopeBase^(−2i/HeadDim) for i &lt; HeadDim/2: the frequencies every kernel rotates by.</summary>
+    public ReadOnlySpan<float> InverseFrequencies => _inverseFrequencies;
+
+    /// <summary>The frequencies as an array, for uploading to a device.</summary>
+    internal float[] InverseFrequencyArray => _inverseFrequencies;
 
     public override string ToString() =>
         $"attention(heads {Heads}, kv {KvHeads}, dim {HeadDim}{(Causal ? ", causal" : "")}{(Rope ? $", rope {RopeBase}" : "")}, scale {Scale})";

@@ -229,7 +229,7 @@ public sealed class IlgpuAttention : IDisposable
     /// <summary>RoPE's inverse frequencies on the device: uploaded when the shape's table changes, not every call.</summary>
     private ArrayView<float> Frequencies(AttentionShape shape, AcceleratorStream stream)
     {
-        var table = shape.InverseFrequencies;
+        var table = shape.InverseFrequencyArray;
         if (_frequencies != null && _uploadedFrequencies != null && table.AsSpan().SequenceEqual(_uploadedFrequencies))
         {
             return _frequencies.View.SubView(0, table.Length).BaseView;

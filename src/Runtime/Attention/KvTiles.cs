@@ -5,7 +5,7 @@ namespace Wudao.Attention;
 /// per-call scratch: per kv head, <c>tiles</c> key tiles of [dim][KeyTile] (transposed, so the score
 /// micro-kernel loads contiguous keys for each dimension) and values as [token][dim] rows.
 /// </summary>
-internal static class KvTiles
+public static class KvTiles
 {
     /// <summary>Index of dimension 0 of a key; dimension d is KeyTile·d further.</summary>
     public static int Key(int tiles, int dim, int kvHead, int position) =>

@@ -10,12 +10,14 @@ public static partial class NativeAttention
     /// Packed attention over tensors of a <see cref="DeviceKind.Native"/> session, on its workers
     /// unless others are named: q/output [T, Heads, HeadDim], k/v [T, KvHeads, HeadDim], lse [T, Heads].
     /// </summary>
-    public static void Forward(AttentionShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, CpuWorkers? workers = null) =>
-        Forward(shape, Span(q), Span(k), Span(v), Span(output), Span(lse), seqOffsets, positions, workers);
+    public static void Forward<TKernel>(AttentionShape shape, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, CpuWorkers? workers = null)
+        where TKernel : struct, INativeAttentionKernel =>
+        Forward<TKernel>(shape, Span(q), Span(k), Span(v), Span(output), Span(lse), seqOffsets, positions, workers);
 
     /// <summary>The cached forward over a native session's tensors.</summary>
-    public static void Forward(AttentionShape shape, KvCache cache, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets, CpuWorkers? workers = null) =>
-        Forward(shape, cache, Span(q), Span(k), Span(v), Span(output), Span(lse), seqOffsets, workers);
+    public static void Forward<TKernel>(AttentionShape shape, KvCache cache, DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceTensor output, DeviceTensor lse, ReadOnlySpan<int> seqOffsets, CpuWorkers? workers = null)
+        where TKernel : struct, INativeAttentionKernel =>
+        Forward<TKernel>(shape, cache, Span(q), Span(k), Span(v), Span(output), Span(lse), seqOffsets, workers);
 
     private static Span<float> Span(DeviceTensor tensor)
     {

@@ -1,17 +1,15 @@
 using System;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Wudao.Attention;
 
 /// <summary>Planning one call: its kv_pack chunks and its attention items (query tiles sized to the work, largest first), per-worker scratch grown once.</summary>
-internal sealed unsafe partial class NativeAttentionRun<TDim, TS, TV>
+internal sealed unsafe partial class NativeAttentionRun<TKernel>
 {
     /// <summary>Fills the item lists for one call and grows what it needs.</summary>
     private void Plan(AttentionShape shape, ReadOnlySpan<int> offsets, KvCache? cache, int threads)
     {
         _shape = shape;
-        var dim = TDim.Value;
+        var dim = TKernel.HeadDim;
         var sequences = offsets.Length - 1;
         _sequences = sequences;
         _tokenTile = Math.Max(1, RowTarget / shape.Group);
@@ -107,9 +105,9 @@ internal sealed unsafe partial class NativeAttentionRun<TDim, TS, TV>
 
         Array.Sort(_itemCost, _order, 0, _items);
 
-        // Per-worker scratch: Q tile, scores, accumulator, then m, l, α per row and cos/sin.
+        // Per-worker scratch, as much as the kernel asks for a tile's rows (padded to its 4-row blocks).
         var rows = RoundUp4(_tokenTile * shape.Group);
-        var need = (rows * ((2 * dim) + Tile + 3)) + dim;
+        var need = TKernel.WorkFloats(rows);
         if (_work.Length < threads)
         {
             Array.Resize(ref _work, threads);

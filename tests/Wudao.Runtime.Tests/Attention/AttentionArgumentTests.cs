@@ -38,7 +38,7 @@ public sealed class AttentionArgumentTests
         float[] Maybe(string name, float[] x) => name == wrong ? new float[x.Length - 1] : x;
         var shape = new AttentionShape(4, 2, 32);
 
-        var e = Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, Maybe("q", c.Q), Maybe("k", c.K), Maybe("v", c.V), Maybe("output", c.Output), Maybe("lse", c.Lse), c.Offsets));
+        var e = Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, Maybe("q", c.Q), Maybe("k", c.K), Maybe("v", c.V), Maybe("output", c.Output), Maybe("lse", c.Lse), c.Offsets));
 
         Assert.Equal(wrong, e.ParamName);
         Assert.Contains("[8, ", e.Message, StringComparison.Ordinal);
@@ -52,7 +52,7 @@ public sealed class AttentionArgumentTests
     public void Offsets_are_checked(int[] offsets, string message)
     {
         var c = new AttentionCase(4, 2, 32, new[] { 8 }, seed: 1);
-        var e = Assert.Throws<ArgumentException>(() => NativeAttention.Forward(new AttentionShape(4, 2, 32), c.Q, c.K, c.V, c.Output, c.Lse, offsets));
+        var e = Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(new AttentionShape(4, 2, 32), c.Q, c.K, c.V, c.Output, c.Lse, offsets));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
@@ -61,17 +61,18 @@ public sealed class AttentionArgumentTests
     {
         var c = new AttentionCase(2, 1, 32, new[] { 4 }, seed: 1);
         var shape = new AttentionShape(2, 1, 32, rope: true);
-        Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, new[] { 0, 1, 2 }));
-        var e = Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, new[] { 0, 1, -2, 3 }));
+        Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, new[] { 0, 1, 2 }));
+        var e = Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, new[] { 0, 1, -2, 3 }));
         Assert.Contains("positions[2]", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Head_dims_without_a_kernel_are_refused()
+    public void A_kernel_refuses_a_shape_of_another_head_dim()
     {
         var c = new AttentionCase(2, 1, 48, new[] { 4 }, seed: 1);
-        Assert.Throws<NotSupportedException>(() => NativeAttention.Forward(new AttentionShape(2, 1, 48), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
-        Assert.Throws<ArgumentException>(() => NativeAttention.Forward<HeadDim64>(new AttentionShape(2, 1, 48), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
+        var e = Assert.Throws<ArgumentException>(() => Attention64.Forward(new AttentionShape(2, 1, 48), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
+        Assert.Contains("head dim is 48 but the kernel Native was emitted for 64", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => NativeAttention.Forward<Attention64.Native>(new AttentionShape(2, 1, 48), new KvCache(1, 8, 1, 48), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
     }
 
     [Fact]
@@ -79,9 +80,9 @@ public sealed class AttentionArgumentTests
     {
         var c = new AttentionCase(4, 2, 32, new[] { 3, 2 }, seed: 1);
         var shape = new AttentionShape(4, 2, 32);
-        Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, new KvCache(2, 8, 1, 32), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
-        Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, new KvCache(2, 8, 2, 64), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
-        var e = Assert.Throws<ArgumentException>(() => NativeAttention.Forward(shape, new KvCache(3, 8, 2, 32), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
+        Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, new KvCache(2, 8, 1, 32), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
+        Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, new KvCache(2, 8, 2, 64), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
+        var e = Assert.Throws<ArgumentException>(() => AttentionKernels.Forward(shape, new KvCache(3, 8, 2, 32), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets));
         Assert.Contains("2 sequences", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentOutOfRangeException>(() => new KvCache(1, 0, 1, 32));
         Assert.Throws<ArgumentOutOfRangeException>(() => new KvCache(1, 4, 1, 32).Length(1));
@@ -91,6 +92,6 @@ public sealed class AttentionArgumentTests
     public void An_empty_batch_does_nothing()
     {
         var shape = new AttentionShape(2, 1, 32);
-        NativeAttention.Forward(shape, ReadOnlySpan<float>.Empty, ReadOnlySpan<float>.Empty, ReadOnlySpan<float>.Empty, Span<float>.Empty, Span<float>.Empty, new[] { 0, 0 });
+        AttentionKernels.Forward(shape, ReadOnlySpan<float>.Empty, ReadOnlySpan<float>.Empty, ReadOnlySpan<float>.Empty, Span<float>.Empty, Span<float>.Empty, new[] { 0, 0 });
     }
 }

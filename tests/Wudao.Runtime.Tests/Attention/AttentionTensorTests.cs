@@ -18,7 +18,7 @@ public sealed class AttentionTensorTests
         using var output = session.Upload(c.Output, c.Tokens, 8, 64);
         using var lse = session.Upload(c.Lse, c.Tokens, 8);
 
-        NativeAttention.Forward(shape, q, k, v, output, lse, c.Offsets, workers: session.Workers);
+        NativeAttention.Forward<Attention64.Native>(shape, q, k, v, output, lse, c.Offsets, workers: session.Workers);
 
         var expected = AttentionReference.Forward(8, 2, 64, true, true, c.Q, c.K, c.V, c.Offsets);
         Numerics.Close(expected.Output, output.ToArray(), what: "device tensors: output");

@@ -59,7 +59,7 @@ public sealed class IlgpuAttentionTests : IClassFixture<IlgpuAttentionFixture>
         var shape = new AttentionShape(4, 2, 32, causal, rope);
         var (output, lse) = _gpu.Run(shape, c, positions);
         using var workers = new CpuWorkers(2);
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, positions, workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, positions, workers);
 
         Numerics.Close(c.Output, output, what: $"{shape}: ILGPU vs native output");
         Numerics.Close(c.Lse, lse, what: $"{shape}: ILGPU vs native lse");

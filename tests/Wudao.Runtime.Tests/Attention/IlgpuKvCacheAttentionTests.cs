@@ -110,7 +110,7 @@ public sealed class IlgpuKvCacheAttentionTests : IClassFixture<IlgpuAttentionFix
             var v = AttentionCase.Pack(seqs, s => s.V, 2 * 32, b => at[b], b => at[b] + added[b]);
             var expected = new float[q.Length];
             var expectedLse = new float[offsets[^1] * 4];
-            NativeAttention.Forward(shape, native, q, k, v, expected, expectedLse, offsets, workers);
+            AttentionKernels.Forward(shape, native, q, k, v, expected, expectedLse, offsets, workers);
 
             var (output, lse) = _gpu.RunCached(shape, cache, q, k, v, offsets);
 

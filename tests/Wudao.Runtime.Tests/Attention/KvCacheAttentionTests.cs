@@ -17,6 +17,7 @@ public sealed class KvCacheAttentionTests : IDisposable
     [InlineData(8, 2, 64, true, true)]
     [InlineData(8, 1, 32, true, false)]
     [InlineData(4, 4, 128, false, true)]
+    [InlineData(4, 2, 80, true, true)]
     public void Decode_steps_equal_a_full_recompute(int heads, int kvHeads, int dim, bool causal, bool rope)
     {
         var prompt = new[] { 5, 1, 70 };
@@ -33,7 +34,7 @@ public sealed class KvCacheAttentionTests : IDisposable
         var v = AttentionCase.Pack(seqs, s => s.V, kvHeads * dim, b => 0, b => prompt[b]);
         var output = new float[q.Length];
         var lse = new float[offsets[^1] * heads];
-        NativeAttention.Forward(shape, cache, q, k, v, output, lse, offsets, _workers);
+        AttentionKernels.Forward(shape, cache, q, k, v, output, lse, offsets, _workers);
 
         for (var b = 0; b < prompt.Length; b++)
         {
@@ -53,7 +54,7 @@ public sealed class KvCacheAttentionTests : IDisposable
             v = AttentionCase.Pack(seqs, s => s.V, kvHeads * dim, b => prompt[b] + at, b => prompt[b] + at + 1);
             output = new float[q.Length];
             lse = new float[prompt.Length * heads];
-            NativeAttention.Forward(shape, cache, q, k, v, output, lse, ones, _workers);
+            AttentionKernels.Forward(shape, cache, q, k, v, output, lse, ones, _workers);
 
             for (var b = 0; b < prompt.Length; b++)
             {
@@ -74,7 +75,7 @@ public sealed class KvCacheAttentionTests : IDisposable
         var shape = new AttentionShape(4, 2, 64, causal: true, rope: true);
         var cache = new KvCache(1, 100, 2, 64);
 
-        NativeAttention.Forward(shape, cache, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, _workers);
+        AttentionKernels.Forward(shape, cache, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, _workers);
 
         var rotated = AttentionReference.Rope(c.K, c.Tokens, 2, 64, AttentionReference.IndexInSequence(c.Offsets), 10000);
         var row = new float[64];
@@ -93,11 +94,11 @@ public sealed class KvCacheAttentionTests : IDisposable
         var shape = new AttentionShape(2, 1, 32, causal: true, rope: true);
         var cache = new KvCache(3, 16, 1, 32);
         var prefill = new AttentionCase(2, 1, 32, new[] { 4, 2, 3 }, seed: 21);
-        NativeAttention.Forward(shape, cache, prefill.Q, prefill.K, prefill.V, prefill.Output, prefill.Lse, prefill.Offsets, _workers);
+        AttentionKernels.Forward(shape, cache, prefill.Q, prefill.K, prefill.V, prefill.Output, prefill.Lse, prefill.Offsets, _workers);
 
         // Only sequences 0 and 2 step forward.
         var step = new AttentionCase(2, 1, 32, new[] { 1, 0, 1 }, seed: 22);
-        NativeAttention.Forward(shape, cache, step.Q, step.K, step.V, step.Output, step.Lse, step.Offsets, _workers);
+        AttentionKernels.Forward(shape, cache, step.Q, step.K, step.V, step.Output, step.Lse, step.Offsets, _workers);
 
         Assert.Equal(new[] { 5, 2, 4 }, new[] { cache.Length(0), cache.Length(1), cache.Length(2) });
     }
@@ -108,11 +109,11 @@ public sealed class KvCacheAttentionTests : IDisposable
         var shape = new AttentionShape(2, 2, 32, causal: true);
         var cache = new KvCache(2, 10, 2, 32);
         var prefill = new AttentionCase(2, 2, 32, new[] { 3, 8 }, seed: 1);
-        NativeAttention.Forward(shape, cache, prefill.Q, prefill.K, prefill.V, prefill.Output, prefill.Lse, prefill.Offsets, _workers);
+        AttentionKernels.Forward(shape, cache, prefill.Q, prefill.K, prefill.V, prefill.Output, prefill.Lse, prefill.Offsets, _workers);
 
         var more = new AttentionCase(2, 2, 32, new[] { 3, 3 }, seed: 2);
         var e = Assert.Throws<InvalidOperationException>(() =>
-            NativeAttention.Forward(shape, cache, more.Q, more.K, more.V, more.Output, more.Lse, more.Offsets, _workers));
+            AttentionKernels.Forward(shape, cache, more.Q, more.K, more.V, more.Output, more.Lse, more.Offsets, _workers));
 
         Assert.Contains("sequence 1", e.Message, StringComparison.Ordinal);
         Assert.Contains("capacity is 10", e.Message, StringComparison.Ordinal);
@@ -128,7 +129,7 @@ public sealed class KvCacheAttentionTests : IDisposable
         var shape = new AttentionShape(4, 2, 64, causal: true, rope: true);
         var c = new AttentionCase(4, 2, 64, new[] { 12 }, seed: 8);
         var filled = new KvCache(1, 16, 2, 64);
-        NativeAttention.Forward(shape, filled, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, _workers);
+        AttentionKernels.Forward(shape, filled, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, _workers);
 
         var restored = new KvCache(1, 16, 2, 64);
         var key = new float[2 * 64];
@@ -147,8 +148,8 @@ public sealed class KvCacheAttentionTests : IDisposable
         var step = new AttentionCase(4, 2, 64, new[] { 1 }, seed: 9);
         var fromPrefill = new float[step.Output.Length];
         var fromAppend = new float[step.Output.Length];
-        NativeAttention.Forward(shape, filled, step.Q, step.K, step.V, fromPrefill, step.Lse, step.Offsets, _workers);
-        NativeAttention.Forward(shape, restored, step.Q, step.K, step.V, fromAppend, step.Lse, step.Offsets, _workers);
+        AttentionKernels.Forward(shape, filled, step.Q, step.K, step.V, fromPrefill, step.Lse, step.Offsets, _workers);
+        AttentionKernels.Forward(shape, restored, step.Q, step.K, step.V, fromAppend, step.Lse, step.Offsets, _workers);
         Assert.Equal(fromPrefill, fromAppend);
     }
 

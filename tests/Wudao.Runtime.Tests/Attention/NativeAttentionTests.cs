@@ -38,7 +38,7 @@ public sealed class NativeAttentionTests : IDisposable
         var c = new AttentionCase(heads, kvHeads, dim, lengths, seed: (heads * 31) + dim + lengths.Length);
         var shape = new AttentionShape(heads, kvHeads, dim, causal, rope);
 
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
 
         var expected = AttentionReference.Forward(heads, kvHeads, dim, causal, rope, c.Q, c.K, c.V, c.Offsets);
         var what = $"{shape} lengths {AttentionCase.Describe(lengths)}";
@@ -58,7 +58,7 @@ public sealed class NativeAttentionTests : IDisposable
         }
 
         var shape = new AttentionShape(4, 2, 64, causal: true, rope: true, ropeBase: 500f);
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, positions, _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, positions, _workers);
 
         var expected = AttentionReference.Forward(4, 2, 64, true, true, c.Q, c.K, c.V, c.Offsets, positions, ropeBase: 500);
         Numerics.Close(expected.Output, c.Output, what: "explicit positions: output");
@@ -75,25 +75,33 @@ public sealed class NativeAttentionTests : IDisposable
         var c = new AttentionCase(2, 2, 32, new[] { 40 }, seed: 9);
         var shape = new AttentionShape(2, 2, 32, causal: true, scale: 0.5f);
 
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
 
         var expected = AttentionReference.Forward(2, 2, 32, true, false, c.Q, c.K, c.V, c.Offsets, scale: 0.5);
         Numerics.Close(expected.Output, c.Output, what: "scale 0.5: output");
         Numerics.Close(expected.Lse, c.Lse, what: "scale 0.5: lse");
     }
 
-    [Fact]
-    public void A_declared_head_dim_runs_the_narrow_vector_tails()
+    [Theory]
+    [InlineData(8)]
+    [InlineData(40)]
+    [InlineData(48)]
+    [InlineData(80)]
+    [InlineData(96)]
+    [InlineData(128)]
+    [InlineData(256)]
+    public void Any_head_dim_that_is_a_multiple_of_8_has_an_emitted_kernel(int dim)
     {
-        // 48 = 32 + 16: the 2-vector and 1-vector value blocks (AVX-512), a 4-vector one (256-bit).
-        var c = new AttentionCase(4, 2, 48, new[] { 70, 3 }, seed: 11);
-        var shape = new AttentionShape(4, 2, 48, causal: true, rope: true);
+        // 8 and 40 end on a half-width vector under AVX-512; 48 and 80 on 2- and 1-vector value
+        // blocks; 256 is 4 blocks of 4 vectors. Two sequences, one across a key-tile boundary.
+        var c = new AttentionCase(4, 2, dim, new[] { 70, 3 }, seed: 11 + dim);
+        var shape = new AttentionShape(4, 2, dim, causal: true, rope: true);
 
-        NativeAttention.Forward<HeadDim48>(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
 
-        var expected = AttentionReference.Forward(4, 2, 48, true, true, c.Q, c.K, c.V, c.Offsets);
-        Numerics.Close(expected.Output, c.Output, what: "dim 48: output");
-        Numerics.Close(expected.Lse, c.Lse, what: "dim 48: lse");
+        var expected = AttentionReference.Forward(4, 2, dim, true, true, c.Q, c.K, c.V, c.Offsets);
+        Numerics.Close(expected.Output, c.Output, what: $"dim {dim}: output");
+        Numerics.Close(expected.Lse, c.Lse, what: $"dim {dim}: lse");
     }
 
     [Fact]
@@ -102,10 +110,10 @@ public sealed class NativeAttentionTests : IDisposable
         var c = new AttentionCase(8, 2, 64, new[] { 100, 37 }, seed: 13);
         var shape = new AttentionShape(8, 2, 64, causal: true, rope: true);
         using var one = new CpuWorkers(1);
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: one);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: one);
         var single = (float[])c.Output.Clone();
 
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
 
         Assert.Equal(single, c.Output);
     }
@@ -123,7 +131,7 @@ public sealed class NativeAttentionTests : IDisposable
         }
 
         var shape = new AttentionShape(2, 1, 64, causal: true);
-        NativeAttention.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
+        AttentionKernels.Forward(shape, c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, workers: _workers);
 
         var expected = AttentionReference.Forward(2, 1, 64, true, false, c.Q, c.K, c.V, c.Offsets);
         Numerics.Close(expected.Output, c.Output, rtol: 1e-3f, atol: 1e-4f, what: "large scores: output");
@@ -132,10 +140,4 @@ public sealed class NativeAttentionTests : IDisposable
     }
 
     public void Dispose() => _workers.Dispose();
-}
-
-/// <summary>A head dimension no model of the project uses, to reach the narrow vector paths.</summary>
-public readonly struct HeadDim48 : IHeadDim
-{
-    public static int Value => 48;
 }

@@ -1,0 +1,97 @@
+using System;
+
+namespace Wudao.Attention;
+
+/// <summary>
+/// The math of a native fused attention for one head dimension, emitted by Wudao's generator
+/// (a model's attention, or an <c>[AttentionKernel(HeadDim = ...)]</c> declaration) with the head
+/// dimension, the key tile and the vector widths as constants. The runtime's scheduler
+/// (<see cref="NativeAttention"/>) plans the work items, owns the memory and runs the items on
+/// its threads; it calls these for each item. Implemented by structs, so the JIT compiles one
+/// scheduler per kernel and the calls are direct.
+/// </summary>
+public interface INativeAttentionKernel
+{
+    /// <summary>The head dimension the kernel was emitted for.</summary>
+    static abstract int HeadDim { get; }
+
+    /// <summary>Floats of per-worker scratch one attention item of <paramref name="rows"/> query rows needs.</summary>
+    static abstract int WorkFloats(int rows);
+
+    /// <summary>kv_pack: rotates (if RoPE) one chunk of new keys and stores keys and values in the <see cref="KvTiles"/> layout.</summary>
+    static abstract void Pack(in AttentionPackItem item);
+
+    /// <summary>attention: one query tile of one kv head's group against every key tile it may see.</summary>
+    static abstract void Attend(in AttentionTileItem item);
+}
+
+/// <summary>
+/// One kv_pack item: <see cref="Count"/> new tokens of one sequence, starting at row
+/// <see cref="FirstToken"/> of k/v ([T, KvHeads, HeadDim]) and at cache position
+/// <see cref="FirstPosition"/>. Keys and values go to <see cref="Keys"/>/<see cref="Values"/>
+/// from <see cref="KeyBase"/> in the layout of <see cref="KvTiles"/> with <see cref="Tiles"/>
+/// tiles per kv head. RoPE angles use <see cref="Positions"/>[token] when it is not empty.
+/// </summary>
+public readonly ref struct AttentionPackItem
+{
+    public AttentionShape Shape { get; init; }
+
+    public ReadOnlySpan<float> K { get; init; }
+
+    public ReadOnlySpan<float> V { get; init; }
+
+    public ReadOnlySpan<int> Positions { get; init; }
+
+    public int FirstToken { get; init; }
+
+    public int Count { get; init; }
+
+    public int FirstPosition { get; init; }
+
+    public Span<float> Keys { get; init; }
+
+    public Span<float> Values { get; init; }
+
+    public int KeyBase { get; init; }
+
+    public int Tiles { get; init; }
+}
+
+/// <summary>
+/// One attention item: <see cref="Tokens"/> query tokens from row <see cref="FirstToken"/> of q
+/// ([T, Heads, HeadDim]) at positions <see cref="FirstPosition"/>.., every query head of kv head
+/// <see cref="KvHead"/>'s group, against keys 0..<see cref="KeyEnd"/>−1 of <see cref="Keys"/> and
+/// <see cref="Values"/> (this kv head's tiles, from index 0). Writes out and lse rows of those
+/// tokens and heads. <see cref="Work"/> is the worker's scratch of
+/// <see cref="INativeAttentionKernel.WorkFloats"/>; <see cref="RowPositions"/> one int per row.
+/// </summary>
+public readonly ref struct AttentionTileItem
+{
+    public AttentionShape Shape { get; init; }
+
+    public ReadOnlySpan<float> Q { get; init; }
+
+    public Span<float> Output { get; init; }
+
+    public Span<float> Lse { get; init; }
+
+    public ReadOnlySpan<int> Positions { get; init; }
+
+    public int FirstToken { get; init; }
+
+    public int Tokens { get; init; }
+
+    public int FirstPosition { get; init; }
+
+    public int KeyEnd { get; init; }
+
+    public int KvHead { get; init; }
+
+    public ReadOnlySpan<float> Keys { get; init; }
+
+    public ReadOnlySpan<float> Values { get; init; }
+
+    public Span<float> Work { get; init; }
+
+    public Span<int> RowPositions { get; init; }
+}
