@@ -14,8 +14,9 @@ internal static class ModelDeviceEmitter
 {
     public static void Fields(SourceWriter w, KernelPlan plan)
     {
-        w.Line("private readonly global::Wudao.Models.DeviceModelOps? _ops;");
         w.Line("private readonly global::Wudao.Attention.IlgpuAttention? _attention;");
+        NormEmitter.DeviceFields(w, plan);
+        DeviceLinearEmitter.Fields(w, plan);
         DenseFfnEmitter.DeviceFields(w, plan);
         QkNormEmitter.DeviceFields(w, plan);
         foreach (var b in plan.Weights)
@@ -33,8 +34,9 @@ internal static class ModelDeviceEmitter
     public static void Init(SourceWriter w, KernelPlan plan, string model)
     {
         w.Open("if (session.Workers == null)");
-        w.Line("_ops = new global::Wudao.Models.DeviceModelOps(session);");
         w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
+        NormEmitter.DeviceInit(w, plan, model);
+        DeviceLinearEmitter.Init(w, plan, model);
         DenseFfnEmitter.DeviceInit(w, plan, model);
         QkNormEmitter.DeviceInit(w, plan, model);
         foreach (var b in plan.Weights)
@@ -69,16 +71,12 @@ internal static class ModelDeviceEmitter
     public static void Run(SourceWriter w, KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        // A norm's arguments from its node: width, ε, LayerNorm or RMSNorm.
-        string Norm(Node n, int rows) => $"new global::Wudao.Models.NormArgs({types[n.Operands[rows]]!.Shape[1].Value}, {CSharpNames.Float(n.FloatAttr("eps"))}, {(n.Op is Ops.LayerNorm or Ops.AddLayerNorm ? "true" : "false")})";
-
         // Rows a MoE block reads are device tensors (the MoE layer's input type); the rest are scope views.
         var moeInputs = new HashSet<string>(plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0].Operands[0]));
         w.Line("/// <summary>The plan on the session's accelerator; as <see cref=\"Run\"/>, logits for every new token or only the last.</summary>");
         w.Open("private float[] RunDevice(global::System.ReadOnlySpan<int> ids, bool lastOnly)");
         w.Line("int t = ids.Length;");
         w.Line("int[] offsets = { 0, t };");
-        w.Line("var ops = _ops!;");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var owned = new global::System.Collections.Generic.List<global::System.IDisposable>();");
         if (ModelEmitter.MoeNodes(plan).Any(m => m.Attr("by_ids") == "1"))
@@ -87,7 +85,7 @@ internal static class ModelDeviceEmitter
         }
 
         w.Open("try");
-        w.Line($"var d_ids = ops.Ids(scope, ids, {types[plan.Graph.Nodes.First(x => x.Op == Ops.Embed).Operands[1]]!.Shape[0].Value});");
+        w.Line($"var d_ids = global::Wudao.Models.ModelRuntime.DeviceIds(_session, scope, ids, {types[plan.Graph.Nodes.First(x => x.Op == Ops.Embed).Operands[1]]!.Shape[0].Value});");
         var declared = new HashSet<string>();
         void Buffer(string value)
         {
@@ -121,15 +119,11 @@ internal static class ModelDeviceEmitter
 
             switch (k.Space)
             {
-                case IterationSpace.TokenRows when n.Op == Ops.Embed:
-                    var first = k.Nodes[1];
-                    w.Line($"ops.EmbedNorm(d_ids, t, _d_{n.Operands[1]}!, v_{n.Results[0]}, _d_{first.Operands[1]}!, {Beta(first, 2)}, {Norm(first, 0)}, v_{first.Results[0]});");
-                    break;
                 case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
                     QkNormEmitter.Device(w, n, plan);
                     break;
                 case IterationSpace.TokenRows:
-                    w.Line($"ops.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, t, _d_{n.Operands[2]}!, {Beta(n, 3)}, {Norm(n, 0)}, v_{n.Results[1]});");
+                    NormEmitter.Device(w, k, plan);
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
                     DenseFfnEmitter.Device(w, n, plan);
@@ -139,7 +133,7 @@ internal static class ModelDeviceEmitter
                     var vocab = types["logits"]!.Shape[1].Value;
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line($"var v_logits = scope.F32((long)rows * {vocab});");
-                    w.Line($"ops.Linear(v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width}), rows, {width}, _d_{n.Operands[1]}!, {vocab}, null, v_logits);");
+                    w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width})", "rows", width, n.Operands[1], vocab, "v_logits"));
                     w.Line($"var logits = new float[(long)rows * {vocab}];");
                     w.Line("_session.Accelerator.Synchronize();");
                     w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(v_logits, _session.Accelerator.DefaultStream, global::System.MemoryExtensions.AsSpan(logits));");
@@ -147,7 +141,7 @@ internal static class ModelDeviceEmitter
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;
                     var outer = types[n.Results[0]]!.Shape[1].Value;
-                    w.Line($"ops.Linear(v_{n.Operands[0]}, t, {inner}, _d_{n.Operands[1]}!, {outer}, null, v_{n.Results[0]});");
+                    w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, $"v_{n.Results[0]}"));
                     break;
                 case IterationSpace.Sequences:
                     int heads = n.IntAttr("heads"), q = heads * n.IntAttr("head_dim"), kv = n.IntAttr("kv_heads") * n.IntAttr("head_dim");
@@ -155,7 +149,7 @@ internal static class ModelDeviceEmitter
                     w.Line($"var q_{r} = scope.F32((long)t * {q});");
                     w.Line($"var k_{r} = scope.F32((long)t * {kv});");
                     w.Line($"var vv_{r} = scope.F32((long)t * {kv});");
-                    w.Line($"ops.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
+                    w.Line(DeviceLinearEmitter.Split($"v_{n.Operands[0]}", q, kv, $"q_{r}", $"k_{r}", $"vv_{r}"));
                     w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {heads}), offsets);");
                     break;
                 case IterationSpace.SubLayer:
@@ -186,7 +180,5 @@ internal static class ModelDeviceEmitter
 
     private static List<Node> Attention(KernelPlan plan) =>
         plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => k.Nodes[0]).ToList();
-
-    private static string Beta(Node norm, int at) => norm.Operands.Count > at ? $"_d_{norm.Operands[at]}" : "null";
 
 }

@@ -43,6 +43,8 @@ public static class ModelEmitter
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
         QkNormEmitter.Classes(w, plan);
+        NormEmitter.Classes(w, plan);
+        DeviceLinearEmitter.Classes(w, plan);
         ModelNativeEmitter.AttentionKernels(w, plan);
         w.Line();
         ModelGemmEmitter.Class(w, plan);
@@ -240,7 +242,7 @@ public static class ModelEmitter
         w.Line("/// <summary>Runs the step on this session's schedule; on failure the caches go back to <paramref name=\"before\"/> tokens, so no layer is ahead of another.</summary>");
         w.Open("private float[] Guarded(global::System.ReadOnlySpan<int> ids, bool lastOnly, int before)");
         w.Open("try");
-        w.Line("return _ops != null ? RunDevice(ids, lastOnly) : Run(ids, lastOnly);");
+        w.Line("return _session.Workers == null ? RunDevice(ids, lastOnly) : Run(ids, lastOnly);");
         w.Close();
         w.Open("catch");
         w.Line("Truncate(before);");
@@ -321,8 +323,6 @@ public static class ModelEmitter
     }
 
     internal static List<Node> MoeNodes(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0]).ToList();
-
-    internal static string Beta(Node norm, int at) => norm.Operands.Count > at ? $"_w_{norm.Operands[at]}" : "none";
 
     private static string Spec(string name, IEnumerable<int> shape, string fanIn) =>
         $"new global::Wudao.WeightSpec(\"{name}\", new int[] {{ {string.Join(", ", shape)} }}, {fanIn})";

@@ -49,15 +49,11 @@ internal static class ModelNativeEmitter
 
             switch (k.Space)
             {
-                case IterationSpace.TokenRows when n.Op == Ops.Embed:
-                    var norm = k.Nodes[1];
-                    w.Line($"global::Wudao.Models.ModelOps.EmbedNorm(ids, _w_{n.Operands[1]}, {types[n.Operands[1]]!.Shape[0].Value}, {types[n.Operands[1]]!.Shape[1].Value}, v_{n.Results[0]}, _w_{norm.Operands[1]}, {ModelEmitter.Beta(norm, 2)}, {CSharpNames.Float(norm.FloatAttr("eps"))}, v_{norm.Results[0]});");
-                    break;
                 case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
                     QkNormEmitter.Native(w, n, plan);
                     break;
                 case IterationSpace.TokenRows:
-                    w.Line($"global::Wudao.Models.ModelOps.AddNorm(v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {types[n.Operands[0]]!.Shape[1].Value}, _w_{n.Operands[2]}, {ModelEmitter.Beta(n, 3)}, {CSharpNames.Float(n.FloatAttr("eps"))}, v_{n.Results[1]});");
+                    NormEmitter.Native(w, k, plan);
                     break;
                 case IterationSpace.DenseRows when n.Op == Ops.DenseFfn:
                     DenseFfnEmitter.Native(w, n, plan);

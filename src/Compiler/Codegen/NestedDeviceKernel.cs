@@ -1,18 +1,25 @@
+using System.Collections.Generic;
 using System.Linq;
 
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// A model's nested class with a static <c>Device(Index1D, views…)</c> kernel (the dense MLP's
-/// activation, qk_norm): the field holding its loaded delegate and its load, once per session.
+/// A model's ILGPU kernel that is a static method of one of its nested classes (norms, the dense
+/// MLP's activation, qk_norm): the field holding its loaded delegate and its load, once per session.
 /// </summary>
 internal static class NestedDeviceKernel
 {
-    public static string Field(string cls, int views) => $"private readonly global::System.Action<{Types(views)}>? _k{cls};";
+    /// <summary>A kernel <c>{cls}.Device</c> over <paramref name="views"/> float views.</summary>
+    public static string Field(string cls, int views) => Field(cls, Enumerable.Repeat("global::ILGPU.ArrayView<float>", views).ToArray());
 
-    /// <summary>The key names the model class and the nested class, so each loads once per session.</summary>
-    public static string Load(string cls, int views, string model) =>
-        $"_k{cls} = session.Kernel(typeof({model}).AssemblyQualifiedName + \".{cls}\", a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{Types(views)}>(a, {cls}.Device));";
+    public static string Load(string cls, int views, string model) => Load(cls, $"{cls}.Device", Enumerable.Repeat("global::ILGPU.ArrayView<float>", views).ToArray(), model);
 
-    private static string Types(int views) => string.Join(", ", new[] { "global::ILGPU.Index1D" }.Concat(Enumerable.Repeat("global::ILGPU.ArrayView<float>", views)));
+    /// <summary>The field <c>_k{name}</c> of a kernel whose parameters after the index are <paramref name="parameters"/>.</summary>
+    public static string Field(string name, IReadOnlyList<string> parameters) => $"private readonly global::System.Action<{Types(parameters)}>? _k{name};";
+
+    /// <summary>The key names the model class and the kernel, so each loads once per session.</summary>
+    public static string Load(string name, string method, IReadOnlyList<string> parameters, string model) =>
+        $"_k{name} = session.Kernel(typeof({model}).AssemblyQualifiedName + \".{name}\", a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{Types(parameters)}>(a, {method}));";
+
+    private static string Types(IReadOnlyList<string> parameters) => string.Join(", ", new[] { "global::ILGPU.Index1D" }.Concat(parameters));
 }

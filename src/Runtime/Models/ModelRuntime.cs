@@ -18,6 +18,22 @@ public static class ModelRuntime
         }
     }
 
+    /// <summary>Token ids, checked against the vocabulary on the host, into a device buffer of the step's scope.</summary>
+    public static ILGPU.ArrayView<int> DeviceIds(Session session, ForwardScope scope, ReadOnlySpan<int> ids, int vocab)
+    {
+        for (var t = 0; t < ids.Length; t++)
+        {
+            if ((uint)ids[t] >= (uint)vocab)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {ids[t]} at position {t} is outside [0, {vocab})");
+            }
+        }
+
+        var view = scope.I32(ids.Length);
+        ILGPU.Runtime.ArrayViewExtensions.CopyFromCPU(view, session.Accelerator.DefaultStream, ids);
+        return view;
+    }
+
     /// <summary>Runs one MoE block on the session's device and brings its output rows back; its statistics join <paramref name="load"/>.</summary>
     public static MoeStats RunMoe(Session session, Func<DeviceTensor, MoeResult> forward, ReadOnlySpan<float> x, int tokens, int dim, Span<float> output, MoeStatsAccumulator load)
     {

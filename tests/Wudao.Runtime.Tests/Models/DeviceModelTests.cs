@@ -53,18 +53,25 @@ public sealed class DeviceModelTests
         Assert.Throws<ArgumentOutOfRangeException>(() => dlm.Step(new[] { 50 }));
     }
 
+    /// <summary>The norms, GEMMs and QKV split are generated into the model with their widths as constants.</summary>
     [Theory]
-    [InlineData(nameof(ModelKernels.EmbedNorm))]
-    [InlineData(nameof(ModelKernels.AddNorm))]
-    [InlineData(nameof(ModelKernels.Linear))]
-    [InlineData(nameof(ModelKernels.SplitQkv))]
-    public void Model_kernels_compile_to_ptx(string kernel)
+    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceEmbed")]
+    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceAdd")]
+    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceEmbed")]
+    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceAdd")]
+    [InlineData(typeof(TinyLm), "DeviceLinear", "Device")]
+    [InlineData(typeof(TinyLm), "DeviceSplitQkv", "Device")]
+    public void Generated_model_kernels_compile_to_ptx(System.Type model, string prefix, string kernel)
     {
-        var method = typeof(ModelKernels).GetMethod(kernel, BindingFlags.Public | BindingFlags.Static)!;
-
-        foreach (var arch in new[] { 80, 90 })
+        var types = model.GetNestedTypes(BindingFlags.NonPublic).Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(types);
+        foreach (var type in types)
         {
-            Assert.Contains(".entry", Ptx.Compile(method, grouped: false, arch), StringComparison.Ordinal);
+            var method = type.GetMethod(kernel, BindingFlags.Public | BindingFlags.Static)!;
+            foreach (var arch in new[] { 80, 90 })
+            {
+                Assert.Contains(".entry", Ptx.Compile(method, grouped: false, arch), StringComparison.Ordinal);
+            }
         }
     }
 
