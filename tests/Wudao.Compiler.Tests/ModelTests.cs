@@ -108,6 +108,20 @@ public class ModelTests
         Assert.Contains(graph.Nodes, n => n.Op == Ops.Param && n.Attr("name") == "norm.weight" && n.Attr("fan_in") == "-1");
     }
 
+    [Theory]
+    [InlineData(RouterKind.DeepSeek, true)]
+    [InlineData(RouterKind.TopK, false)]
+    public void Bias_balancing_is_an_attribute_of_the_moe_node_the_model_emitter_reads(RouterKind router, bool balances)
+    {
+        var spec = Make(router: router);
+        var compiled = ModelCompiler.Compile(spec with { Moe = spec.Moe with { AuxLossWeight = router == RouterKind.DeepSeek ? 0f : spec.Moe.AuxLossWeight } });
+
+        var moe = compiled.Graph.Nodes.Where(n => n.Op == Ops.Moe).ToList();
+        Assert.NotEmpty(moe);
+        Assert.All(moe, n => Assert.Equal(balances ? "1" : null, n.Attr("balance_bias")));
+        Assert.Equal(balances, compiled.Source.Contains("public void UpdateBalanceBias()", System.StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Compiled_model_specialises_attention_on_the_head_dimension_and_compiles_its_moe_layer()
     {

@@ -103,7 +103,10 @@ public static class ModelEmitter
         w.Line("_session = session ?? throw new global::System.ArgumentNullException(nameof(session));");
         w.Line("Weights = weights ?? throw new global::System.ArgumentNullException(nameof(weights));");
         w.Line("weights.CheckAgainst(Info.AllWeights, Info.Name);");
-        w.Line($"_shape = new global::Wudao.Attention.AttentionShape({spec.Heads}, {spec.KvHeads}, {spec.HeadDim}, {(spec.Causal ? "true" : "false")}, {(spec.Position == PositionKind.Rope ? "true" : "false")}, {CSharpNames.Float(spec.RopeBase)});");
+        // Every block's attention has the same shape; the first node's attributes state it.
+        var at = attention[0];
+        string Flag(string name) => at.Attr(name) == "1" ? "true" : "false";
+        w.Line($"_shape = new global::Wudao.Attention.AttentionShape({at.IntAttr("heads")}, {at.IntAttr("kv_heads")}, {at.IntAttr("head_dim")}, {Flag("causal")}, {Flag("rope")}, {CSharpNames.Float(at.FloatAttr("rope_base"))});");
         foreach (var b in plan.Weights)
         {
             w.Line($"_w_{b.Value} = weights[\"{b.Name}\"].Data;");
@@ -173,9 +176,10 @@ public static class ModelEmitter
         w.Line("/// <summary>Per MoE block, in block order: the expert load over every call since creation.</summary>");
         w.Line("public global::Wudao.MoeStatsAccumulator[] ExpertLoad { get; }");
         w.Line();
-        w.Line($"public int Vocab => {spec.Vocab};");
+        var types = plan.Graph.ValueTypes();
+        w.Line($"public int Vocab => {types[plan.Graph.Nodes.First(n => n.Op == Ops.Embed).Operands[1]]!.Shape[0].Value};");
         w.Line();
-        w.Line($"public int MaxSequence => {spec.MaxSequence};");
+        w.Line($"public int MaxSequence => {plan.Graph.Nodes.First(n => n.Op == Ops.Attention).IntAttr("max_seq")};");
         w.Line();
         w.Line("/// <summary>Tokens in the KV cache.</summary>");
         w.Line("public int Length => _cache_l0_att?.Length(0) ?? _dcache_l0_att!.Length(0);");
@@ -209,10 +213,10 @@ public static class ModelEmitter
         w.Line();
         w.Line("/// <summary>Every layer's cache back to <paramref name=\"length\"/> tokens.</summary>");
         w.Open("private void Truncate(int length)");
-        for (var i = 0; i < spec.Layers; i++)
+        foreach (var a in plan.Graph.Nodes.Where(n => n.Op == Ops.Attention))
         {
-            w.Line($"_cache_l{i}_att?.Truncate(0, length);");
-            w.Line($"_dcache_l{i}_att?.Truncate(0, length);");
+            w.Line($"_cache_{a.Results[0]}?.Truncate(0, length);");
+            w.Line($"_dcache_{a.Results[0]}?.Truncate(0, length);");
         }
 
         w.Close();
@@ -257,7 +261,7 @@ public static class ModelEmitter
         w.Close();
         w.Close();
         w.Line();
-        if (spec.Moe.Router == RouterKind.DeepSeek)
+        if (MoeNodes(plan).Any(m => m.Attr("balance_bias") == "1"))
         {
             w.Line("/// <summary>Aux-loss-free balancing after a step: each MoE block's bias moves against the load of that block's last call.</summary>");
             w.Open("public void UpdateBalanceBias()");

@@ -65,7 +65,7 @@ internal static class ModelOpDefs
             Same(n, Rank(n, t[2], 1, 2).Shape[0], hd, "key γ and head dim");
             return new[] { qkv };
         }),
-        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
+        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false), AttrDef.Flag("balance_bias", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
 
         // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.
         new OpDef(Ops.DenseFfn, 5, 1, IterationSpace.DenseRows, new[] { AttrDef.Text("activation") }, (n, t) =>

@@ -73,6 +73,12 @@ public static class ModelLowering
                     moe.Add(("by_ids", "1"));
                 }
 
+                if (spec.Moe.Router == RouterKind.DeepSeek)
+                {
+                    // Its bias moves between steps against the block's load (aux-loss-free balancing).
+                    moe.Add(("balance_bias", "1"));
+                }
+
                 nodes.Add(N(Ops.Moe, new[] { $"l{i}_f" }, new[] { $"l{i}_y" }, moe.ToArray()));
             }
             else
