@@ -4,7 +4,7 @@ using Wudao.Compiler.Spec;
 namespace Wudao.Compiler;
 
 /// <summary>
-/// An [AttentionKernel] declaration → C#: the same native kernel a model's attention node emits,
+/// An [AttentionKernel] declaration → C#: the same kernels (native and ILGPU) a model's attention node emits,
 /// with the static entry points a standalone kernel needs. One op and no graph to fuse, so it
 /// goes from the spec straight to the emitter.
 /// </summary>
@@ -39,7 +39,12 @@ public static class AttentionKernelCompiler
         w.Line("public static void Forward(global::Wudao.Attention.AttentionShape shape, global::Wudao.Attention.KvCache cache, global::System.ReadOnlySpan<float> q, global::System.ReadOnlySpan<float> k, global::System.ReadOnlySpan<float> v, global::System.Span<float> output, global::System.Span<float> lse, global::System.ReadOnlySpan<int> seqOffsets, global::Wudao.CpuWorkers? workers = null) =>");
         w.Line($"    {Native}.Forward<Native>(shape, cache, q, k, v, output, lse, seqOffsets, workers);");
         w.Line();
+        w.Line("/// <summary>The ILGPU kernels loaded on <paramref name=\"accelerator\"/>, for device views or tensors (see <see cref=\"global::Wudao.Attention.IlgpuAttention\"/>).</summary>");
+        w.Line("public static global::Wudao.Attention.IlgpuAttention Device(global::ILGPU.Runtime.Accelerator accelerator) => global::Wudao.Attention.IlgpuAttention.Create<Ilgpu>(accelerator);");
+        w.Line();
         NativeAttentionEmitter.Emit(w, "Native", spec.HeadDim);
+        w.Line();
+        IlgpuAttentionEmitter.Emit(w, "Ilgpu", spec.HeadDim);
         w.Close();
         return w.ToString();
     }

@@ -17,7 +17,7 @@ internal static class AttentionKernelParser
 {
     public const string KernelAttribute = "Wudao.AttentionKernelAttribute";
 
-    private static readonly HashSet<string> GeneratedMembers = new() { "HeadDim", "Forward", "Native" };
+    private static readonly HashSet<string> GeneratedMembers = new() { "HeadDim", "Forward", "Device", "Native", "Ilgpu" };
 
     public static AttentionKernelParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken ct)
     {

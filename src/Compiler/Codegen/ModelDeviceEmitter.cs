@@ -34,7 +34,7 @@ internal static class ModelDeviceEmitter
     public static void Init(SourceWriter w, KernelPlan plan, string model)
     {
         w.Open("if (session.Workers == null)");
-        w.Line("_attention = new global::Wudao.Attention.IlgpuAttention(session.Accelerator);");
+        w.Line($"_attention = global::Wudao.Attention.IlgpuAttention.Create<{ModelAttentionKernels.Ilgpu(Attention(plan)[0].IntAttr("head_dim"))}>(session.Accelerator);");
         NormEmitter.DeviceInit(w, plan, model);
         DeviceLinearEmitter.Init(w, plan, model);
         DenseFfnEmitter.DeviceInit(w, plan, model);

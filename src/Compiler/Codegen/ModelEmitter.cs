@@ -45,7 +45,7 @@ public static class ModelEmitter
         QkNormEmitter.Classes(w, plan);
         NormEmitter.Classes(w, plan);
         DeviceLinearEmitter.Classes(w, plan);
-        ModelNativeEmitter.AttentionKernels(w, plan);
+        ModelAttentionKernels.Emit(w, plan);
         w.Line();
         ModelGemmEmitter.Class(w, plan);
         w.Close();

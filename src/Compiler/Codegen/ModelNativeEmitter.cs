@@ -102,20 +102,9 @@ internal static class ModelNativeEmitter
         w.Line($"var k_{r} = ws.Take((long)t * {kv});");
         w.Line($"var vv_{r} = ws.Take((long)t * {kv});");
         w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<{KernelName(hd)}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {heads}), offsets, _session.Workers);");
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<{ModelAttentionKernels.Native(hd)}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {heads}), offsets, _session.Workers);");
     }
 
-    /// <summary>The native attention kernel of each head dimension the plan's attention nodes use.</summary>
-    public static void AttentionKernels(SourceWriter w, KernelPlan plan)
-    {
-        foreach (var hd in plan.Graph.Nodes.Where(n => n.Op == Ops.Attention).Select(n => n.IntAttr("head_dim")).Distinct())
-        {
-            w.Line();
-            NativeAttentionEmitter.Emit(w, KernelName(hd), hd, "private");
-        }
-    }
-
-    private static string KernelName(int headDim) => $"NativeAttention{headDim}";
 
     private static long WorkspacePerToken(KernelPlan plan)
     {

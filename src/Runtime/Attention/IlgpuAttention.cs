@@ -5,8 +5,8 @@ using ILGPU.Runtime;
 namespace Wudao.Attention;
 
 /// <summary>
-/// Runs <see cref="AttentionKernel"/> on an ILGPU accelerator (CUDA, OpenCL, or the CPU
-/// accelerator that checks it). Same layouts and meaning as <see cref="NativeAttention"/>'s
+/// Runs an emitted <see cref="IIlgpuAttentionKernel"/> on an ILGPU accelerator (CUDA, OpenCL, or
+/// the CPU accelerator that checks it). Same layouts and meaning as <see cref="NativeAttention"/>'s
 /// packed and KV-cached forwards. The kernels are loaded once per instance; the small per-call
 /// tables (query tiles, positions, cache rows, RoPE frequencies) live in buffers the instance
 /// keeps and grows. One call at a time: those tables are shared by the instance's calls, so
@@ -15,22 +15,47 @@ namespace Wudao.Attention;
 /// </summary>
 public sealed class IlgpuAttention : IDisposable
 {
+    /// <summary>
+    /// Ints per query tile in the tile table: first query token, end of the sequence's query
+    /// tokens, first token of the tile (absolute token indices into q/out/lse), first key row of
+    /// the sequence (a row index into the key/value tensors, whose rows are [KvHeads, D]), keys
+    /// the sequence attends over, and keys that precede its first query.
+    /// </summary>
+    public const int TileFields = 6;
+
+    /// <summary>Threads per group of the cache append, where the accelerator allows that many.</summary>
+    private const int AppendGroup = 64;
+
     private readonly Accelerator _accelerator;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>> _kernel;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>> _append;
+    private readonly int _headDim;
+    private readonly int _queryTile;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> _kernel;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> _append;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tiles;
     private MemoryBuffer1D<int, Stride1D.Dense>? _positions;
     private MemoryBuffer1D<int, Stride1D.Dense>? _rows;
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
     private float[]? _uploadedFrequencies;
 
-    public IlgpuAttention(Accelerator accelerator)
+    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> append)
+    {
+        _accelerator = accelerator;
+        _headDim = headDim;
+        _queryTile = queryTile;
+        _kernel = accelerator.LoadStreamKernel(forward);
+        _append = accelerator.LoadStreamKernel(append);
+    }
+
+    /// <summary>Loads the emitted kernel <typeparamref name="TKernel"/> on <paramref name="accelerator"/>.</summary>
+    public static IlgpuAttention Create<TKernel>(Accelerator accelerator)
+        where TKernel : struct, IIlgpuAttentionKernel
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        _accelerator = accelerator;
-        _kernel = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>>(AttentionKernel.Forward);
-        _append = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs, SpecializedValue<int>>(AttentionKernel.Append);
+        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.Forward, TKernel.Append);
     }
+
+    /// <summary>The head dimension of the loaded kernel.</summary>
+    public int HeadDim => _headDim;
 
     /// <summary>
     /// Packed attention on device views (q/out [T, Heads, D], k/v [T, KvHeads, D], lse [T, Heads]);
@@ -90,8 +115,8 @@ public sealed class IlgpuAttention : IDisposable
     /// (zero or more) are rotated at positions Length(b), Length(b)+1, ..., appended to the cache,
     /// and attend over everything cached; with a causal shape the token at position p sees keys
     /// 0..p. Fails, changing nothing, if a sequence would overflow the cache. Two launches on the
-    /// default stream: <see cref="AttentionKernel.Append"/> writes the new keys (rotated once) and
-    /// values, then <see cref="AttentionKernel.Forward"/> reads every key from the cache. The
+    /// default stream: the kernel's Append writes the new keys (rotated once) and values, then its
+    /// Forward reads every key from the cache. The
     /// cache's lengths advance at once; the kernels may still be running when this returns.
     /// </summary>
     public void Forward(AttentionShape shape, IlgpuKvCache cache, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets)
@@ -135,7 +160,7 @@ public sealed class IlgpuAttention : IDisposable
         var frequencyView = Frequencies(shape, stream);
         var args = new AttentionKernelArgs(shape, keysRotated: true);
         var threads = tokens * shape.KvHeads;
-        var group = Math.Min(AttentionKernel.AppendGroup, _accelerator.MaxNumThreadsPerGroup);
+        var group = Math.Min(AppendGroup, _accelerator.MaxNumThreadsPerGroup);
         _append(
             new KernelConfig((threads + group - 1) / group, group),
             k,
@@ -145,8 +170,7 @@ public sealed class IlgpuAttention : IDisposable
             rowView,
             positionView,
             frequencyView,
-            args,
-            new SpecializedValue<int>(shape.HeadDim));
+            args);
         Attend(shape, q, cache.Keys, cache.Values, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, args);
         for (var b = 0; b < sequences; b++)
         {
@@ -173,17 +197,17 @@ public sealed class IlgpuAttention : IDisposable
         _frequencies?.Dispose();
     }
 
-    private static void CheckDim(AttentionShape shape)
+    private void CheckDim(AttentionShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (shape.HeadDim > AttentionKernel.MaxDim)
+        if (shape.HeadDim != _headDim)
         {
-            throw new ArgumentException($"the ILGPU kernel takes head dims up to {AttentionKernel.MaxDim}; the shape has {shape.HeadDim}", nameof(shape));
+            throw new ArgumentException($"the shape's head dim is {shape.HeadDim} but the ILGPU kernel was emitted for {_headDim}", nameof(shape));
         }
     }
 
     /// <summary>
-    /// Launches the attention kernel: query tiles of <see cref="AttentionKernel.QueryTile"/> tokens,
+    /// Launches the attention kernel: query tiles of the kernel's QueryTile tokens,
     /// never crossing a sequence, each with its sequence's first key row, key count and keys before
     /// its first query.
     /// </summary>
@@ -192,14 +216,14 @@ public sealed class IlgpuAttention : IDisposable
         var count = 0;
         for (var b = 0; b + 1 < seqOffsets.Length; b++)
         {
-            count += (seqOffsets[b + 1] - seqOffsets[b] + AttentionKernel.QueryTile - 1) / AttentionKernel.QueryTile;
+            count += (seqOffsets[b + 1] - seqOffsets[b] + _queryTile - 1) / _queryTile;
         }
 
-        var tiles = new int[AttentionKernel.TileFields * count];
+        var tiles = new int[TileFields * count];
         var at = 0;
         for (var b = 0; b + 1 < seqOffsets.Length; b++)
         {
-            for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t += AttentionKernel.QueryTile)
+            for (var t = seqOffsets[b]; t < seqOffsets[b + 1]; t += _queryTile)
             {
                 tiles[at++] = seqOffsets[b];
                 tiles[at++] = seqOffsets[b + 1];
@@ -213,7 +237,7 @@ public sealed class IlgpuAttention : IDisposable
         var stream = _accelerator.DefaultStream;
         var tileView = Upload(ref _tiles, tiles, stream);
         _kernel(
-            new KernelConfig(count * shape.Heads, AttentionKernel.QueryTile),
+            new KernelConfig(count * shape.Heads, _queryTile),
             q,
             keys,
             values,
@@ -222,8 +246,7 @@ public sealed class IlgpuAttention : IDisposable
             tileView,
             positions,
             frequencies,
-            args,
-            new SpecializedValue<int>(shape.HeadDim));
+            args);
     }
 
     /// <summary>RoPE's inverse frequencies on the device: uploaded when the shape's table changes, not every call.</summary>

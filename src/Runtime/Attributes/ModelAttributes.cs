@@ -51,7 +51,7 @@ public sealed class MoeTransformerAttribute : Attribute
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
 public sealed class AttentionAttribute : Attribute
 {
-    /// <summary>Query heads; Dim / Heads is the head dimension, any multiple of 8 (the ILGPU target takes up to 128).</summary>
+    /// <summary>Query heads; Dim / Heads is the head dimension, any multiple of 8.</summary>
     public int Heads { get; set; }
 
     /// <summary>Key/value heads (grouped-query attention); must divide Heads. 0 (default) = Heads.</summary>

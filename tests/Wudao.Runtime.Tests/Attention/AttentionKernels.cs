@@ -137,4 +137,20 @@ internal static class AttentionKernels
                 throw new NotSupportedException($"no kernel is declared for head dim {shape.HeadDim}");
         }
     }
+
+    /// <summary>The declared kernel's ILGPU form, loaded on <paramref name="accelerator"/>.</summary>
+    public static IlgpuAttention Device(ILGPU.Runtime.Accelerator accelerator, int headDim) => headDim switch
+    {
+        8 => Attention8.Device(accelerator),
+        16 => Attention16.Device(accelerator),
+        32 => Attention32.Device(accelerator),
+        40 => Attention40.Device(accelerator),
+        48 => Attention48.Device(accelerator),
+        64 => Attention64.Device(accelerator),
+        80 => Attention80.Device(accelerator),
+        96 => Attention96.Device(accelerator),
+        128 => Attention128.Device(accelerator),
+        256 => Attention256.Device(accelerator),
+        _ => throw new NotSupportedException($"no kernel is declared for head dim {headDim}"),
+    };
 }

@@ -8,11 +8,12 @@ namespace Wudao.Runtime.Tests;
 public sealed class AttentionPtxTests
 {
     [Theory]
-    [InlineData(80)]
-    [InlineData(90)]
-    public void Attention_kernel_compiles_to_ptx(int arch)
+    [InlineData(80, typeof(Attention16.Ilgpu))]
+    [InlineData(90, typeof(Attention16.Ilgpu))]
+    [InlineData(90, typeof(Attention256.Ilgpu))]
+    public void Attention_kernel_compiles_to_ptx(int arch, Type kernel)
     {
-        var ptx = Ptx.Compile(typeof(AttentionKernel).GetMethod(nameof(AttentionKernel.Forward))!, grouped: true, arch);
+        var ptx = Ptx.Compile(kernel.GetMethod("Forward")!, grouped: true, arch);
 
         // ILGPU 1.5.3 writes `.target sm_80` for the SM_90 request too (as for the MoE kernels in
         // PtxTests): the check is that the PTX path accepts the kernel for both capabilities.
@@ -29,7 +30,7 @@ public sealed class AttentionPtxTests
     [InlineData(90)]
     public void Cache_append_kernel_compiles_to_ptx(int arch)
     {
-        var ptx = Ptx.Compile(typeof(AttentionKernel).GetMethod(nameof(AttentionKernel.Append))!, grouped: true, arch);
+        var ptx = Ptx.Compile(typeof(Attention16.Ilgpu).GetMethod("Append")!, grouped: true, arch);
 
         Assert.Contains(".target sm_", ptx, StringComparison.Ordinal);
         Assert.Contains(".entry", ptx, StringComparison.Ordinal);

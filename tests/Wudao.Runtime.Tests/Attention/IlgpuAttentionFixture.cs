@@ -14,14 +14,25 @@ public sealed class IlgpuAttentionFixture : IDisposable
     {
         Context = Context.Create(b => b.Default().EnableAlgorithms());
         Accelerator = Context.CreateCPUAccelerator(0);
-        Attention = new IlgpuAttention(Accelerator);
     }
 
     public Context Context { get; }
 
     public Accelerator Accelerator { get; }
 
-    public IlgpuAttention Attention { get; }
+    private readonly System.Collections.Generic.Dictionary<int, IlgpuAttention> _kernels = new();
+
+    /// <summary>The declared kernel of a shape's head dimension, loaded once.</summary>
+    public IlgpuAttention For(AttentionShape shape)
+    {
+        if (!_kernels.TryGetValue(shape.HeadDim, out var kernel))
+        {
+            kernel = AttentionKernels.Device(Accelerator, shape.HeadDim);
+            _kernels.Add(shape.HeadDim, kernel);
+        }
+
+        return kernel;
+    }
 
     /// <summary>Uploads a case, runs the ILGPU kernel, and returns output and lse.</summary>
     public (float[] Output, float[] Lse) Run(AttentionShape shape, AttentionCase c, int[]? positions = null)
@@ -32,7 +43,7 @@ public sealed class IlgpuAttentionFixture : IDisposable
         using var output = Accelerator.Allocate1D<float>(c.Output.Length);
         using var lse = Accelerator.Allocate1D<float>(c.Lse.Length);
         output.MemSetToZero();
-        Attention.Forward(shape, q.View, k.View, v.View, output.View, lse.View, c.Offsets, positions);
+        For(shape).Forward(shape, q.View, k.View, v.View, output.View, lse.View, c.Offsets, positions);
         Accelerator.Synchronize();
         return (output.GetAsArray1D(), lse.GetAsArray1D());
     }
@@ -45,14 +56,18 @@ public sealed class IlgpuAttentionFixture : IDisposable
         using var dv = Accelerator.Allocate1D(v);
         using var output = Accelerator.Allocate1D<float>(q.Length);
         using var lse = Accelerator.Allocate1D<float>(offsets[^1] * shape.Heads);
-        Attention.Forward(shape, cache, dq.View, dk.View, dv.View, output.View, lse.View, offsets);
+        For(shape).Forward(shape, cache, dq.View, dk.View, dv.View, output.View, lse.View, offsets);
         Accelerator.Synchronize();
         return (output.GetAsArray1D(), lse.GetAsArray1D());
     }
 
     public void Dispose()
     {
-        Attention.Dispose();
+        foreach (var kernel in _kernels.Values)
+        {
+            kernel.Dispose();
+        }
+
         Accelerator.Dispose();
         Context.Dispose();
     }

@@ -25,6 +25,10 @@ public sealed class IlgpuAttentionTests : IClassFixture<IlgpuAttentionFixture>
             yield return new object[] { 4, 1, 8, causal, true, new[] { 5, 1, 17 } };
             yield return new object[] { 2, 1, 16, causal, false, new[] { 24, 0, 3 } };
         }
+
+        // Head dims the emitted kernel sizes its shared memory for: 80, and 256 with 8-row tiles.
+        yield return new object[] { 2, 1, 80, true, true, new[] { 9 } };
+        yield return new object[] { 2, 1, 256, true, true, new[] { 19, 4 } };
     }
 
     [Theory]
@@ -72,8 +76,9 @@ public sealed class IlgpuAttentionTests : IClassFixture<IlgpuAttentionFixture>
         using var small = _gpu.Accelerator.Allocate1D<float>(1);
         using var big = _gpu.Accelerator.Allocate1D<float>(c.Q.Length);
         var shape = new AttentionShape(2, 1, 8);
-        var e = Assert.Throws<ArgumentException>(() => _gpu.Attention.Forward(shape, small.View, big.View, big.View, big.View, big.View, c.Offsets));
+        var e = Assert.Throws<ArgumentException>(() => _gpu.For(shape).Forward(shape, small.View, big.View, big.View, big.View, big.View, c.Offsets));
         Assert.Equal("q", e.ParamName);
-        Assert.Throws<ArgumentException>(() => _gpu.Attention.Forward(new AttentionShape(1, 1, 256), big.View, big.View, big.View, big.View, big.View, c.Offsets));
+        e = Assert.Throws<ArgumentException>(() => _gpu.For(shape).Forward(new AttentionShape(1, 1, 16), big.View, big.View, big.View, big.View, big.View, c.Offsets));
+        Assert.Contains("head dim is 16 but the ILGPU kernel was emitted for 8", e.Message, StringComparison.Ordinal);
     }
 }

@@ -237,11 +237,11 @@ public sealed class IlgpuKvCacheAttentionTests : IClassFixture<IlgpuAttentionFix
         using var wrongHeads = new IlgpuKvCache(_gpu.Accelerator, 1, 8, 2, 8);
         using var twoSequences = new IlgpuKvCache(_gpu.Accelerator, 2, 8, 1, 8);
 
-        var e = Assert.Throws<ArgumentException>(() => _gpu.Attention.Forward(shape, wrongHeads, q.View, k.View, k.View, q.View, lse.View, c.Offsets));
+        var e = Assert.Throws<ArgumentException>(() => _gpu.For(shape).Forward(shape, wrongHeads, q.View, k.View, k.View, q.View, lse.View, c.Offsets));
         Assert.Equal("cache", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => _gpu.Attention.Forward(shape, twoSequences, q.View, k.View, k.View, q.View, lse.View, c.Offsets));
+        e = Assert.Throws<ArgumentException>(() => _gpu.For(shape).Forward(shape, twoSequences, q.View, k.View, k.View, q.View, lse.View, c.Offsets));
         Assert.Contains("2", e.Message, StringComparison.Ordinal);
-        e = Assert.Throws<ArgumentException>(() => _gpu.Attention.Forward(shape, wrongHeads, k.View, k.View, k.View, q.View, lse.View, c.Offsets));
+        e = Assert.Throws<ArgumentException>(() => _gpu.For(shape).Forward(shape, wrongHeads, k.View, k.View, k.View, q.View, lse.View, c.Offsets));
         Assert.Equal("q", e.ParamName);
         Assert.Equal(0, wrongHeads.Length(0));
     }

@@ -19,6 +19,16 @@ public sealed record IlgpuSchedule(int TileRows, int HiddenChunk)
     /// <summary>Most threads per group a kernel is written for.</summary>
     public const int MaxGroup = 256;
 
+    /// <summary>Static shared memory a group may hold on every CUDA device (48 KiB).</summary>
+    public const int SharedBytes = 48 * 1024;
+
+    /// <summary>
+    /// Query rows (= threads, = keys staged per tile) of the attention kernel for a head dim: 16
+    /// while its Q, K and V tiles and scores fit the shared-memory budget, else 8 (head dims above 128).
+    /// </summary>
+    public static int AttentionTile(int headDim) =>
+        ((3 * 16 * headDim) + (16 * 16)) * sizeof(float) <= SharedBytes ? 16 : 8;
+
     public static IlgpuSchedule For(KernelPlan plan)
     {
         var ffn = plan.Kernels.FirstOrDefault(k => k.Space == IterationSpace.ExpertRows);
