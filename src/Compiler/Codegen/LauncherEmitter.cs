@@ -124,6 +124,11 @@ public static partial class LauncherEmitter
 
         w.Line();
         w.Lines(Activations.Declarations(plan.Graph.Nodes.Select(n => n.Op), MathDialect.Ilgpu));
+        if (plan.Graph.Nodes.Any(n => n.Op == Ops.NoisyLoss))
+        {
+            w.Line();
+            w.Lines(CvSquaredFragment.Declarations);
+        }
         w.Close();
         w.Line();
         CpuKernelEmitter.Emit(w, Readings(kernels));

@@ -56,7 +56,7 @@ public sealed class ActivationDef
 /// <summary>The activation table.</summary>
 public static class Activations
 {
-    /// <summary>erf by Abramowitz &amp; Stegun 7.1.26 (|error| &lt; 1.5e-7), as the runtime's <c>RouterMath.Erf</c>.</summary>
+    /// <summary>erf by Abramowitz &amp; Stegun 7.1.26 (|error| &lt; 1.5e-7); GELU and the noisy router's Φ share it.</summary>
     public static readonly MathFunction Erf = new(
         "Erf",
         "z",
@@ -90,7 +90,11 @@ public static class Activations
 
     public static bool IsActivation(string op) => All.Any(a => a.Op == op);
 
-    /// <summary>Every function the activations in <paramref name="ops"/> need, declared once each, callees first.</summary>
-    public static string Declarations(IEnumerable<string> ops, MathDialect dialect) =>
-        string.Join("\n", ops.Where(IsActivation).Select(ByOp).SelectMany(a => a.Function.WithDependencies()).Distinct().Select(f => f.Declare(dialect)));
+    /// <summary>Every function the activations and routers in <paramref name="ops"/> need, declared once each, callees first.</summary>
+    public static string Declarations(IEnumerable<string> ops, MathDialect dialect)
+    {
+        var list = ops.ToList();
+        var roots = list.Where(IsActivation).Select(op => ByOp(op).Function).Concat(RouterFunctions.For(list));
+        return string.Join("\n", roots.SelectMany(f => f.WithDependencies()).Distinct().Select(f => f.Declare(dialect)));
+    }
 }

@@ -227,8 +227,8 @@ for (int e = tid; e < E; e += g)
 global::ILGPU.Group.Barrier();
 if (tid == 0)
 {{
-    meta[{noisy.Importance}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.ImportanceWeight} * global::Wudao.RouterMath.CvSquared(importance));
-    meta[{noisy.Load}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.LoadWeight} * global::Wudao.RouterMath.CvSquared(load));
+    meta[{noisy.Importance}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.ImportanceWeight} * CvSquared(importance));
+    meta[{noisy.Load}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.LoadWeight} * CvSquared(load));
 }}
 ";
 

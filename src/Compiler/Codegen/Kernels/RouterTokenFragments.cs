@@ -132,7 +132,7 @@ if (!ready)
 for (int e = 0; e < ER; e++)
 {
     float c = s[e];
-    float sd = global::Wudao.RouterMath.Softplus(s[ER + e]);
+    float sd = DeviceSoftplus(s[ER + e]);
     // ε only while training (Shazeer adds the noise to train the router); inference routes on H = c.
     float eps = args.Training != 0 ? global::Wudao.CounterRng.Normal(args.SeedLo, args.SeedHi ^ global::Wudao.CounterRng.NoiseStream, args.Step, unchecked(((args.TokenBase + ti) * ER) + e)) : 0f;
     s[e] = c;
@@ -173,7 +173,7 @@ for (int e = 0; e < ER; e++)
     }
 
     float threshold = taken ? next : kth;
-    pload[((long)ti * ER) + e] = taken && !found ? 1f : global::Wudao.RouterMath.Phi((s[e] - threshold) / s[ER + e]);
+    pload[((long)ti * ER) + e] = taken && !found ? 1f : DevicePhi((s[e] - threshold) / s[ER + e]);
 }
 
 // softmax over the k chosen H values (in choice order; the first is the largest).
@@ -234,7 +234,7 @@ for (int e = 0; e < ER; e++)
         }
     }
 
-    s[e] = global::Wudao.RouterMath.Sigmoid(acc);
+    s[e] = DeviceSigmoid(acc);
 }
 
 // topk_biased: chosen on score + bias; the gate keeps the bare score.

@@ -219,7 +219,7 @@ for (int e = 0; e < Kernels.E; e++)
     load[e] = ld;
 }}
 
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Importance}) = global::System.BitConverter.SingleToInt32Bits({k.ImportanceWeight} * global::Wudao.RouterMath.CvSquared(importance));
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Load}) = global::System.BitConverter.SingleToInt32Bits({k.LoadWeight} * global::Wudao.RouterMath.CvSquared(load));
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Importance}) = global::System.BitConverter.SingleToInt32Bits({k.ImportanceWeight} * Kernels.CvSquared(importance));
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Load}) = global::System.BitConverter.SingleToInt32Bits({k.LoadWeight} * Kernels.CvSquared(load));
 ";
 }

@@ -111,6 +111,13 @@ public static class E
 
     public static Expr Abs(Expr x) => new Primitive("abs", x);
 
+    public static Expr Log(Expr x) => new Primitive("log", x);
+
+    public static Expr Max(Expr a, Expr b) => new Primitive("max", a, b);
+
+    /// <summary><c>a &lt; b ? then : otherwise</c>; a NaN on either side takes <paramref name="otherwise"/>.</summary>
+    public static Expr IfLess(Expr a, Expr b, Expr then, Expr otherwise) => new Primitive("if_less", a, b, then, otherwise);
+
     /// <summary><c>z &lt; 0 ? ifNegative : otherwise</c>; a NaN z takes <paramref name="otherwise"/>.</summary>
     public static Expr IfNegative(Expr z, Expr ifNegative, Expr otherwise) => new Primitive("if_negative", z, ifNegative, otherwise);
 

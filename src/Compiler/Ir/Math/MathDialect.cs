@@ -11,10 +11,10 @@ namespace Wudao.Compiler.Ir.Math;
 public abstract class MathDialect
 {
     /// <summary>Scalar float in ILGPU kernels.</summary>
-    public static readonly MathDialect Ilgpu = new ScalarDialect("global::ILGPU.Algorithms.XMath.Exp", "Device");
+    public static readonly MathDialect Ilgpu = new ScalarDialect("global::ILGPU.Algorithms.XMath", "Device");
 
     /// <summary>Scalar float on the native target.</summary>
-    public static readonly MathDialect Native = new ScalarDialect("global::System.MathF.Exp", "");
+    public static readonly MathDialect Native = new ScalarDialect("global::System.MathF", "");
 
     /// <summary>Sixteen floats at a time on the native target.</summary>
     public static readonly MathDialect Vector512 = new VectorDialect("Vector512", "V512");
@@ -36,12 +36,12 @@ public abstract class MathDialect
 
     private sealed class ScalarDialect : MathDialect
     {
-        private readonly string _exp;
+        private readonly string _math;
         private readonly string _prefix;
 
-        public ScalarDialect(string exp, string prefix)
+        public ScalarDialect(string math, string prefix)
         {
-            _exp = exp;
+            _math = math;
             _prefix = prefix;
         }
 
@@ -53,9 +53,12 @@ public abstract class MathDialect
 
         public override string Primitive(string name, IReadOnlyList<Expr> a) => name switch
         {
-            "exp" => $"{_exp}({a[0].Render(this)})",
+            "exp" => $"{_math}.Exp({a[0].Render(this)})",
+            "log" => $"{_math}.Log({a[0].Render(this)})",
+            "max" => $"{_math}.Max({a[0].Render(this)}, {a[1].Render(this)})",
             "abs" => $"({a[0].Render(this)} < 0f ? -{a[0].Render(this)} : {a[0].Render(this)})",
             "if_negative" => $"({a[0].Render(this)} < 0f ? {a[1].Render(this)} : {a[2].Render(this)})",
+            "if_less" => $"({a[0].Render(this)} < {a[1].Render(this)} ? {a[2].Render(this)} : {a[3].Render(this)})",
             _ => throw Unknown(name),
         };
     }
@@ -80,8 +83,11 @@ public abstract class MathDialect
         public override string Primitive(string name, IReadOnlyList<Expr> a) => name switch
         {
             "exp" => $"{_v}.Exp({a[0].Render(this)})",
+            "log" => $"{_v}.Log({a[0].Render(this)})",
+            "max" => $"{_v}.Max({a[0].Render(this)}, {a[1].Render(this)})",
             "abs" => $"{_v}.Abs({a[0].Render(this)})",
             "if_negative" => $"{_v}.ConditionalSelect({_v}.LessThan({a[0].Render(this)}, {Type}.Zero), {a[1].Render(this)}, {a[2].Render(this)})",
+            "if_less" => $"{_v}.ConditionalSelect({_v}.LessThan({a[0].Render(this)}, {a[1].Render(this)}), {a[2].Render(this)}, {a[3].Render(this)})",
             _ => throw Unknown(name),
         };
     }
