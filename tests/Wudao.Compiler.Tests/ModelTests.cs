@@ -192,12 +192,16 @@ public class ModelTests
         Assert.Equal("l0_qkvn", Assert.Single(nodes, n => n.Op == Ops.Attention && n.Results[0] == "l0_att").Operands[0]);
         Assert.Contains(compiled.Plan.Weights, w => w.Name == "layers.3.attn.k_norm.weight" && w.Type.Shape[0].Value == 32 && w.FanIn == -1);
 
-        // Its own kernel: the projection before it and attention after it cover other spaces.
+        // Fused into attention as its prologue (producer into consumer): the kernel runs in
+        // attention's space, normalises heads as it loads them, and the normalised rows get no buffer.
         var kernel = Assert.Single(compiled.Plan.Kernels, k => k.Nodes.Contains(norm));
-        Assert.Equal(("norm", 1), (kernel.Name, kernel.Nodes.Count));
+        Assert.Equal("attention", kernel.Name);
+        Assert.Equal(new[] { Ops.QkNorm, Ops.Attention }, kernel.OpNames);
         Assert.Contains(compiled.Plan.Decisions, d => !d.Fused && d.Op == "%l0_qkvn = qk_norm" && d.Reason.Contains("reduces over whole rows"));
-        Assert.Contains(compiled.Plan.Decisions, d => !d.Fused && d.Op == "%l0_att = attention" && d.Reason.Contains("TokenRows -> Sequences"));
-        Assert.Contains("QkNorm8x2x32.Native(v_l0_qkv, v_l0_qkvn, _w_l0_qn, _w_l0_kn, t);", compiled.Source);
+        Assert.Contains(compiled.Plan.Decisions, d => d.Fused && d.Op == "%l0_att = attention" && d.Reason.StartsWith("prologue:", System.StringComparison.Ordinal));
+        Assert.Contains("SplitQkv(v_l0_qkv, t,", compiled.Source);
+        Assert.Contains("NativeAttention.Forward<NativeAttention32QkNorm>(_shape, _cache_l0_att!, q_l0_att, k_l0_att, vv_l0_att, v_l0_att, ws.Take((long)t * 8), offsets, _session.Workers, _w_l0_qn, _w_l0_kn);", compiled.Source);
+        Assert.DoesNotContain("v_l0_qkvn", compiled.Source);
         Assert.Contains("qkNorm: true", compiled.Source);
         Assert.DoesNotContain(Ops.QkNorm, ModelCompiler.Compile(Make()).Graph.Nodes.Select(n => n.Op));
     }

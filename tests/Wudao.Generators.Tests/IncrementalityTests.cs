@@ -96,7 +96,7 @@ public class IncrementalityTests
     }
 
     [Fact]
-    public void Turning_on_qk_norm_rebuilds_the_model_with_its_norm_kernel_and_weights()
+    public void Turning_on_qk_norm_rebuilds_the_model_with_its_attention_prologue_and_weights()
     {
         var (first, changed) = RunTwice(Model, Model.Replace("[Attention(Heads = 2)]", "[Attention(Heads = 2, QkNorm = true)]", System.StringComparison.Ordinal));
 
@@ -106,7 +106,7 @@ public class IncrementalityTests
         Assert.DoesNotContain("qk_norm", before, System.StringComparison.Ordinal);
         Assert.Contains("%l1_qkvn = qk_norm %l1_qkv, %l1_qn, %l1_kn", after, System.StringComparison.Ordinal);
         Assert.Contains("\"layers.1.attn.q_norm.weight\", new int[] { 32 }, -1", after, System.StringComparison.Ordinal);
-        Assert.Contains("private static class QkNorm2x2x32", after, System.StringComparison.Ordinal);
+        Assert.Contains("private readonly struct NativeAttention32QkNorm", after, System.StringComparison.Ordinal);
     }
 
     [Fact]

@@ -18,7 +18,6 @@ internal static class ModelDeviceEmitter
         NormEmitter.DeviceFields(w, plan);
         DeviceLinearEmitter.Fields(w, plan);
         DenseFfnEmitter.DeviceFields(w, plan);
-        QkNormEmitter.DeviceFields(w, plan);
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly global::Wudao.DeviceTensor? _d_{b.Value};");
@@ -34,11 +33,10 @@ internal static class ModelDeviceEmitter
     public static void Init(SourceWriter w, KernelPlan plan, string model)
     {
         w.Open("if (session.Workers == null)");
-        w.Line($"_attention = global::Wudao.Attention.IlgpuAttention.Create<{ModelAttentionKernels.Ilgpu(Attention(plan)[0].IntAttr("head_dim"))}>(session.Accelerator);");
+        w.Line($"_attention = global::Wudao.Attention.IlgpuAttention.Create<{ModelAttentionKernels.Of(plan.Kernels.First(k => k.Space == IterationSpace.Sequences)).Ilgpu}>(session.Accelerator);");
         NormEmitter.DeviceInit(w, plan, model);
         DeviceLinearEmitter.Init(w, plan, model);
         DenseFfnEmitter.DeviceInit(w, plan, model);
-        QkNormEmitter.DeviceInit(w, plan, model);
         foreach (var b in plan.Weights)
         {
             w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
@@ -112,16 +110,13 @@ internal static class ModelDeviceEmitter
         {
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
-            foreach (var r in k.Nodes.SelectMany(x => x.Results))
+            foreach (var r in ModelEmitter.Materialised(k, plan))
             {
                 Buffer(r);
             }
 
             switch (k.Space)
             {
-                case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
-                    QkNormEmitter.Device(w, n, plan);
-                    break;
                 case IterationSpace.TokenRows:
                     NormEmitter.Device(w, k, plan);
                     break;
@@ -144,13 +139,15 @@ internal static class ModelDeviceEmitter
                     w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, $"v_{n.Results[0]}"));
                     break;
                 case IterationSpace.Sequences:
-                    int heads = n.IntAttr("heads"), q = heads * n.IntAttr("head_dim"), kv = n.IntAttr("kv_heads") * n.IntAttr("head_dim");
-                    var r = n.Results[0];
+                    var (a, qk) = ModelAttentionKernels.Nodes(k);
+                    int heads = a.IntAttr("heads"), q = heads * a.IntAttr("head_dim"), kv = a.IntAttr("kv_heads") * a.IntAttr("head_dim");
+                    var r = a.Results[0];
                     w.Line($"var q_{r} = scope.F32((long)t * {q});");
                     w.Line($"var k_{r} = scope.F32((long)t * {kv});");
                     w.Line($"var vv_{r} = scope.F32((long)t * {kv});");
-                    w.Line(DeviceLinearEmitter.Split($"v_{n.Operands[0]}", q, kv, $"q_{r}", $"k_{r}", $"vv_{r}"));
-                    w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {heads}), offsets);");
+                    w.Line(DeviceLinearEmitter.Split($"v_{(qk ?? a).Operands[0]}", q, kv, $"q_{r}", $"k_{r}", $"vv_{r}"));
+                    var norms = qk != null ? $", _d_{qk.Operands[1]}!.View.BaseView, _d_{qk.Operands[2]}!.View.BaseView" : "";
+                    w.Line($"_attention!.Forward(_shape, _dcache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, scope.F32((long)t * {heads}), offsets{norms});");
                     break;
                 case IterationSpace.SubLayer:
                     var call = n.Attr("by_ids") == "1" ? $"Forward(t_{n.Operands[0]}, idArray)" : $"Forward(t_{n.Operands[0]})";
@@ -179,6 +176,6 @@ internal static class ModelDeviceEmitter
     }
 
     private static List<Node> Attention(KernelPlan plan) =>
-        plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => k.Nodes[0]).ToList();
+        plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => ModelAttentionKernels.Nodes(k).Attention).ToList();
 
 }

@@ -42,7 +42,6 @@ public static class ModelEmitter
         ModelDeviceEmitter.Run(w, plan);
         EmitApi(w, spec, plan);
         DenseFfnEmitter.Classes(w, plan);
-        QkNormEmitter.Classes(w, plan);
         NormEmitter.Classes(w, plan);
         DeviceLinearEmitter.Classes(w, plan);
         ModelAttentionKernels.Emit(w, plan);
@@ -84,7 +83,7 @@ public static class ModelEmitter
             w.Line($"private readonly float[] _w_{b.Value};");
         }
 
-        var attention = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => k.Nodes[0]).ToList();
+        var attention = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => ModelAttentionKernels.Nodes(k).Attention).ToList();
         foreach (var a in attention)
         {
             w.Line($"private readonly global::Wudao.Attention.KvCache? _cache_{a.Results[0]};");
@@ -305,15 +304,16 @@ public static class ModelEmitter
         w.Close();
     }
 
-    /// <summary>Floats per token the native step slices from its workspace: every activation, attention's Q/K/V/LSE, the dense MLP's hidden rows.</summary>
     /// <summary>
-    /// Both model schedules emit a kernel's first op (and, for embed, the norm fused after it):
-    /// a kernel holding more is refused by name, never run with an op missing.
+    /// Both model schedules emit a kernel's first op, and the fusions they have fragments for:
+    /// embed with the norm after it, qk_norm as attention's prologue. A kernel holding more is
+    /// refused by name, never run with an op missing.
     /// </summary>
     private static void CheckAssembled(PlannedKernel k)
     {
         var first = k.Nodes[0];
-        var emitted = first.Op == Ops.Embed && k.Nodes.Count > 1 && k.Nodes[1].Op is Ops.RmsNorm or Ops.LayerNorm ? 2 : 1;
+        var pair = k.Nodes.Count > 1 && ((first.Op == Ops.Embed && k.Nodes[1].Op is Ops.RmsNorm or Ops.LayerNorm) || (first.Op == Ops.QkNorm && k.Nodes[1].Op == Ops.Attention));
+        var emitted = pair ? 2 : 1;
         if (first.Op == Ops.Embed && emitted == 1)
         {
             throw new KernelAssemblyException($"k{k.Index} {k.Name}: the model schedules fuse embed with the norm after it, and this kernel holds none [{string.Join(", ", k.OpNames)}]");
@@ -325,6 +325,13 @@ public static class ModelEmitter
             throw new KernelAssemblyException($"k{k.Index} {k.Name}: the model schedules have no fragment for {left} fused after [{string.Join(", ", k.OpNames.Take(emitted))}]");
         }
     }
+
+    /// <summary>A kernel's results given buffers: all but those only its own later ops read (a prologue's result stays in registers).</summary>
+    internal static IEnumerable<string> Materialised(PlannedKernel k, KernelPlan plan) =>
+        k.Nodes.SelectMany(n => n.Results).Where(r =>
+            plan.Graph.Outputs.Contains(r)
+            || plan.Graph.Nodes.Any(n => !k.Nodes.Contains(n) && n.Operands.Contains(r))
+            || !k.Nodes.Any(n => n.Operands.Contains(r)));
 
     internal static List<Node> MoeNodes(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0]).ToList();
 

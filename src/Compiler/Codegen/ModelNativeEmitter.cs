@@ -42,16 +42,13 @@ internal static class ModelNativeEmitter
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
             w.Line(k.Index == 0 ? "long start = global::System.Diagnostics.Stopwatch.GetTimestamp();" : "start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
-            foreach (var r in k.Nodes.SelectMany(x => x.Results))
+            foreach (var r in ModelEmitter.Materialised(k, plan))
             {
                 Buffer(r);
             }
 
             switch (k.Space)
             {
-                case IterationSpace.TokenRows when n.Op == Ops.QkNorm:
-                    QkNormEmitter.Native(w, n, plan);
-                    break;
                 case IterationSpace.TokenRows:
                     NormEmitter.Native(w, k, plan);
                     break;
@@ -72,7 +69,7 @@ internal static class ModelNativeEmitter
                     w.Line(ModelGemmEmitter.Call($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, null, $"v_{n.Results[0]}"));
                     break;
                 case IterationSpace.Sequences:
-                    EmitAttention(w, n);
+                    EmitAttention(w, k);
                     break;
                 case IterationSpace.SubLayer:
                     // Hash routing inside a model routes by the input token ids.
@@ -92,24 +89,25 @@ internal static class ModelNativeEmitter
         w.Line();
     }
 
-    /// <summary>The fused projection's rows split into Q, K and V, then one attention call with the layer's cache.</summary>
-    private static void EmitAttention(SourceWriter w, Node n)
+    /// <summary>The projection's rows split into Q, K and V, then one attention call with the layer's cache (and qk_norm's γ, when it is the kernel's prologue).</summary>
+    private static void EmitAttention(SourceWriter w, PlannedKernel k)
     {
+        var (n, qk) = ModelAttentionKernels.Nodes(k);
         int heads = n.IntAttr("heads"), hd = n.IntAttr("head_dim");
         int q = heads * hd, kv = n.IntAttr("kv_heads") * hd;
         var r = n.Results[0];
         w.Line($"var q_{r} = ws.Take((long)t * {q});");
         w.Line($"var k_{r} = ws.Take((long)t * {kv});");
         w.Line($"var vv_{r} = ws.Take((long)t * {kv});");
-        w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{n.Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
-        w.Line($"global::Wudao.Attention.NativeAttention.Forward<{ModelAttentionKernels.Native(hd)}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {heads}), offsets, _session.Workers);");
+        w.Line($"global::Wudao.Models.ModelRuntime.SplitQkv(v_{(qk ?? n).Operands[0]}, t, {q}, {kv}, q_{r}, k_{r}, vv_{r});");
+        var norms = qk != null ? $", _w_{qk.Operands[1]}, _w_{qk.Operands[2]}" : "";
+        w.Line($"global::Wudao.Attention.NativeAttention.Forward<{ModelAttentionKernels.Of(k).Native}>(_shape, _cache_{r}!, q_{r}, k_{r}, vv_{r}, v_{r}, ws.Take((long)t * {heads}), offsets, _session.Workers{norms});");
     }
-
 
     private static long WorkspacePerToken(KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        var values = plan.Kernels.SelectMany(k => k.Nodes.SelectMany(n => n.Results)).Where(v => v != "logits").Distinct();
+        var values = plan.Kernels.SelectMany(k => ModelEmitter.Materialised(k, plan)).Where(v => v != "logits").Distinct();
         long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
         // Attention's Q, K and V rows and its LSE per query head.
         var attention = plan.Graph.Nodes.Where(n => n.Op == Ops.Attention)

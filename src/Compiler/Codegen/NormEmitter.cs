@@ -25,7 +25,7 @@ internal static class NormEmitter
     /// <summary>The norm node of a token-rows kernel: the embed kernel's second op, else its only one.</summary>
     private static Node NormOf(PlannedKernel k) => k.Nodes[0].Op == Ops.Embed ? k.Nodes[1] : k.Nodes[0];
 
-    private static bool IsNorm(PlannedKernel k) => k.Space == IterationSpace.TokenRows && k.Nodes[0].Op != Ops.QkNorm;
+    private static bool IsNorm(PlannedKernel k) => k.Space == IterationSpace.TokenRows;
 
     private static Shape Of(PlannedKernel k, KernelPlan plan)
     {

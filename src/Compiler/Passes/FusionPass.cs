@@ -32,6 +32,11 @@ public static class FusionPass
                 decisions.Add(new FusionDecision(fuse, last.Index, label, reason));
                 if (fuse)
                 {
+                    if (inLast.Any(p => FusionPolicy.IsPrologue(p, node)))
+                    {
+                        last.Space = Ops.Get(node.Op).Space;
+                    }
+
                     last.Nodes.Add(node);
                     joined = true;
                 }

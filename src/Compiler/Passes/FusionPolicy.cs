@@ -38,6 +38,8 @@ public static class FusionPolicy
                     : (false, $"{consumer.Op} is not an epilogue or a GEMM of the same rows");
             case (IterationSpace.TokenRows, IterationSpace.DenseRows):
                 return (false, "a GEMM reuses each normalised row across all its column tiles; normalising inside every tile would redo the row's reduction");
+            case (IterationSpace.TokenRows, IterationSpace.Sequences) when IsPrologue(producer, consumer):
+                return (true, "prologue: attention RMS-normalises each query and key head as it loads it, before RoPE, so the qkv rows are not rewritten");
             case (IterationSpace.DenseRows, IterationSpace.Sequences):
                 return (false, "attention reads the keys and values of every earlier token: the projection must finish for the whole sequence first");
             case (IterationSpace.Sequences, IterationSpace.DenseRows):
@@ -53,6 +55,9 @@ public static class FusionPolicy
                 return (false, $"iteration spaces differ ({from} -> {to})");
         }
     }
+
+    /// <summary>A row-local op that a consumer with a wider iteration space applies as it loads its input: the fused kernel runs in the consumer's space.</summary>
+    public static bool IsPrologue(Node producer, Node consumer) => producer.Op == Ops.QkNorm && consumer.Op == Ops.Attention;
 
     /// <summary>
     /// May combine's gate weight be applied in the expert kernel's second-GEMM epilogue? Legal when

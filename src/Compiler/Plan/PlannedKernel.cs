@@ -15,7 +15,8 @@ public sealed class PlannedKernel
 
     public int Index { get; }
 
-    public IterationSpace Space { get; }
+    /// <summary>The kernel's threads; a prologue fused into a consumer takes the consumer's space.</summary>
+    public IterationSpace Space { get; internal set; }
 
     public List<Node> Nodes { get; } = new();
 

@@ -37,6 +37,20 @@ internal static class AttentionChecks
     }
 
     /// <summary>Positions are optional (empty: each token's index in its sequence) or one per token, non-negative.</summary>
+    /// <summary>A qk_norm kernel takes one γ of HeadDim for queries and one for keys; any other kernel takes none.</summary>
+    public static void QkNorm(bool kernelNorms, int headDim, int qLength, int kLength)
+    {
+        if (kernelNorms && (qLength != headDim || kLength != headDim))
+        {
+            throw new ArgumentException($"the kernel RMS-normalises q and k heads (qk_norm): it needs a γ of {headDim} floats for each, got {qLength} and {kLength}", qLength != headDim ? "qNorm" : "kNorm");
+        }
+
+        if (!kernelNorms && (qLength != 0 || kLength != 0))
+        {
+            throw new ArgumentException("the kernel was emitted without qk_norm, so it takes no q/k norm weights", qLength != 0 ? "qNorm" : "kNorm");
+        }
+    }
+
     public static void Positions(ReadOnlySpan<int> positions, int tokens)
     {
         if (positions.IsEmpty)

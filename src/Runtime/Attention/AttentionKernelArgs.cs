@@ -15,6 +15,7 @@ public readonly struct AttentionKernelArgs
         Causal = shape.Causal ? 1 : 0;
         Rope = shape.Rope ? 1 : 0;
         RopeKeys = shape.Rope && !keysRotated ? 1 : 0;
+        RawKeys = keysRotated ? 0 : 1;
         Scale = shape.Scale;
     }
 
@@ -30,6 +31,9 @@ public readonly struct AttentionKernelArgs
 
     /// <summary>1: rotate keys as they are loaded; 0 when there is no RoPE or the keys were rotated when cached.</summary>
     public readonly int RopeKeys;
+
+    /// <summary>1: keys are the call's own rows (a qk_norm kernel normalises them as it loads them); 0: they come from a KV cache, already normalised and rotated.</summary>
+    public readonly int RawKeys;
 
     public readonly float Scale;
 }

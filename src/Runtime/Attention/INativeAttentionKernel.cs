@@ -15,6 +15,9 @@ public interface INativeAttentionKernel
     /// <summary>The head dimension the kernel was emitted for.</summary>
     static abstract int HeadDim { get; }
 
+    /// <summary>Whether the kernel RMS-normalises each query and key head (γ per head dim, before RoPE) as it loads it: qk_norm fused as its prologue.</summary>
+    static abstract bool QkNorm { get; }
+
     /// <summary>Floats of per-worker scratch one attention item of <paramref name="rows"/> query rows needs.</summary>
     static abstract int WorkFloats(int rows);
 
@@ -55,6 +58,9 @@ public readonly ref struct AttentionPackItem
     public int KeyBase { get; init; }
 
     public int Tiles { get; init; }
+
+    /// <summary>The keys' qk_norm γ (HeadDim floats) for a <see cref="INativeAttentionKernel.QkNorm"/> kernel; empty otherwise.</summary>
+    public ReadOnlySpan<float> KNorm { get; init; }
 }
 
 /// <summary>
@@ -94,4 +100,7 @@ public readonly ref struct AttentionTileItem
     public Span<float> Work { get; init; }
 
     public Span<int> RowPositions { get; init; }
+
+    /// <summary>The queries' qk_norm γ (HeadDim floats) for a <see cref="INativeAttentionKernel.QkNorm"/> kernel; empty otherwise.</summary>
+    public ReadOnlySpan<float> QNorm { get; init; }
 }

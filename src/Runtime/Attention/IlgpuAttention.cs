@@ -29,19 +29,21 @@ public sealed class IlgpuAttention : IDisposable
     private readonly Accelerator _accelerator;
     private readonly int _headDim;
     private readonly int _queryTile;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> _kernel;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> _append;
+    private readonly bool _qkNorm;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _kernel;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _append;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tiles;
     private MemoryBuffer1D<int, Stride1D.Dense>? _positions;
     private MemoryBuffer1D<int, Stride1D.Dense>? _rows;
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
     private float[]? _uploadedFrequencies;
 
-    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, AttentionKernelArgs> append)
+    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, bool qkNorm, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> append)
     {
         _accelerator = accelerator;
         _headDim = headDim;
         _queryTile = queryTile;
+        _qkNorm = qkNorm;
         _kernel = accelerator.LoadStreamKernel(forward);
         _append = accelerator.LoadStreamKernel(append);
     }
@@ -51,7 +53,7 @@ public sealed class IlgpuAttention : IDisposable
         where TKernel : struct, IIlgpuAttentionKernel
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.Forward, TKernel.Append);
+        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.QkNorm, TKernel.Forward, TKernel.Append);
     }
 
     /// <summary>The head dimension of the loaded kernel.</summary>
@@ -62,9 +64,10 @@ public sealed class IlgpuAttention : IDisposable
     /// offsets and positions come from the host. Queued on the default stream; returns before the
     /// kernel finishes.
     /// </summary>
-    public void Forward(AttentionShape shape, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default)
+    public void Forward(AttentionShape shape, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, ArrayView<float> qNorm = default, ArrayView<float> kNorm = default)
     {
         CheckDim(shape);
+        AttentionChecks.QkNorm(_qkNorm, shape.HeadDim, Length(qNorm), Length(kNorm));
         var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
         AttentionChecks.Positions(positions, tokens);
         if (tokens == 0)
@@ -95,7 +98,7 @@ public sealed class IlgpuAttention : IDisposable
         var stream = _accelerator.DefaultStream;
         var positionView = Upload(ref _positions, pos, stream);
         var frequencyView = Frequencies(shape, stream);
-        Attend(shape, q, k, v, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, new AttentionKernelArgs(shape));
+        Attend(shape, q, k, v, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, Norm(qNorm, q), Norm(kNorm, q), new AttentionKernelArgs(shape));
     }
 
     /// <summary>The packed forward over a session's device tensors.</summary>
@@ -119,9 +122,10 @@ public sealed class IlgpuAttention : IDisposable
     /// Forward reads every key from the cache. The
     /// cache's lengths advance at once; the kernels may still be running when this returns.
     /// </summary>
-    public void Forward(AttentionShape shape, IlgpuKvCache cache, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets)
+    public void Forward(AttentionShape shape, IlgpuKvCache cache, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ArrayView<float> qNorm = default, ArrayView<float> kNorm = default)
     {
         CheckDim(shape);
+        AttentionChecks.QkNorm(_qkNorm, shape.HeadDim, Length(qNorm), Length(kNorm));
         var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
         AttentionChecks.Cache(shape, cache, seqOffsets);
         if (!ReferenceEquals(cache.Accelerator, _accelerator))
@@ -170,8 +174,9 @@ public sealed class IlgpuAttention : IDisposable
             rowView,
             positionView,
             frequencyView,
+            Norm(kNorm, q),
             args);
-        Attend(shape, q, cache.Keys, cache.Values, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, args);
+        Attend(shape, q, cache.Keys, cache.Values, output, lse, seqOffsets, keyBase, keyCount, past, positionView, frequencyView, Norm(qNorm, q), Norm(kNorm, q), args);
         for (var b = 0; b < sequences; b++)
         {
             cache.SetLength(b, keyCount[b]);
@@ -211,7 +216,7 @@ public sealed class IlgpuAttention : IDisposable
     /// never crossing a sequence, each with its sequence's first key row, key count and keys before
     /// its first query.
     /// </summary>
-    private void Attend(AttentionShape shape, ArrayView<float> q, ArrayView<float> keys, ArrayView<float> values, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, int[] keyBase, int[] keyCount, int[] past, ArrayView<int> positions, ArrayView<float> frequencies, AttentionKernelArgs args)
+    private void Attend(AttentionShape shape, ArrayView<float> q, ArrayView<float> keys, ArrayView<float> values, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, int[] keyBase, int[] keyCount, int[] past, ArrayView<int> positions, ArrayView<float> frequencies, ArrayView<float> qNorm, ArrayView<float> kNorm, AttentionKernelArgs args)
     {
         var count = 0;
         for (var b = 0; b + 1 < seqOffsets.Length; b++)
@@ -246,8 +251,13 @@ public sealed class IlgpuAttention : IDisposable
             tileView,
             positions,
             frequencies,
+            qNorm,
+            kNorm,
             args);
     }
+
+    /// <summary>A norm weight, or (for a kernel without qk_norm, which never reads it) a valid stand-in view.</summary>
+    private static ArrayView<float> Norm(ArrayView<float> gamma, ArrayView<float> standIn) => gamma.Length > 0 ? gamma : standIn;
 
     /// <summary>RoPE's inverse frequencies on the device: uploaded when the shape's table changes, not every call.</summary>
     private ArrayView<float> Frequencies(AttentionShape shape, AcceleratorStream stream)

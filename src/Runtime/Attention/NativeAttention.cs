@@ -43,15 +43,16 @@ public static partial class NativeAttention
     /// rotates by; by default a token's index in its sequence. The causal mask always follows the
     /// index in the sequence. lse[t, h] = ln Σ_j exp(scale · q·k_j).
     /// </summary>
-    public static void Forward<TKernel>(AttentionShape shape, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, CpuWorkers? workers = null)
+    public static void Forward<TKernel>(AttentionShape shape, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, CpuWorkers? workers = null, ReadOnlySpan<float> qNorm = default, ReadOnlySpan<float> kNorm = default)
         where TKernel : struct, INativeAttentionKernel
     {
         CheckDim<TKernel>(shape);
+        AttentionChecks.QkNorm(TKernel.QkNorm, shape.HeadDim, qNorm.Length, kNorm.Length);
         var tokens = AttentionChecks.Inputs(shape, q.Length, k.Length, v.Length, output.Length, lse.Length, seqOffsets);
         AttentionChecks.Positions(positions, tokens);
         if (tokens > 0)
         {
-            NativeAttentionRun<TKernel>.Execute(shape, q, k, v, output, lse, seqOffsets, positions, null, workers ?? DefaultWorkers);
+            NativeAttentionRun<TKernel>.Execute(shape, q, k, v, output, lse, seqOffsets, positions, null, workers ?? DefaultWorkers, qNorm, kNorm);
         }
     }
 
@@ -62,15 +63,17 @@ public static partial class NativeAttention
     /// shape the token at position p sees keys 0..p. Fails, changing nothing, if a sequence would
     /// overflow the cache.
     /// </summary>
-    public static void Forward<TKernel>(AttentionShape shape, KvCache cache, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, CpuWorkers? workers = null)
+    /// <remarks>A <see cref="INativeAttentionKernel.QkNorm"/> kernel takes the γ of the queries and keys (HeadDim each); others take none.</remarks>
+    public static void Forward<TKernel>(AttentionShape shape, KvCache cache, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, CpuWorkers? workers = null, ReadOnlySpan<float> qNorm = default, ReadOnlySpan<float> kNorm = default)
         where TKernel : struct, INativeAttentionKernel
     {
         CheckDim<TKernel>(shape);
+        AttentionChecks.QkNorm(TKernel.QkNorm, shape.HeadDim, qNorm.Length, kNorm.Length);
         var tokens = AttentionChecks.Inputs(shape, q.Length, k.Length, v.Length, output.Length, lse.Length, seqOffsets);
         AttentionChecks.Cache(shape, cache, seqOffsets);
         if (tokens > 0)
         {
-            NativeAttentionRun<TKernel>.Execute(shape, q, k, v, output, lse, seqOffsets, default, cache, workers ?? DefaultWorkers);
+            NativeAttentionRun<TKernel>.Execute(shape, q, k, v, output, lse, seqOffsets, default, cache, workers ?? DefaultWorkers, qNorm, kNorm);
         }
     }
 

@@ -36,6 +36,9 @@ internal sealed unsafe partial class NativeAttentionRun<TKernel> : CpuKernelSet
     private float* _out;
     private float* _lse;
     private int* _positions;
+    private float* _qNorm;
+    private float* _kNorm;
+    private int _norms;
     private int _sequences;
     private int _tokenTile;
     private int[] _offsets = Array.Empty<int>();
@@ -74,12 +77,17 @@ internal sealed unsafe partial class NativeAttentionRun<TKernel> : CpuKernelSet
         ReadOnlySpan<int> offsets,
         ReadOnlySpan<int> positions,
         KvCache? cache,
-        CpuWorkers workers)
+        CpuWorkers workers,
+        ReadOnlySpan<float> qNorm,
+        ReadOnlySpan<float> kNorm)
     {
         var run = t_cached ??= new NativeAttentionRun<TKernel>();
-        fixed (float* pq = q, pk = k, pv = v, po = output, pl = lse)
+        fixed (float* pq = q, pk = k, pv = v, po = output, pl = lse, pqn = qNorm, pkn = kNorm)
         fixed (int* pp = positions)
         {
+            run._qNorm = pqn;
+            run._kNorm = pkn;
+            run._norms = qNorm.Length;
             run._q = pq;
             run._k = pk;
             run._v = pv;
@@ -102,7 +110,8 @@ internal sealed unsafe partial class NativeAttentionRun<TKernel> : CpuKernelSet
             }
             finally
             {
-                run._q = run._k = run._v = run._out = run._lse = null;
+                run._q = run._k = run._v = run._out = run._lse = run._qNorm = run._kNorm = null;
+                run._norms = 0;
                 run._positions = null;
                 run._shape = null!;
                 Array.Clear(run._kvKeys);
@@ -144,6 +153,7 @@ internal sealed unsafe partial class NativeAttentionRun<TKernel> : CpuKernelSet
             Values = _kvValues[b],
             KeyBase = _kvBase[b],
             Tiles = _kvTiles[b],
+            KNorm = new ReadOnlySpan<float>(_kNorm, _norms),
         });
     }
 
@@ -181,6 +191,7 @@ internal sealed unsafe partial class NativeAttentionRun<TKernel> : CpuKernelSet
             Values = _kvValues[b].AsSpan(keyBase, perHead),
             Work = _work[worker],
             RowPositions = _rowPositions[worker],
+            QNorm = new ReadOnlySpan<float>(_qNorm, _norms),
         });
     }
 

@@ -76,6 +76,14 @@ public sealed class AttentionArgumentTests
     }
 
     [Fact]
+    public void A_kernel_without_qk_norm_refuses_norm_weights()
+    {
+        var c = new AttentionCase(2, 1, 48, new[] { 4 }, seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => NativeAttention.Forward<Attention48.Native>(new AttentionShape(2, 1, 48), c.Q, c.K, c.V, c.Output, c.Lse, c.Offsets, qNorm: new float[48], kNorm: new float[48]));
+        Assert.Contains("emitted without qk_norm", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_cache_must_match_the_shape_and_the_batch()
     {
         var c = new AttentionCase(4, 2, 32, new[] { 3, 2 }, seed: 1);

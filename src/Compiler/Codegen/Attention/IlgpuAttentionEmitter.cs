@@ -16,8 +16,13 @@ internal static class IlgpuAttentionEmitter
     private const string Ints = "global::ILGPU.ArrayView<int>";
     private const string X = "global::ILGPU.Algorithms.XMath";
 
-    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public")
+    /// <summary>The struct for <paramref name="dim"/>; with <paramref name="qkNormEps"/>, qk_norm is its prologue (q and raw k heads RMS-normalised as they load).</summary>
+    /// <summary>Element <paramref name="i"/> of the source row as LoadRow reads it: normalised (when the row is) with qk_norm.</summary>
+    private static string Value(string i, bool qk) => qk ? $"(norm ? source[at + {i}] * rms * gamma[{i}] : source[at + {i}])" : $"source[at + {i}]";
+
+    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null)
     {
+        var qk = qkNormEps != null;
         var tile = IlgpuSchedule.AttentionTile(dim);
         var bytes = ((3 * tile * dim) + (tile * tile)) * sizeof(float);
         if (bytes > IlgpuSchedule.SharedBytes)
@@ -30,13 +35,16 @@ internal static class IlgpuAttentionEmitter
         w.Lines($@"private const int D = {dim};
 private const int Half = D / 2;
 private const int Tile = {tile};
-private const int Fields = global::Wudao.Attention.IlgpuAttention.TileFields;
+private const int Fields = global::Wudao.Attention.IlgpuAttention.TileFields;{(qk ? $@"
+private const float Eps = {CSharpNames.Float(qkNormEps!.Value)};" : "")}
 
 public static int HeadDim => D;
 
+public static bool QkNorm => {(qk ? "true" : "false")};
+
 public static int QueryTile => Tile;
 
-public static void Forward({View} q, {View} keys, {View} values, {View} output, {View} lse, {Ints} tiles, {Ints} positions, {View} inverseFrequencies, global::Wudao.Attention.AttentionKernelArgs args)
+public static void Forward({View} q, {View} keys, {View} values, {View} output, {View} lse, {Ints} tiles, {Ints} positions, {View} inverseFrequencies, {View} qNorm, {View} kNorm, global::Wudao.Attention.AttentionKernelArgs args)
 {{
     var qs = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
     var ks = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
@@ -62,7 +70,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     int row = ((t * args.Heads) + head) * D;
     if (active)
     {{
-        LoadRow(q, row, qs, tid * D, args.Rope != 0, positions[t], inverseFrequencies, args.Scale);
+        LoadRow(q, row, qs, tid * D, args.Rope != 0, positions[t], inverseFrequencies, args.Scale{(qk ? ", qNorm, true" : "")});
         for (int d = 0; d < D; d++)
         {{
             output[row + d] = 0f;
@@ -81,7 +89,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
             int keyRow = keyBase + key;
             int kvRow = ((keyRow * args.KvHeads) + kvHead) * D;
             bool rotate = args.RopeKeys != 0;
-            LoadRow(keys, kvRow, ks, tid * D, rotate, rotate ? positions[keyRow] : 0, inverseFrequencies, 1f);
+            LoadRow(keys, kvRow, ks, tid * D, rotate, rotate ? positions[keyRow] : 0, inverseFrequencies, 1f{(qk ? ", kNorm, args.RawKeys != 0" : "")});
             for (int d = 0; d < D; d++)
             {{
                 vs[(tid * D) + d] = values[kvRow + d];
@@ -147,7 +155,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     }}
 }}
 
-public static void Append({View} k, {View} v, {View} cacheKeys, {View} cacheValues, {Ints} rows, {Ints} positions, {View} inverseFrequencies, global::Wudao.Attention.AttentionKernelArgs args)
+public static void Append({View} k, {View} v, {View} cacheKeys, {View} cacheValues, {Ints} rows, {Ints} positions, {View} inverseFrequencies, {View} kNorm, global::Wudao.Attention.AttentionKernelArgs args)
 {{
     int index = global::ILGPU.Grid.GlobalIndex.X;
     if (index >= rows.IntLength * args.KvHeads)
@@ -159,21 +167,33 @@ public static void Append({View} k, {View} v, {View} cacheKeys, {View} cacheValu
     int kvHead = index - (t * args.KvHeads);
     int from = ((t * args.KvHeads) + kvHead) * D;
     int to = ((rows[t] * args.KvHeads) + kvHead) * D;
-    LoadRow(k, from, cacheKeys, to, args.Rope != 0, positions[t], inverseFrequencies, 1f);
+    LoadRow(k, from, cacheKeys, to, args.Rope != 0, positions[t], inverseFrequencies, 1f{(qk ? ", kNorm, true" : "")});
     for (int d = 0; d < D; d++)
     {{
         cacheValues[to + d] = v[from + d];
     }}
 }}
 
-/// <summary>Copies a row (into shared memory, or into the KV cache), rotate-half RoPE at <paramref name=""position""/> if asked, times <paramref name=""scale""/>.</summary>
-private static void LoadRow({View} source, int at, {View} destination, int to, bool rope, int position, {View} inverseFrequencies, float scale)
-{{
+/// <summary>Copies a row (into shared memory, or into the KV cache){(qk ? ", RMS-normalised by γ if asked" : "")}, rotate-half RoPE at <paramref name=""position""/> if asked, times <paramref name=""scale""/>.</summary>
+private static void LoadRow({View} source, int at, {View} destination, int to, bool rope, int position, {View} inverseFrequencies, float scale{(qk ? $", {View} gamma, bool norm" : "")})
+{{{(qk ? @"
+    float rms = 1f;
+    if (norm)
+    {
+        float ss = 0f;
+        for (int d = 0; d < D; d++)
+        {
+            ss += source[at + d] * source[at + d];
+        }
+
+        rms = 1f / " + X + @".Sqrt((ss / D) + Eps);
+    }
+" : "")}
     if (!rope)
     {{
         for (int d = 0; d < D; d++)
         {{
-            destination[to + d] = source[at + d] * scale;
+            destination[to + d] = {Value("d", qk)} * scale;
         }}
 
         return;
@@ -184,8 +204,8 @@ private static void LoadRow({View} source, int at, {View} destination, int to, b
         float angle = position * inverseFrequencies[j];
         float c = {X}.Cos(angle);
         float s = {X}.Sin(angle);
-        float a = source[at + j];
-        float b = source[at + j + Half];
+        float a = {Value("j", qk)};
+        float b = {Value("j + Half", qk)};
         destination[to + j] = ((a * c) - (b * s)) * scale;
         destination[to + j + Half] = ((b * c) + (a * s)) * scale;
     }}

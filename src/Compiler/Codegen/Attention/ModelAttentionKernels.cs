@@ -4,21 +4,46 @@ using Wudao.Compiler.Plan;
 
 namespace Wudao.Compiler.Codegen;
 
-/// <summary>A model's attention kernels: per head dimension its attention nodes use, the native and the ILGPU struct, nested in the model class.</summary>
+/// <summary>
+/// A model's attention kernels: per signature its attention kernels use (head dim, and qk_norm's ε
+/// when that op is fused in as the prologue), the native and the ILGPU struct, nested in the model class.
+/// </summary>
 internal static class ModelAttentionKernels
 {
-    public static string Native(int headDim) => $"NativeAttention{headDim}";
+    public sealed record Signature(int HeadDim, float? QkNormEps)
+    {
+        private string Suffix => $"{HeadDim}{(QkNormEps != null ? "QkNorm" : "")}";
 
-    public static string Ilgpu(int headDim) => $"IlgpuAttention{headDim}";
+        public string Native => "NativeAttention" + Suffix;
+
+        public string Ilgpu => "IlgpuAttention" + Suffix;
+    }
+
+    /// <summary>An attention kernel's attention node and, if fused before it, its qk_norm.</summary>
+    public static (Node Attention, Node? QkNorm) Nodes(PlannedKernel k) =>
+        (k.Nodes.Last(n => n.Op == Ops.Attention), k.Nodes.FirstOrDefault(n => n.Op == Ops.QkNorm));
+
+    public static Signature Of(PlannedKernel k)
+    {
+        var (attention, qk) = Nodes(k);
+        return new Signature(attention.IntAttr("head_dim"), qk?.FloatAttr("eps"));
+    }
 
     public static void Emit(SourceWriter w, KernelPlan plan)
     {
-        foreach (var hd in plan.Graph.Nodes.Where(n => n.Op == Ops.Attention).Select(n => n.IntAttr("head_dim")).Distinct())
+        var signatures = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(Of).Distinct().ToList();
+        var clash = signatures.GroupBy(s => s.Native).FirstOrDefault(g => g.Count() > 1);
+        if (clash != null)
+        {
+            throw new KernelAssemblyException($"attention kernels of head dim {clash.First().HeadDim} fuse qk_norm with different ε ({string.Join(", ", clash.Select(s => s.QkNormEps))}); one model emits one kernel per head dim");
+        }
+
+        foreach (var s in signatures)
         {
             w.Line();
-            NativeAttentionEmitter.Emit(w, Native(hd), hd, "private");
+            NativeAttentionEmitter.Emit(w, s.Native, s.HeadDim, "private", s.QkNormEps);
             w.Line();
-            IlgpuAttentionEmitter.Emit(w, Ilgpu(hd), hd, "private");
+            IlgpuAttentionEmitter.Emit(w, s.Ilgpu, s.HeadDim, "private", s.QkNormEps);
         }
     }
 }

@@ -14,8 +14,12 @@ internal static class NativeAttentionEmitter
     private const string MM = "global::System.Runtime.InteropServices.MemoryMarshal";
     private const string V256 = "global::System.Runtime.Intrinsics.Vector256";
 
-    /// <summary>The struct <paramref name="name"/> for head dimension <paramref name="dim"/>; a dim that is not whole 256-bit vectors cannot be assembled.</summary>
-    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public")
+    /// <summary>
+    /// The struct <paramref name="name"/> for head dimension <paramref name="dim"/>; a dim that is not
+    /// whole 256-bit vectors cannot be assembled. With <paramref name="qkNormEps"/>, qk_norm is the
+    /// kernel's prologue: each query and key head is RMS-normalised (its γ, that ε) as it loads, before RoPE.
+    /// </summary>
+    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null)
     {
         if (dim < 8 || dim % 8 != 0)
         {
@@ -32,23 +36,38 @@ internal static class NativeAttentionEmitter
         w.Line();
         w.Line("public static int HeadDim => D;");
         w.Line();
+        w.Line($"public static bool QkNorm => {(qkNormEps != null ? "true" : "false")};");
+        w.Line();
+        if (qkNormEps is { } eps)
+        {
+            w.Line($"private const float Eps = {CSharpNames.Float(eps)};");
+            w.Line();
+        }
+
         w.Line("/// <summary>Q tile, scores and accumulator per row, then m, l and α per row, then cos and sin.</summary>");
         w.Line("public static int WorkFloats(int rows) => (rows * ((2 * D) + Tile + 3)) + D;");
         w.Line();
-        Pack(w);
-        Attend(w);
+        var qk = qkNormEps != null;
+        Pack(w, qk);
+        Attend(w, qk);
         Helpers(w);
+        if (qk)
+        {
+            w.Lines(NormHelper);
+        }
+
         AttentionTileFragments.Emit(w, dim);
 
         w.Close();
     }
 
-    private static void Pack(SourceWriter w) => w.Lines($@"public static void Pack(in global::Wudao.Attention.AttentionPackItem item)
+    private static void Pack(SourceWriter w, bool qk) => w.Lines($@"public static void Pack(in global::Wudao.Attention.AttentionPackItem item)
 {{
     var shape = item.Shape;
     global::System.Span<float> cos = stackalloc float[Half];
     global::System.Span<float> sin = stackalloc float[Half];
-    global::System.Span<float> rotated = stackalloc float[D];
+    global::System.Span<float> rotated = stackalloc float[D];{(qk ? @"
+    global::System.Span<float> normed = stackalloc float[D];" : "")}
     for (int i = 0; i < item.Count; i++)
     {{
         int token = item.FirstToken + i;
@@ -61,7 +80,9 @@ internal static class NativeAttentionEmitter
         for (int g = 0; g < shape.KvHeads; g++)
         {{
             int row = ((token * shape.KvHeads) + g) * D;
-            scoped global::System.ReadOnlySpan<float> key = item.K.Slice(row, D);
+            scoped global::System.ReadOnlySpan<float> key = item.K.Slice(row, D);{(qk ? @"
+            Norm(key, normed, item.KNorm);
+            key = normed;" : "")}
             if (shape.Rope)
             {{
                 Rotate(key, rotated, cos, sin, 1f);
@@ -81,9 +102,10 @@ internal static class NativeAttentionEmitter
 }}
 ");
 
-    private static void Attend(SourceWriter w) => w.Lines($@"public static void Attend(in global::Wudao.Attention.AttentionTileItem item)
+    private static void Attend(SourceWriter w, bool qk) => w.Lines($@"public static void Attend(in global::Wudao.Attention.AttentionTileItem item)
 {{
-    var shape = item.Shape;
+    var shape = item.Shape;{(qk ? @"
+    global::System.Span<float> normed = stackalloc float[D];" : "")}
     int group = shape.Group;
     int rows = item.Tokens * group;
     int rows4 = (rows + 3) & ~3;
@@ -111,7 +133,9 @@ internal static class NativeAttentionEmitter
         for (int gh = 0; gh < group; gh++)
         {{
             int r = (tt * group) + gh;
-            var src = item.Q.Slice(((token * shape.Heads) + (item.KvHead * group) + gh) * D, D);
+            scoped global::System.ReadOnlySpan<float> src = item.Q.Slice(((token * shape.Heads) + (item.KvHead * group) + gh) * D, D);{(qk ? @"
+            Norm(src, normed, item.QNorm);
+            src = normed;" : "")}
             if (shape.Rope)
             {{
                 Rotate(src, qs.Slice(r * D, D), cos, sin, shape.Scale);
@@ -230,4 +254,21 @@ private static float MaxAcross(global::System.Runtime.Intrinsics.Vector256<float
     return global::System.MathF.Max(global::System.Runtime.Intrinsics.Vector128.GetElement(pair, 0), global::System.Runtime.Intrinsics.Vector128.GetElement(pair, 1));
 }}
 ");
+
+    /// <summary>qk_norm of one head: y = γ·x / sqrt(mean(x²) + ε), in the order the unfused op computed it.</summary>
+    private const string NormHelper = @"
+private static void Norm(global::System.ReadOnlySpan<float> x, global::System.Span<float> y, global::System.ReadOnlySpan<float> gamma)
+{
+    float ss = 0f;
+    for (int d = 0; d < D; d++)
+    {
+        ss += x[d] * x[d];
+    }
+
+    float scale = 1f / global::System.MathF.Sqrt((ss / D) + Eps);
+    for (int d = 0; d < D; d++)
+    {
+        y[d] = x[d] * scale * gamma[d];
+    }
+}";
 }
