@@ -15,7 +15,7 @@ public sealed class NonFiniteInputTests
     public static TheoryData<string, DeviceKind> Cases()
     {
         var data = new TheoryData<string, DeviceKind>();
-        foreach (var name in new[] { nameof(TopK2Gelu), nameof(SwitchRelu), nameof(GShardSilu), nameof(TopK3SwiGlu), nameof(TopK2GeGlu), nameof(NoisyTop2Gelu), nameof(DeepSeekSwiGlu), nameof(HashRelu) })
+        foreach (var name in new[] { nameof(TopK2Gelu), nameof(SwitchRelu), nameof(GShardSilu), nameof(TopK3SwiGlu), nameof(TopK2GeGlu), nameof(NoisyTop2Gelu), nameof(DeepSeekSwiGlu), nameof(HashRelu), nameof(ExpertChoiceSilu) })
         {
             data.Add(name, DeviceKind.Native);
             data.Add(name, DeviceKind.Cpu);

@@ -137,6 +137,7 @@ public static class MoeLowering
         nodes.Add(N(Ops.Softmax, new[] { "probs" }, new[] { "logits" }, ("axis", "1")));
         nodes.Add(N(Ops.ExpertChoice, new[] { "experts", "gates", "slots", "kept", "dropped" }, new[] { "probs" }, ("factor", F(spec.CapacityFactor))));
         nodes.Add(N(Ops.Scan, "offsets", "kept"));
+        nodes.Add(N(Ops.NonFinite, "nonfinite", "x"));
         return new Route("experts", "gates", new List<string>());
     }
 

@@ -10,7 +10,7 @@ internal static class IlgpuRouteEmitter
     {
         if (r.ExpertChoice)
         {
-            return ExpertChoice(r);
+            return ExpertChoice(r) + NonFinite(r);
         }
 
         // Shared experts (index ≥ routed) take every token: capacity limits the routed ones only.
@@ -160,9 +160,11 @@ if (tid == 0)
             body += NoisyLoss(noisy);
         }
 
-        if (r.NonFinite is { } bad)
-        {
-            body += $@"
+        return body + NonFinite(r);
+    }
+
+    /// <summary>nonfinite: tokens with a NaN or infinite value, each thread its strided share, thread 0 adds them.</summary>
+    private static string NonFinite(RouteKernel r) => r.NonFinite is not { } bad ? "" : $@"
 // nonfinite: tokens with a NaN or infinite value, each thread its strided share, thread 0 adds them.
 var badShare = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);
 int mineBad = 0;
@@ -190,10 +192,6 @@ if (tid == 0)
     meta[{bad}] = bad;
 }}
 ";
-        }
-
-        return body;
-    }
 
     /// <summary>
     /// noisy_loss: per expert (one thread each), importance = Σ gates and load = Σ P(x, e) in token
@@ -261,22 +259,26 @@ for (long i = tid; i < (long)tokens * E; i += g)
         }}
     }}
 
-    bool taken = rank < cap;
+    // A NaN score (a non-finite input row) outranks nobody and is never taken; its NaN gate
+    // makes combine write the token's row as NaN.
+    bool taken = rank < cap && v == v;
     experts[i] = taken ? e : -1;
     slots[i] = taken ? rank : -1;
-    gates[i] = taken ? v : 0f;
+    gates[i] = taken || v != v ? v : 0f;
 }}
 
 global::ILGPU.Group.Barrier();
 
-// Tokens no expert took: each thread counts its strided share, thread 0 adds the shares.
+// Tokens no expert took (a non-finite one is counted as such, not as dropped): each thread
+// counts its strided share, thread 0 adds the shares.
 int mine = 0;
 for (int t = tid; t < tokens; t += g)
 {{
     bool any = false;
     for (int e = 0; e < E; e++)
     {{
-        any |= slots[((long)t * E) + e] >= 0;
+        long c = ((long)t * E) + e;
+        any |= slots[c] >= 0 || gates[c] != gates[c];
     }}
 
     mine += any ? 0 : 1;

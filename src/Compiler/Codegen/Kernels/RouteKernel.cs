@@ -48,9 +48,10 @@ public sealed class RouteKernel : KernelReading
     {
         Node? Find(string op) => k.Nodes.FirstOrDefault(n => n.Op == op);
         var scan = Find(Ops.Scan);
+        var bad = Find(Ops.NonFinite);
         if (Find(Ops.ExpertChoice) is { } choice)
         {
-            if (k.Nodes.Count != 2 || scan == null || scan.Operands[0] != choice.Results[3])
+            if (k.Nodes.Count != 2 + (bad == null ? 0 : 1) || scan == null || scan.Operands[0] != choice.Results[3])
             {
                 throw Unfused(k);
             }
@@ -62,12 +63,21 @@ public sealed class RouteKernel : KernelReading
                 new(BindingKind.Buffer, choice.Results[1], F, "gates"),
                 new(BindingKind.Buffer, choice.Results[2], I, "slots"),
                 new(BindingKind.Meta, "", I, "meta"),
-                new(BindingKind.Args, "", Args, "args"),
             };
-            return new RouteKernel(k, eps, Meta(choice.Results[3]), Meta(scan.Results[0]), Meta(choice.Results[4])) { ExpertChoice = true };
+            if (bad != null)
+            {
+                eps.Add(new(InputOrBuffer(plan, bad.Operands[0]), bad.Operands[0], F, "x"));
+            }
+
+            eps.Add(new(BindingKind.Args, "", Args, "args"));
+            return new RouteKernel(k, eps, Meta(choice.Results[3]), Meta(scan.Results[0]), Meta(choice.Results[4]))
+            {
+                ExpertChoice = true,
+                NonFinite = bad != null ? Meta(bad.Results[0]) : null,
+            };
         }
 
-        var (noisy, capacity, aux, z, bad) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss), Find(Ops.NonFinite));
+        var (noisy, capacity, aux, z) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss));
         if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1) + (bad == null ? 0 : 1))
         {
             throw Unfused(k);

@@ -10,7 +10,7 @@ internal static class CpuRouteEmitter
     {
         if (k.ExpertChoice)
         {
-            return ExpertChoice(k);
+            return ExpertChoice(k) + NonFinite(k);
         }
 
         var (kept, offsets, dropped) = ("Kernels." + k.Kept, "Kernels." + k.Offsets, "Kernels." + k.Dropped);
@@ -63,34 +63,7 @@ global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
             body += NoisyLoss(noisy);
         }
 
-        if (k.NonFinite is { } bad)
-        {
-            body += $@"
-// nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
-int bad = 0;
-for (int t = 0; t < tokens; t++)
-{{
-    ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D);
-    var zv = global::System.Numerics.Vector<float>.Zero;
-    int d = 0;
-    for (; d + global::System.Numerics.Vector<float>.Count <= Kernels.D; d += global::System.Numerics.Vector<float>.Count)
-    {{
-        zv += global::System.Numerics.Vector.LoadUnsafe(ref xr, (nuint)d) * global::System.Numerics.Vector<float>.Zero;
-    }}
-
-    float z = global::System.Numerics.Vector.Sum(zv);
-    for (; d < Kernels.D; d++)
-    {{
-        z += global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, d) * 0f;
-    }}
-
-    bad += z == 0f ? 0 : 1;
-}}
-
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{bad}) = bad;
-";
-        }
-
+        body += NonFinite(k);
         if (k.ZLoss is { } z)
         {
             body += $@"
@@ -147,17 +120,24 @@ try
 {{
     for (int e = 0; e < Kernels.E; e++)
     {{
+        // A NaN score (a non-finite input row) is never taken: it gets no key, and its NaN gate
+        // makes combine write the token's row as NaN.
+        int ranked = 0;
         for (int t = 0; t < tokens; t++)
         {{
-            uint bits = global::System.BitConverter.SingleToUInt32Bits(global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, (t * Kernels.E) + e));
-            keys[t] = ((ulong)~bits << 32) | (uint)t;
+            float v = global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, (t * Kernels.E) + e);
+            if (v == v)
+            {{
+                keys[ranked++] = ((ulong)~global::System.BitConverter.SingleToUInt32Bits(v) << 32) | (uint)t;
+            }}
+
             global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, (t * Kernels.E) + e) = -1;
             global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, (t * Kernels.E) + e) = -1;
-            global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, (t * Kernels.E) + e) = 0f;
+            global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, (t * Kernels.E) + e) = v == v ? 0f : v;
         }}
 
-        global::System.MemoryExtensions.Sort(global::System.MemoryExtensions.AsSpan(keys, 0, tokens));
-        for (int r = 0; r < cap; r++)
+        global::System.MemoryExtensions.Sort(global::System.MemoryExtensions.AsSpan(keys, 0, ranked));
+        for (int r = 0; r < global::System.Math.Min(cap, ranked); r++)
         {{
             int c = ((int)(uint)keys[r] * Kernels.E) + e;
             global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c) = e;
@@ -177,20 +157,48 @@ finally
 
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Offsets} + Kernels.E) = Kernels.E * cap;
 
-// Tokens no expert took.
+// Tokens no expert took (a non-finite one is counted as such, not as dropped).
 int lost = 0;
 for (int t = 0; t < tokens; t++)
 {{
     bool any = false;
     for (int e = 0; e < Kernels.E; e++)
     {{
-        any |= global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, (t * Kernels.E) + e) >= 0;
+        int c = (t * Kernels.E) + e;
+        float g = global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, c);
+        any |= global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c) >= 0 || g != g;
     }}
 
     lost += any ? 0 : 1;
 }}
 
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Dropped}) = lost;
+";
+
+    /// <summary>nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).</summary>
+    private static string NonFinite(RouteKernel k) => k.NonFinite is not { } bad ? "" : $@"
+// nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
+int bad = 0;
+for (int t = 0; t < tokens; t++)
+{{
+    ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D);
+    var zv = global::System.Numerics.Vector<float>.Zero;
+    int d = 0;
+    for (; d + global::System.Numerics.Vector<float>.Count <= Kernels.D; d += global::System.Numerics.Vector<float>.Count)
+    {{
+        zv += global::System.Numerics.Vector.LoadUnsafe(ref xr, (nuint)d) * global::System.Numerics.Vector<float>.Zero;
+    }}
+
+    float z = global::System.Numerics.Vector.Sum(zv);
+    for (; d < Kernels.D; d++)
+    {{
+        z += global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, d) * 0f;
+    }}
+
+    bad += z == 0f ? 0 : 1;
+}}
+
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{bad}) = bad;
 ";
 
     /// <summary>noisy_loss: per expert, token-order sums of gates and load probabilities, then the weighted CV² of each.</summary>
