@@ -131,8 +131,9 @@ public class PlanTests
 
         var steps = ExpertPartition.Run(plan, 8, 4);
 
-        Assert.Equal(new[] { "k0", "x0", "k1", "k2", "x1", "x2", "k3", "x3", "k4" }, steps.Select(s => s.Name));
-        Assert.Equal(new[] { "gate", "all-gather", "route", "dispatch", "all-to-all", "all-to-all-v", "expert_ffn", "all-to-all-v", "combine" }, steps.Select(s => s.What));
+        Assert.Equal(new[] { "k0", "x0", "x1", "k1", "k2", "x2", "x3", "k3", "x4", "k4" }, steps.Select(s => s.Name));
+        Assert.Equal(new[] { "gate", "all-gather", "all-reduce", "route", "dispatch", "all-to-all", "all-to-all-v", "expert_ffn", "all-to-all-v", "combine" }, steps.Select(s => s.What));
+        Assert.Contains("per-expert probability sums [E] (aux_loss)", steps[2].Detail);
         Assert.StartsWith("expert parallel over 4 ranks (experts 0-1 on rank 0, 2-3 on rank 1, 4-5 on rank 2, 6-7 on rank 3)\n", ExpertPartition.Print(steps, 8, 4));
     }
 

@@ -54,6 +54,30 @@ public sealed class ExpertParallelTests
     }
 
     [Fact]
+    public void The_z_loss_is_the_one_rank_loss_over_every_rank()
+    {
+        // Switch with jitter (drawn by global token index) and router_z: the route's losses are global.
+        var info = SwitchJitterZ.Info;
+        int[] split = { 14, 9 };
+        var x = Numerics.RandomInputs(23 * info.Dim, seed: 79);
+        using var single = Session.Create(DeviceKind.Native, threads: 1);
+        using var whole = SwitchJitterZ.Create(single, 5);
+        using var input = single.Upload(x, 23, info.Dim);
+        using var expected = whole.Forward(input);
+
+        var results = OverRanks((s, seed) => SwitchJitterZ.Create(s, seed), info.Dim, x, split, (_, start, result) => (Start: start, result.Stats, Output: result.Output.ToArray()));
+
+        Assert.True(expected.Stats.Losses["router_z"] > 0f);
+        foreach (var r in results)
+        {
+            Assert.Equal(expected.Stats.Losses["router_z"], r.Stats.Losses["router_z"], 1e-6f);
+            Assert.Equal(expected.Stats.AuxLoss, r.Stats.AuxLoss, 1e-6f);
+            Assert.Equal(expected.Stats.Losses.Keys.OrderBy(k => k), r.Stats.Losses.Keys.OrderBy(k => k));
+            Assert.Equal(expected.Output.ToArray().AsSpan(r.Start * info.Dim, r.Output.Length).ToArray(), r.Output);
+        }
+    }
+
+    [Fact]
     public void Non_finite_tokens_are_counted_over_every_rank_as_on_one()
     {
         var (_, info, create) = Layers.All[nameof(TopK2Gelu)];

@@ -30,7 +30,7 @@ public static partial class LauncherEmitter
         const string A = "global::Wudao.LayerArgs";
         var stages = new (IterationSpace Space, string Stage, (string Type, string Name)[] Parameters)[]
         {
-            (IterationSpace.TokenRows, "Gate", new[] { (F, "x"), (F, "probs"), (I, "experts"), (F, "gates"), (A, "args") }),
+            (IterationSpace.TokenRows, "Gate", new[] { (F, "x"), (F, "probs"), (I, "experts"), (F, "gates"), (F, "lse"), (A, "args") }),
             (IterationSpace.Choices, "Dispatch", new[] { (F, "x"), (I, "experts"), (I, "slots"), (I, "meta"), (F, "rows"), (A, "args") }),
             (IterationSpace.ExpertRows, "Experts", new[] { (F, "rows"), (I, "meta"), (F, "y"), ("int", "rowBound") }),
             (IterationSpace.TokenGather, "Combine", new[] { (F, "y"), (I, "experts"), (F, "gates"), (I, "slots"), (I, "meta"), (F, "output"), (A, "args") }),
@@ -51,7 +51,7 @@ public static partial class LauncherEmitter
             w.Line("}");
             w.Line();
 
-            // Outputs a stage's caller does not ask for (the z-loss's logsumexp) go to scratch.
+            // Outputs a stage's caller does not ask for go to scratch.
             var extras = k.Parameters.Where(p => p.Kind == BindingKind.Buffer && !named.Contains(p.Name)).ToList();
             if (extras.Count > 0)
             {
@@ -71,6 +71,7 @@ public static partial class LauncherEmitter
                 {
                     "x" or "output" => $"{t} * Kernels.D",
                     "probs" => $"{t} * Kernels.E",
+                    "lse" => t,
                     "experts" or "gates" or "slots" => $"{t} * Kernels.K",
                     "meta" => "Kernels.MetaLength",
                     "rows" or "y" when expert => $"{t} * Kernels.D",

@@ -36,6 +36,13 @@ public static class ExpertPartition
             {
                 case IterationSpace.TokenScan:
                     steps.Add(X("all-gather", "token counts and per-choice expert counts [k,E] (ints)"));
+                    var sums = new[] { (Ops.AuxLoss, "per-expert probability sums [E] (aux_loss)"), (Ops.ZLoss, "the sum of squared logsumexps (z_loss)") }
+                        .Where(l => k.Nodes.Any(n => n.Op == l.Item1)).Select(l => l.Item2).ToList();
+                    if (sums.Count > 0)
+                    {
+                        steps.Add(X("all-reduce", string.Join(", ", sums) + ": the losses of the global batch"));
+                    }
+
                     steps.Add(new ParallelStep($"k{k.Index}", k.Name, "global slots: choice, then rank, then token order; capacity from the global batch"));
                     break;
                 case IterationSpace.ExpertRows:

@@ -13,8 +13,8 @@ namespace Wudao.Distributed;
 /// into rows ordered by destination rank and expert (the send buffer); exchange counts, then
 /// rows straight into expert-contiguous receive segments; run the local experts; send the rows
 /// back into the send layout; combine. N ranks give the output, routing, counts and drops one
-/// rank gives on the whole batch, bit for bit; the load-balancing loss agrees to rounding (its
-/// probability sums are added per rank, then across ranks).
+/// rank gives on the whole batch, bit for bit; the load-balancing and z losses agree to rounding
+/// (their sums are added per rank, then across ranks).
 /// </summary>
 /// <remarks>
 /// The exchanges go through host memory: the layer's session must keep its tensors in CPU
@@ -107,7 +107,9 @@ public sealed class ExpertParallelLayer
         var meta = scope.I32(_layer.MetaLength);
         var rows = scope.F32((long)t * k * d);
         var y = scope.F32((long)t * k * d);
-        _layer.Gate(x.View, probs, experts, gates, args);
+        var z = info.ZLossWeight > 0f;
+        var lse = scope.F32(z ? t : 0);
+        _layer.Gate(x.View, probs, experts, gates, lse, args);
         session.Accelerator.Synchronize();
 
         // All-gather each rank's [k][E] choice counts (and, after them, its count of tokens with a
@@ -194,7 +196,8 @@ public sealed class ExpertParallelLayer
         metaHost[_layer.MetaOffsetsAt + e] = sendRows;
 
         // Global statistics: kept and dropped from the global demand; the load-balancing loss
-        // from the global first-choice shares and mean probabilities.
+        // from the global first-choice shares and mean probabilities; the z-loss from the global
+        // sum of squared log-sum-exps (each rank's in token order, as one rank sums them).
         var kept = new int[e];
         var dropped = 0;
         for (var x2 = 0; x2 < e; x2++)
@@ -203,7 +206,7 @@ public sealed class ExpertParallelLayer
             dropped += demand[x2] - kept[x2];
         }
 
-        var probSums = new float[e];
+        var probSums = new float[e + 1];
         var p = Host(probs);
         for (var tt = 0; tt < t; tt++)
         {
@@ -211,6 +214,12 @@ public sealed class ExpertParallelLayer
             {
                 probSums[x2] += p[(tt * e) + x2];
             }
+        }
+
+        var l = Host(lse);
+        for (var tt = 0; tt < l.Length; tt++)
+        {
+            probSums[e] += l[tt] * l[tt];
         }
 
         _comm.AllReduceSum(probSums);
@@ -227,6 +236,11 @@ public sealed class ExpertParallelLayer
         }
 
         aux *= info.AuxLossWeight * e;
+        var losses = new System.Collections.Generic.Dictionary<string, float> { ["load_balance"] = aux };
+        if (z)
+        {
+            losses["router_z"] = globalTokens > 0 ? info.ZLossWeight * (probSums[e] / globalTokens) : 0f;
+        }
 
         // Send rows ordered by destination rank and expert; receive them expert-contiguously.
         _layer.Dispatch(x.View, experts, slots, meta, rows, args);
@@ -298,7 +312,7 @@ public sealed class ExpertParallelLayer
         var output = session.Pool.RentTensor(t, d);
         _layer.Combine(y, experts, gates, slots, meta, output.View, args);
         session.Accelerator.Synchronize();
-        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, aux, nonFinite: nonFinite));
+        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, losses, nonFinite));
     }
 
     /// <summary>A view of CPU memory as a span (the session keeps tensors in host memory).</summary>

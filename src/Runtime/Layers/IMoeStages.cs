@@ -23,8 +23,12 @@ public interface IMoeStages : IMoeLayer
 
     int MetaOffsetsAt { get; }
 
-    /// <summary>Router: probs [T,E], chosen experts and gate weights [T,k] for <c>args.Tokens</c> tokens.</summary>
-    void Gate(ArrayView<float> x, ArrayView<float> probs, ArrayView<int> experts, ArrayView<float> gates, LayerArgs args);
+    /// <summary>
+    /// Router: probs [T,E], chosen experts and gate weights [T,k] for <c>args.Tokens</c> tokens, and
+    /// for a layer with a z-loss (<see cref="MoeLayerInfo.ZLossWeight"/> &gt; 0) each token's
+    /// log-sum-exp of its router logits [T] (others leave <paramref name="lse"/> alone; it may be empty).
+    /// </summary>
+    void Gate(ArrayView<float> x, ArrayView<float> probs, ArrayView<int> experts, ArrayView<float> gates, ArrayView<float> lse, LayerArgs args);
 
     /// <summary>Scatter: choice c of token t with slot s ≥ 0 goes to row offsets[expert] + s.</summary>
     void Dispatch(ArrayView<float> x, ArrayView<int> experts, ArrayView<int> slots, ArrayView<int> meta, ArrayView<float> rows, LayerArgs args);
