@@ -62,21 +62,24 @@ internal static class NormEmitter
             : $"_k{s.Class}Add!(t, v_{n.Operands[0]}, v_{n.Operands[1]}, v_{n.Results[0]}, {gamma}, {beta}, v_{n.Results[1]});");
     }
 
+    /// <summary>The device kernels the plan launches (a shape's embed or add form, or both), so a session compiles only those.</summary>
+    private static IEnumerable<(string Name, string Method, string[] Views)> DeviceKernels(KernelPlan plan) =>
+        plan.Kernels.Where(IsNorm).Select(k => (Of(k, plan).Class, k.Nodes[0].Op == Ops.Embed)).Distinct()
+            .Select(p => p.Item2 ? (p.Class + "Embed", $"{p.Class}.DeviceEmbed", EmbedViews) : (p.Class + "Add", $"{p.Class}.DeviceAdd", AddViews));
+
     public static void DeviceFields(SourceWriter w, KernelPlan plan)
     {
-        foreach (var s in Shapes(plan))
+        foreach (var (name, _, views) in DeviceKernels(plan))
         {
-            w.Line(NestedDeviceKernel.Field(s.Class + "Embed", EmbedViews));
-            w.Line(NestedDeviceKernel.Field(s.Class + "Add", AddViews));
+            w.Line(NestedDeviceKernel.Field(name, views));
         }
     }
 
     public static void DeviceInit(SourceWriter w, KernelPlan plan, string model)
     {
-        foreach (var s in Shapes(plan))
+        foreach (var (name, method, views) in DeviceKernels(plan))
         {
-            w.Line(NestedDeviceKernel.Load(s.Class + "Embed", $"{s.Class}.DeviceEmbed", EmbedViews, model));
-            w.Line(NestedDeviceKernel.Load(s.Class + "Add", $"{s.Class}.DeviceAdd", AddViews, model));
+            w.Line(NestedDeviceKernel.Load(name, method, views, model));
         }
     }
 
