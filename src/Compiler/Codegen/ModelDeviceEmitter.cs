@@ -33,7 +33,7 @@ internal static class ModelDeviceEmitter
     public static void Init(SourceWriter w, KernelPlan plan, string model)
     {
         w.Open("if (session.Workers == null)");
-        w.Line($"_attention = global::Wudao.Attention.IlgpuAttention.Create<{ModelAttentionKernels.Of(plan.Kernels.First(k => k.Space == IterationSpace.Sequences)).Ilgpu}>(session.Accelerator);");
+        w.Line($"_attention = global::Wudao.Attention.IlgpuAttention.Create<{ModelAttentionKernels.Of(ModelAttentionKernels.Kernels(plan).First()).Ilgpu}>(session.Accelerator);");
         NormEmitter.DeviceInit(w, plan, model);
         DeviceLinearEmitter.Init(w, plan, model);
         DenseFfnEmitter.DeviceInit(w, plan, model);
@@ -175,7 +175,6 @@ internal static class ModelDeviceEmitter
         w.Line();
     }
 
-    private static List<Node> Attention(KernelPlan plan) =>
-        plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => ModelAttentionKernels.Nodes(k).Attention).ToList();
+    private static List<Node> Attention(KernelPlan plan) => ModelAttentionKernels.AttentionNodes(plan);
 
 }

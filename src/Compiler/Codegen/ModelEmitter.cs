@@ -83,7 +83,7 @@ public static class ModelEmitter
             w.Line($"private readonly float[] _w_{b.Value};");
         }
 
-        var attention = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(k => ModelAttentionKernels.Nodes(k).Attention).ToList();
+        var attention = ModelAttentionKernels.AttentionNodes(plan);
         foreach (var a in attention)
         {
             w.Line($"private readonly global::Wudao.Attention.KvCache? _cache_{a.Results[0]};");

@@ -23,6 +23,12 @@ internal static class ModelAttentionKernels
     public static (Node Attention, Node? QkNorm) Nodes(PlannedKernel k) =>
         (k.Nodes.Last(n => n.Op == Ops.Attention), k.Nodes.FirstOrDefault(n => n.Op == Ops.QkNorm));
 
+    /// <summary>The plan's attention kernels, in plan order.</summary>
+    public static System.Collections.Generic.IEnumerable<PlannedKernel> Kernels(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.Sequences);
+
+    /// <summary>Every attention node of the plan, one per attention kernel, in plan order.</summary>
+    public static System.Collections.Generic.List<Node> AttentionNodes(KernelPlan plan) => Kernels(plan).Select(k => Nodes(k).Attention).ToList();
+
     public static Signature Of(PlannedKernel k)
     {
         var (attention, qk) = Nodes(k);
@@ -31,7 +37,7 @@ internal static class ModelAttentionKernels
 
     public static void Emit(SourceWriter w, KernelPlan plan)
     {
-        var signatures = plan.Kernels.Where(k => k.Space == IterationSpace.Sequences).Select(Of).Distinct().ToList();
+        var signatures = Kernels(plan).Select(Of).Distinct().ToList();
         var clash = signatures.GroupBy(s => s.Native).FirstOrDefault(g => g.Count() > 1);
         if (clash != null)
         {
