@@ -49,7 +49,9 @@ public static class MoeCompiler
         var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + NativeSchedule.Describe(plan);
         if (spec.Ranks > 0)
         {
-            planText += ExpertPartition.Print(ExpertPartition.Run(plan, spec.Experts, spec.Ranks), spec.Experts, spec.Ranks);
+            // Shared experts are placed on ranks like routed ones.
+            var experts = spec.Experts + spec.SharedExperts;
+            planText += ExpertPartition.Print(ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks);
         }
 
         var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText);

@@ -131,10 +131,23 @@ public class PlanTests
 
         var steps = ExpertPartition.Run(plan, 8, 4);
 
-        Assert.Equal(new[] { "k0", "x0", "x1", "k1", "k2", "x2", "x3", "k3", "x4", "k4" }, steps.Select(s => s.Name));
-        Assert.Equal(new[] { "gate", "all-gather", "all-reduce", "route", "dispatch", "all-to-all", "all-to-all-v", "expert_ffn", "all-to-all-v", "combine" }, steps.Select(s => s.What));
-        Assert.Contains("per-expert probability sums [E] (aux_loss)", steps[2].Detail);
+        // The route runs twice: its partials phase, then, after the all-gather, its slot phase.
+        Assert.Equal(new[] { "x0", "k0", "k1", "x1", "k1", "k2", "x2", "x3", "k3", "x4", "k4" }, steps.Select(s => s.Name));
+        Assert.Equal(new[] { "all-gather", "gate", "route", "all-gather", "route", "dispatch", "all-to-all", "all-to-all-v", "expert_ffn", "all-to-all-v", "combine" }, steps.Select(s => s.What));
+        Assert.StartsWith("partials:", steps[2].Detail);
+        Assert.Contains("probability sums [E]", steps[2].Detail);
+        Assert.StartsWith("slots:", steps[4].Detail);
         Assert.StartsWith("expert parallel over 4 ranks (experts 0-1 on rank 0, 2-3 on rank 1, 4-5 on rank 2, 6-7 on rank 3)\n", ExpertPartition.Print(steps, 8, 4));
+    }
+
+    [Fact]
+    public void Expert_partition_refuses_expert_choice_with_its_reason()
+    {
+        var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make(RouterKind.ExpertChoice, experts: 8, topK: 0, capacityFactor: 2f, auxLossWeight: 0f)));
+
+        var e = Assert.Throws<CompileException>(() => ExpertPartition.Run(plan, 8, 2));
+
+        Assert.Contains("each expert ranks every token of the global batch", e.Message);
     }
 
     [Fact]

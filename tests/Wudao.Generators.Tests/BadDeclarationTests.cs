@@ -34,7 +34,7 @@ public class BadDeclarationTests
         { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128, AuxLossWeight = 0.1f)][Router(RouterKind.NoisyTopK)]", "public partial class L { }" },
         { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, Jitter = 0.1f)]", "public partial class L { }" },
         { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, Hidden = 128)][Router(RouterKind.ExpertChoice, CapacityFactor = 0)]", "public partial class L { }" },
-        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK)][ExpertParallel(Ranks = 2)]", "public partial class L { }" },
+        { "WD0011", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.ExpertChoice)][ExpertParallel(Ranks = 2)]", "public partial class L { }" },
         { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, BiasUpdateRate = -0.001f)]", "public partial class L { }" },
         { "WD0005", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.NoisyTopK, LoadWeight = -1)]", "public partial class L { }" },
         { "WD0002", "[MoeLayer(Dim = 64, Experts = 4, TopK = 2, Hidden = 128)][Router(RouterKind.DeepSeek, SharedExperts = -1)]", "public partial class L { }" },

@@ -59,24 +59,39 @@ public sealed class KernelStageTests
     [MemberData(nameof(Cases))]
     public void Route_kernel_matches_capacity_counts_scan_and_aux_loss(string layer, int tokens)
     {
-        var s = Stage.Make(layer, tokens);
-        using var experts = Upload(s.Routing.Experts);
-        using var probs = Upload(s.Routing.Probs);
-        using var slots = Acc.Allocate1D<int>(tokens * s.Info.TopK);
-        using var meta = Acc.Allocate1D<int>(s.Const("MetaLength"));
-        using var x = Upload(s.X);
-        var kernel = Acc.LoadStreamKernel(s.Kernel<Action<ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, LayerArgs>>("route"));
+        foreach (var split in new[] { false, true })
+        {
+            var s = Stage.Make(layer, tokens);
+            using var experts = Upload(s.Routing.Experts);
+            using var probs = Upload(s.Routing.Probs);
+            using var slots = Acc.Allocate1D<int>(tokens * s.Info.TopK);
+            using var meta = Acc.Allocate1D<int>(s.Const("MetaLength"));
+            using var gathered = Acc.Allocate1D<int>(s.Const("PartialsLength"));
+            using var x = Upload(s.X);
+            var kernel = Acc.LoadStreamKernel(s.Kernel<Action<ArrayView<int>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<int>, LayerArgs>>("route"));
+            var group = new KernelConfig(1, Math.Min(256, Acc.MaxNumThreadsPerGroup));
+            if (split)
+            {
+                // The expert-parallel way on one rank: partials, then slots from a copy of them.
+                kernel(group, experts.View, probs.View, slots.View, meta.View, x.View, gathered.View, s.Args.ForRoute(RoutePhase.Partials, 0, 1));
+                Acc.Synchronize();
+                gathered.View.CopyFromCPU(meta.GetAsArray1D().Skip(s.Const("PartialsAt")).Take(s.Const("PartialsLength")).ToArray());
+                kernel(group, experts.View, probs.View, slots.View, meta.View, x.View, gathered.View, s.Args.ForRoute(RoutePhase.Slots, 0, 1));
+            }
+            else
+            {
+                kernel(group, experts.View, probs.View, slots.View, meta.View, x.View, meta.View.SubView(s.Const("PartialsAt"), s.Const("PartialsLength")), s.Args);
+            }
 
-        kernel(new KernelConfig(1, Math.Min(256, Acc.MaxNumThreadsPerGroup)), experts.View, probs.View, slots.View, meta.View, x.View, s.Args);
-        Acc.Synchronize();
-
-        var m = meta.GetAsArray1D();
-        Numerics.Equal(s.Routing.Slots, slots.GetAsArray1D(), "slots");
-        Numerics.Equal(s.Routing.Kept, m.Skip(s.Const("Meta_kept")).Take(s.Info.Experts).ToArray(), "kept");
-        Numerics.Equal(s.Routing.Offsets, m.Skip(s.Const("Meta_offsets")).Take(s.Info.Experts + 1).ToArray(), "offsets");
-        Assert.Equal(s.Routing.Dropped, m[s.Const("Meta_dropped")]);
-        Assert.Equal(s.Routing.AuxLoss, BitConverter.Int32BitsToSingle(m[s.Const("Meta_aux")]), 1e-5f);
-        Assert.Equal(0, m[s.Const("Meta_nonfinite")]);
+            Acc.Synchronize();
+            var m = meta.GetAsArray1D();
+            Numerics.Equal(s.Routing.Slots, slots.GetAsArray1D(), "slots");
+            Numerics.Equal(s.Routing.Kept, m.Skip(s.Const("Meta_kept")).Take(s.Info.Experts).ToArray(), "kept");
+            Numerics.Equal(s.Routing.Offsets, m.Skip(s.Const("Meta_offsets")).Take(s.Info.Experts + 1).ToArray(), "offsets");
+            Assert.Equal(s.Routing.Dropped, m[s.Const("Meta_dropped")]);
+            Assert.Equal(s.Routing.AuxLoss, BitConverter.Int32BitsToSingle(m[s.Const("Meta_aux")]), 1e-5f);
+            Assert.Equal(0, m[s.Const("Meta_nonfinite")]);
+        }
     }
 
     [Theory]

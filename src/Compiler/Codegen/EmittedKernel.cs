@@ -18,6 +18,12 @@ public enum BindingKind
     /// <summary>The fixed-size statistics block read back once per call.</summary>
     Meta,
 
+    /// <summary>
+    /// Every rank's route partials, [ranks, PartialsLength] ints, which the route's slot phase
+    /// reads; on one rank, the partials the route wrote into the meta block.
+    /// </summary>
+    Partials,
+
     /// <summary>The per-call scalar arguments (token count, capacity, seed, step).</summary>
     Args,
 }

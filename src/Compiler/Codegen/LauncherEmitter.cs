@@ -29,8 +29,8 @@ public static partial class LauncherEmitter
         }
 
         var meta = MetaLayout(plan);
-        // Stages (for the expert-parallel runner) exist for the softmax routers it runs.
-        var stages = plan.Graph.Nodes.Any(n => n.Op == Ops.AuxLoss);
+        // Stages (for the expert-parallel runner) exist for the token-choice routers it runs.
+        var stages = !plan.Graph.Nodes.Any(n => n.Op == Ops.ExpertChoice);
         w.Open($"{spec.Accessibility} partial class {CSharpNames.Identifier(spec.ClassName)} : global::Wudao.IMoeLayer{(stages ? ", global::Wudao.IMoeStages" : "")}");
         EmitInfo(w, spec, plan, graphText, planText);
         EmitKernels(w, plan, kernels, meta);
@@ -105,7 +105,20 @@ public static partial class LauncherEmitter
             w.Line($"public const int {KernelReading.Meta(value.Value)} = {offset};");
         }
 
-        w.Line($"public const int MetaLength = {meta.Sum(m => m.Length)};");
+        // The route's partials (one rank's block of ints) follow the statistics in the meta block.
+        var partials = kernels.Select(k => k.Reading).OfType<RouteKernel>().SelectMany(r => r.Partials).ToList();
+        var at = new List<string>();
+        string Sum() => at.Count == 0 ? "0" : string.Join(" + ", at);
+        foreach (var (name, length) in partials)
+        {
+            w.Line($"public const int {name} = {Sum()};");
+            at.Add(length);
+        }
+
+        var statistics = meta.Sum(m => m.Length);
+        w.Line($"public const int PartialsAt = {statistics};");
+        w.Line($"public const int PartialsLength = {Sum()};");
+        w.Line($"public const int MetaLength = {statistics} + PartialsLength;");
         foreach (var k in kernels)
         {
             w.Line();
@@ -119,6 +132,11 @@ public static partial class LauncherEmitter
             {
                 w.Line();
                 w.Lines(RouterTokenFragments.Method(gate));
+            }
+
+            if (k.Reading is RouteKernel { ExpertChoice: false } route)
+            {
+                w.Lines(IlgpuRouteEmitter.Members(route));
             }
         }
 

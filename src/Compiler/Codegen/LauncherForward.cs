@@ -96,12 +96,23 @@ public static partial class LauncherEmitter
 
         w.Close();
         w.Line("var stats = scope.ReadBack(meta, ran: t > 0);");
+        w.Line($"return new global::Wudao.MoeResult(v_{output}, ReadStats(stats, t, args.Capacity));");
+        w.Close();
+        w.Open("catch");
+        w.Line("// The output never reaches the caller: give its memory back.");
+        w.Line($"v_{output}.Dispose();");
+        w.Line("throw;");
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>The statistics of a call from its meta block: kept rows per routed expert, drops, losses and non-finite tokens.</summary>");
+        w.Open("private static global::Wudao.MoeStats ReadStats(global::System.ReadOnlySpan<int> stats, int tokens, int capacity)");
         // Graph outputs after the layer output are the statistics: kept per expert, dropped, then
         // named losses, and the non-finite token count. Only the routed experts are reported
         // (shared ones see every token).
         var (kept, dropped) = (Meta(plan.Graph.Outputs[1]), Meta(plan.Graph.Outputs[2]));
         w.Line("var kept = new int[Kernels.ER];");
-        w.Line($"global::System.Array.Copy(stats, Kernels.{kept}, kept, 0, Kernels.ER);");
+        w.Line($"stats.Slice(Kernels.{kept}, Kernels.ER).CopyTo(kept);");
         var nonFinite = plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.NonFinite)?.Results[0];
         var losses = plan.Graph.Outputs.Skip(3).Where(o => o != nonFinite).ToList();
         var bad = nonFinite != null ? $", nonFinite: stats[Kernels.{Meta(nonFinite)}]" : "";
@@ -111,21 +122,14 @@ public static partial class LauncherEmitter
             // The softmax routers: the balance loss as a field, a dictionary only for extra losses.
             var extra = losses.Skip(1).Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}").ToList();
             var others = extra.Count == 0 ? "" : $", new global::System.Collections.Generic.Dictionary<string, float> {{ {string.Join(", ", extra)} }}";
-            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], {Loss("aux")}{others}{bad});");
+            w.Line($"return new global::Wudao.MoeStats(tokens, capacity, kept, stats[Kernels.{dropped}], {Loss("aux")}{others}{bad});");
         }
         else
         {
             var all = string.Join(", ", losses.Select(o => $"[\"{LossName(o)}\"] = {Loss(o)}"));
-            w.Line($"var result = new global::Wudao.MoeStats(t, args.Capacity, kept, stats[Kernels.{dropped}], new global::System.Collections.Generic.Dictionary<string, float> {{ {all} }}{bad});");
+            w.Line($"return new global::Wudao.MoeStats(tokens, capacity, kept, stats[Kernels.{dropped}], new global::System.Collections.Generic.Dictionary<string, float> {{ {all} }}{bad});");
         }
 
-        w.Line($"return new global::Wudao.MoeResult(v_{output}, result);");
-        w.Close();
-        w.Open("catch");
-        w.Line("// The output never reaches the caller: give its memory back.");
-        w.Line($"v_{output}.Dispose();");
-        w.Line("throw;");
-        w.Close();
         w.Close();
         w.Line();
         w.Open("public void Dispose()");
@@ -143,6 +147,7 @@ public static partial class LauncherEmitter
         BindingKind.Input => p.Value == "x" ? "x.View" : p.Value,
         BindingKind.Weight => WeightView(p.Value, packed),
         BindingKind.Meta => "meta",
+        BindingKind.Partials => "meta.SubView(Kernels.PartialsAt, Kernels.PartialsLength)",
         BindingKind.Args => "args",
         _ => p.Value == output ? $"v_{p.Value}.View" : $"v_{p.Value}",
     };

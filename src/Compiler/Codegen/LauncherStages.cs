@@ -25,12 +25,19 @@ public static partial class LauncherEmitter
         w.Line("int global::Wudao.IMoeStages.MetaLength => Kernels.MetaLength;");
         w.Line();
         w.Line($"int global::Wudao.IMoeStages.MetaOffsetsAt => Kernels.{((ExpertKernel)ffn.Reading).Offsets};");
+        w.Line();
+        w.Line("int global::Wudao.IMoeStages.PartialsAt => Kernels.PartialsAt;");
+        w.Line();
+        w.Line("int global::Wudao.IMoeStages.PartialsLength => Kernels.PartialsLength;");
+        w.Line();
+        w.Line("global::Wudao.MoeStats global::Wudao.IMoeStages.Statistics(global::System.ReadOnlySpan<int> meta, int tokens, int capacity) => ReadStats(meta, tokens, capacity);");
         const string F = "global::ILGPU.ArrayView<float>";
         const string I = "global::ILGPU.ArrayView<int>";
         const string A = "global::Wudao.LayerArgs";
         var stages = new (IterationSpace Space, string Stage, (string Type, string Name)[] Parameters)[]
         {
-            (IterationSpace.TokenRows, "Gate", new[] { (F, "x"), (F, "probs"), (I, "experts"), (F, "gates"), (F, "lse"), (A, "args") }),
+            (IterationSpace.TokenRows, "Gate", new[] { (F, "x"), (I, "ids"), (F, "probs"), (I, "experts"), (F, "gates"), (F, "lse"), (F, "pload"), (A, "args") }),
+            (IterationSpace.TokenScan, "Route", new[] { (F, "x"), (F, "probs"), (I, "experts"), (F, "gates"), (F, "lse"), (F, "pload"), (I, "slots"), (I, "meta"), (I, "gathered"), (A, "args") }),
             (IterationSpace.Choices, "Dispatch", new[] { (F, "x"), (I, "experts"), (I, "slots"), (I, "meta"), (F, "rows"), (A, "args") }),
             (IterationSpace.ExpertRows, "Experts", new[] { (F, "rows"), (I, "meta"), (F, "y"), ("int", "rowBound") }),
             (IterationSpace.TokenGather, "Combine", new[] { (F, "y"), (I, "experts"), (F, "gates"), (I, "slots"), (I, "meta"), (F, "output"), (A, "args") }),
@@ -45,11 +52,15 @@ public static partial class LauncherEmitter
             w.Line();
             w.Open($"void global::Wudao.IMoeStages.{signature}");
             w.Open("lock (_calls)");
-            w.Line(expert ? "if (rowBound <= 0)" : "if (args.Tokens <= 0)");
-            w.Line("{");
-            w.Line("    return;");
-            w.Line("}");
-            w.Line();
+            // The route runs at 0 tokens too: a rank without tokens still has partials and a send layout.
+            if (space != IterationSpace.TokenScan)
+            {
+                w.Line(expert ? "if (rowBound <= 0)" : "if (args.Tokens <= 0)");
+                w.Line("{");
+                w.Line("    return;");
+                w.Line("}");
+                w.Line();
+            }
 
             // Outputs a stage's caller does not ask for go to scratch.
             var extras = k.Parameters.Where(p => p.Kind == BindingKind.Buffer && !named.Contains(p.Name)).ToList();
@@ -71,7 +82,9 @@ public static partial class LauncherEmitter
                 {
                     "x" or "output" => $"{t} * Kernels.D",
                     "probs" => $"{t} * Kernels.E",
-                    "lse" => t,
+                    "lse" or "ids" => t,
+                    "pload" => $"{t} * Kernels.E",
+                    "gathered" => "(long)args.Ranks * Kernels.PartialsLength",
                     "experts" or "gates" or "slots" => $"{t} * Kernels.K",
                     "meta" => "Kernels.MetaLength",
                     "rows" or "y" when expert => $"{t} * Kernels.D",
@@ -97,11 +110,21 @@ public static partial class LauncherEmitter
             }
 
             w.Line("_cpu.rowsScaled = false;");
-            if (expert)
+            if (expert || space == IterationSpace.TokenRows)
             {
+                // Expert tiles and per-token router bodies work in the workers' scratch rows.
                 w.Line("using var scope = _session.Pool.BeginScope();");
                 w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.ScratchFloats);");
-                w.Line($"_session.Workers.For(_cpu, {k.Index}, CpuKernels.CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{OffsetsOf(k)}));");
+            }
+
+            if (expert)
+            {
+                w.Line($"_session.Workers!.For(_cpu, {k.Index}, CpuKernels.CountTiles(ref global::Wudao.CpuMemory.Ref(meta), Kernels.{OffsetsOf(k)}));");
+            }
+            else if (space == IterationSpace.TokenScan)
+            {
+                w.Line("_cpu.args = args;");
+                w.Line($"_cpu.{k.Method}(0, 0);");
             }
             else
             {
@@ -114,6 +137,7 @@ public static partial class LauncherEmitter
             var launch = space switch
             {
                 IterationSpace.TokenRows => "args.Tokens",
+                IterationSpace.TokenScan => "new global::ILGPU.KernelConfig(1, _group)",
                 IterationSpace.Choices => "args.Tokens * Kernels.K * Kernels.D",
                 IterationSpace.ExpertRows => "new global::ILGPU.KernelConfig(((rowBound + Kernels.TM - 1) / Kernels.TM) + Kernels.E, _group)",
                 _ => "args.Tokens * Kernels.D",

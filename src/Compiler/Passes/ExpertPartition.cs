@@ -12,9 +12,11 @@ namespace Wudao.Compiler.Passes;
 public sealed record ParallelStep(string Name, string What, string Detail);
 
 /// <summary>
-/// Assigns experts to ranks (rank p owns experts p·E/N … (p+1)·E/N − 1) and inserts the
-/// exchanges into the kernel plan: the route kernel's token-order pass becomes a global one fed
-/// by all-gathered counts, so capacity drops exactly what one rank would; dispatch's
+/// Assigns experts to ranks (rank p owns experts p·E/N … (p+1)·E/N − 1; shared experts are placed
+/// like routed ones, on the last ranks) and inserts the exchanges into the kernel plan: the route
+/// kernel runs in its two phases around an all-gather of every rank's partials, so its slot phase
+/// places every choice at its global position and capacity drops exactly what one rank would,
+/// with the same counts and losses; dispatch's
 /// expert-contiguous output is already ordered by destination rank; rows travel to and from
 /// expert-contiguous receive segments, so no kernel permutes them.
 /// </summary>
@@ -27,23 +29,28 @@ public static class ExpertPartition
             throw new CompileException($"{experts} experts cannot be split evenly over {ranks} ranks");
         }
 
+        if (plan.Kernels.SelectMany(k => k.Nodes).Any(n => n.Op == Ops.ExpertChoice))
+        {
+            throw new CompileException("expert choice does not run expert-parallel: each expert ranks every token of the global batch by score, which needs every rank's router probabilities, not a count per rank");
+        }
+
         var steps = new List<ParallelStep>();
         var exchange = 0;
         ParallelStep X(string what, string detail) => new($"x{exchange++}", what, detail);
+        steps.Add(X("all-gather", "token counts: the global batch's capacity and each rank's first token"));
         foreach (var k in plan.Kernels)
         {
             switch (k.Space)
             {
                 case IterationSpace.TokenScan:
-                    steps.Add(X("all-gather", "token counts and per-choice expert counts [k,E] (ints)"));
-                    var sums = new[] { (Ops.AuxLoss, "per-expert probability sums [E] (aux_loss)"), (Ops.ZLoss, "the sum of squared logsumexps (z_loss)") }
-                        .Where(l => k.Nodes.Any(n => n.Op == l.Item1)).Select(l => l.Item2).ToList();
-                    if (sums.Count > 0)
+                    var sums = new[]
                     {
-                        steps.Add(X("all-reduce", string.Join(", ", sums) + ": the losses of the global batch"));
-                    }
-
-                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "global slots: choice, then rank, then token order; capacity from the global batch"));
+                        (Ops.NonFinite, "non-finite tokens"), (Ops.AuxLoss, "probability sums [E]"), (Ops.ZLoss, "the sum of squared logsumexps"),
+                        (Ops.NoisyLoss, "importance and load sums [E]"),
+                    }.Where(l => k.Nodes.Any(n => n.Op == l.Item1)).Select(l => ", " + l.Item2);
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, $"partials: tokens, choices per column and expert [k,E]{string.Concat(sums)}"));
+                    steps.Add(X("all-gather", "every rank's route partials (ints; float sums as bits, added in rank order)"));
+                    steps.Add(new ParallelStep($"k{k.Index}", k.Name, "slots: choice, then rank, then token order; capacity, counts and losses of the global batch"));
                     break;
                 case IterationSpace.ExpertRows:
                     steps.Add(X("all-to-all", $"rows per local expert ({experts / ranks} ints per peer)"));

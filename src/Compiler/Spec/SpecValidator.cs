@@ -87,9 +87,10 @@ public static class SpecValidator
         {
             errors.Add(new SpecError(SpecErrorKind.NonPositiveSize, "Ranks", $"Ranks = {s.Ranks} must be positive"));
         }
-        else if (s.Ranks > 0 && s.Experts > 0 && s.Experts % s.Ranks != 0)
+        else if (s.Ranks > 0 && s.Experts > 0 && (s.Experts + System.Math.Max(0, s.SharedExperts)) % s.Ranks != 0)
         {
-            errors.Add(new SpecError(SpecErrorKind.UnevenPartition, "Ranks", $"Experts = {s.Experts} cannot be split evenly over Ranks = {s.Ranks}; use a rank count that divides the expert count"));
+            var count = s.SharedExperts > 0 ? $"Experts + SharedExperts = {s.Experts + s.SharedExperts}" : $"Experts = {s.Experts}";
+            errors.Add(new SpecError(SpecErrorKind.UnevenPartition, "Ranks", $"{count} cannot be split evenly over Ranks = {s.Ranks}; use a rank count that divides the expert count"));
         }
 
         if (!(s.Jitter >= 0f && s.Jitter < 1f))
@@ -144,9 +145,9 @@ public static class SpecValidator
             }
         }
 
-        if (s.Ranks > 0 && !MoeLayerSpec.HasAuxLoss(s.Router))
+        if (s.Ranks > 0 && s.Router == RouterKind.ExpertChoice)
         {
-            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Ranks", $"expert parallelism runs the TopK, Switch and GShard routers; the {s.Router} router runs on one rank"));
+            errors.Add(new SpecError(SpecErrorKind.InvalidRouterCombination, "Ranks", "expert parallelism runs the token-choice routers: under expert choice each expert ranks every token of the global batch by score, which needs every rank's router probabilities, not a count per rank; run it on one rank"));
         }
 
         if (s.Router == RouterKind.Hash && s.Vocab <= 0)

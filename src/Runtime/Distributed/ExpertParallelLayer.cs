@@ -7,14 +7,16 @@ namespace Wudao.Distributed;
 
 /// <summary>
 /// Runs a generated MoE layer with its experts spread over the ranks of a communicator (rank p
-/// owns experts p·E/N … (p+1)·E/N − 1), each rank holding its own slice of the global batch.
-/// Per call: gate locally; all-gather the per-choice, per-expert counts; slot every choice at
-/// its global position, so capacity drops exactly the choices one rank would drop; dispatch
-/// into rows ordered by destination rank and expert (the send buffer); exchange counts, then
-/// rows straight into expert-contiguous receive segments; run the local experts; send the rows
-/// back into the send layout; combine. N ranks give the output, routing, counts and drops one
-/// rank gives on the whole batch, bit for bit; the load-balancing and z losses agree to rounding
-/// (their sums are added per rank, then across ranks).
+/// owns experts p·E/N … (p+1)·E/N − 1, shared experts placed like routed ones), each rank holding
+/// its own slice of the global batch. Per call it runs the steps the plan's expert partition
+/// prints: all-gather the token counts; gate locally; the route kernel's partials phase; all-gather
+/// every rank's partials; the route's slot phase, which places every choice at its global
+/// position (so capacity drops exactly the choices one rank would drop) and writes the global
+/// statistics; dispatch into the send layout (rows ordered by destination rank and expert);
+/// exchange counts, then rows straight into expert-contiguous receive segments; the local
+/// experts; rows back; combine. N ranks give the output, routing, counts and drops one rank
+/// gives on the whole batch, bit for bit; the losses agree to rounding (float sums per rank,
+/// added in rank order). All token-choice routers run; expert choice does not (see the constructor).
 /// </summary>
 /// <remarks>
 /// The exchanges go through host memory: the layer's session must keep its tensors in CPU
@@ -30,13 +32,18 @@ public sealed class ExpertParallelLayer
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(comm);
-        _layer = layer as IMoeStages ?? throw new ArgumentException($"{layer.GetType().Name} does not expose its stages (IMoeStages): expert parallelism runs the TopK, Switch and GShard routers", nameof(layer));
+        _layer = layer as IMoeStages ?? throw new ArgumentException(
+            $"{layer.GetType().Name} does not expose its stages (IMoeStages): expert parallelism runs the token-choice routers; under expert choice every expert ranks the whole global batch, which this runner does not exchange", nameof(layer));
         _comm = comm;
-        var e = layer.Info.Experts;
+
+        // Shared experts (DeepSeek) are placed like routed ones: the last ranks own them.
+        var e = layer.Info.FfnExperts;
         if (e % comm.Size != 0)
         {
             throw new ArgumentException($"{layer.Info.Name}: {e} experts cannot be split evenly over {comm.Size} ranks; use a rank count that divides {e}", nameof(comm));
         }
+
+        Experts = e;
 
         if (_layer.Session.Accelerator.AcceleratorType != ILGPU.Runtime.AcceleratorType.CPU)
         {
@@ -51,6 +58,9 @@ public sealed class ExpertParallelLayer
         ExpertsPerRank = e / comm.Size;
         FirstExpert = comm.Rank * ExpertsPerRank;
     }
+
+    /// <summary>Experts the layer's feed-forward kernels run (routed, then shared), over all ranks.</summary>
+    public int Experts { get; }
 
     public int ExpertsPerRank { get; }
 
@@ -77,12 +87,25 @@ public sealed class ExpertParallelLayer
     /// <summary>Runs this rank's tokens [t, Dim]; every rank must call it, in the same order. Statistics are global.</summary>
     public MoeResult Forward(DeviceTensor x)
     {
+        if (_layer.Info.Router == RouterKind.Hash)
+        {
+            throw new InvalidOperationException($"{_layer.Info.Name} routes by token id (hash routing): call Forward(x, tokenIds)");
+        }
+
+        return Run(x, default);
+    }
+
+    /// <summary>Runs this rank's tokens [t, Dim] of a hash-routed layer, token t going to the expert its id <paramref name="tokenIds"/>[t] hashes to.</summary>
+    public MoeResult Forward(DeviceTensor x, ReadOnlySpan<int> tokenIds) => Run(x, tokenIds);
+
+    private MoeResult Run(DeviceTensor x, ReadOnlySpan<int> tokenIds)
+    {
         var info = _layer.Info;
-        int e = info.Experts, k = info.TopK, d = info.Dim, n = _comm.Size, rank = _comm.Rank, local = ExpertsPerRank;
+        int e = Experts, k = info.Choices, d = info.Dim, n = _comm.Size, rank = _comm.Rank, local = ExpertsPerRank;
         var t = MoeLayerRuntime.Tokens(x, info);
 
-        // Token counts of all ranks: the global batch size sets the capacity; this rank's first
-        // token's global index keeps the routing RNG draws those of one rank.
+        // x0: token counts of all ranks. The global batch size sets the capacity; this rank's
+        // first token's global index keeps the routing RNG draws those of one rank.
         var tokens = new int[n];
         var sendTokens = new int[n];
         Array.Fill(sendTokens, t);
@@ -97,9 +120,10 @@ public sealed class ExpertParallelLayer
 
         var globalTokens = checked((int)total);
         var capacity = info.Capacity(globalTokens);
-        var args = new LayerArgs(t, capacity, _layer.RoutingSeed, _layer.Step++, info.AuxLossWeight, tokenBase);
+        var args = new LayerArgs(t, capacity, _layer.RoutingSeed, _layer.Step++, info.AuxLossWeight, tokenBase, _layer.Training);
         var session = _layer.Session;
         using var scope = session.Pool.BeginScope();
+        var ids = info.Router == RouterKind.Hash ? MoeLayerRuntime.UploadTokenIds(session, scope, tokenIds, t, info.Options.Vocab) : default;
         var probs = scope.F32((long)t * e);
         var experts = scope.I32((long)t * k);
         var gates = scope.F32((long)t * k);
@@ -107,139 +131,35 @@ public sealed class ExpertParallelLayer
         var meta = scope.I32(_layer.MetaLength);
         var rows = scope.F32((long)t * k * d);
         var y = scope.F32((long)t * k * d);
-        var z = info.ZLossWeight > 0f;
-        var lse = scope.F32(z ? t : 0);
-        _layer.Gate(x.View, probs, experts, gates, lse, args);
+        var lse = scope.F32(t);
+        var pload = scope.F32(info.Router == RouterKind.NoisyTopK ? (long)t * e : 0);
+        var gathered = scope.I32((long)n * _layer.PartialsLength);
+        _layer.Gate(x.View, ids, probs, experts, gates, lse, pload, args);
+
+        // The route kernel in two phases around x1, the all-gather of every rank's partials (its
+        // choice counts per column and expert, non-finite tokens, loss sums): the slot phase then
+        // places every choice at its global position, as one rank would, and every rank derives
+        // the same global statistics.
+        _layer.Route(x.View, probs, experts, gates, lse, pload, slots, meta, gathered, args.ForRoute(RoutePhase.Partials, rank, n));
         session.Accelerator.Synchronize();
-
-        // All-gather each rank's [k][E] choice counts (and, after them, its count of tokens with a
-        // NaN or an infinity), then slot every choice at its global position: choice-major, then
-        // rank order, then token order, as one rank would.
-        var chosen = Host(experts);
-        var block = (k * e) + 1;
-        var counts = new int[block];
-        for (var c = 0; c < chosen.Length; c++)
-        {
-            if (chosen[c] >= 0)
-            {
-                counts[((c % k) * e) + chosen[c]]++;
-            }
-        }
-
-        var rowsHost = Host(x.View.BaseView);
-        for (var tt = 0; tt < t; tt++)
-        {
-            counts[k * e] += MoeLayerRuntime.FirstNonFinite(rowsHost.Slice(tt * d, d)) >= 0 ? 1 : 0;
-        }
-
-        var sendCounts = new int[n * block];
-        var all = new int[n * block];
+        var partials = Host(meta).Slice(_layer.PartialsAt, _layer.PartialsLength);
+        var sendPartials = new int[n * partials.Length];
         for (var r = 0; r < n; r++)
         {
-            counts.CopyTo(sendCounts, r * block);
+            partials.CopyTo(sendPartials.AsSpan(r * partials.Length));
         }
 
-        _comm.AllToAll(sendCounts, all);
-        var nonFinite = 0;
-        for (var r = 0; r < n; r++)
-        {
-            nonFinite += all[(r * block) + (k * e)];
-        }
-
-        // A choice's global position: every rank's earlier choice columns (the demand counted so
-        // far), then earlier ranks' same column, then this rank's earlier tokens.
-        var next = new int[k * e];
-        var demand = new int[e];
-        for (var j = 0; j < k; j++)
-        {
-            for (var x2 = 0; x2 < e; x2++)
-            {
-                next[(j * e) + x2] = demand[x2];
-                for (var r = 0; r < n; r++)
-                {
-                    var c = all[(r * block) + (j * e) + x2];
-                    next[(j * e) + x2] += r < rank ? c : 0;
-                    demand[x2] += c;
-                }
-            }
-        }
-
-        var sent = new int[e];
-        var slotHost = Host(slots);
-        for (var j = 0; j < k; j++)
-        {
-            for (var tt = 0; tt < t; tt++)
-            {
-                var c = (tt * k) + j;
-                var ex = chosen[c];
-                slotHost[c] = -1;
-                if (ex >= 0)
-                {
-                    var pos = next[(j * e) + ex]++;
-                    if (capacity == 0 || pos < capacity)
-                    {
-                        slotHost[c] = sent[ex]++;
-                    }
-                }
-            }
-        }
-
-        var sendOffsets = new int[e];
-        var sendRows = ExchangeLayout.Packed(sent, sendOffsets);
+        _comm.AllToAll(sendPartials, Host(gathered));
+        _layer.Route(x.View, probs, experts, gates, lse, pload, slots, meta, gathered, args.ForRoute(RoutePhase.Slots, rank, n));
+        session.Accelerator.Synchronize();
         var metaHost = Host(meta);
-        metaHost.Clear();
+        var stats = _layer.Statistics(metaHost, globalTokens, capacity);
+        var sent = new int[e];
+        var sendOffsets = new int[e];
         for (var x2 = 0; x2 < e; x2++)
         {
-            metaHost[_layer.MetaOffsetsAt + x2] = sendOffsets[x2];
-        }
-
-        metaHost[_layer.MetaOffsetsAt + e] = sendRows;
-
-        // Global statistics: kept and dropped from the global demand; the load-balancing loss
-        // from the global first-choice shares and mean probabilities; the z-loss from the global
-        // sum of squared log-sum-exps (each rank's in token order, as one rank sums them).
-        var kept = new int[e];
-        var dropped = 0;
-        for (var x2 = 0; x2 < e; x2++)
-        {
-            kept[x2] = capacity > 0 && demand[x2] > capacity ? capacity : demand[x2];
-            dropped += demand[x2] - kept[x2];
-        }
-
-        var probSums = new float[e + 1];
-        var p = Host(probs);
-        for (var tt = 0; tt < t; tt++)
-        {
-            for (var x2 = 0; x2 < e; x2++)
-            {
-                probSums[x2] += p[(tt * e) + x2];
-            }
-        }
-
-        var l = Host(lse);
-        for (var tt = 0; tt < l.Length; tt++)
-        {
-            probSums[e] += l[tt] * l[tt];
-        }
-
-        _comm.AllReduceSum(probSums);
-        var aux = 0f;
-        for (var x2 = 0; x2 < e && globalTokens > 0; x2++)
-        {
-            var first = 0;
-            for (var r = 0; r < n; r++)
-            {
-                first += all[(r * block) + x2];
-            }
-
-            aux += first / (float)globalTokens * (probSums[x2] / globalTokens);
-        }
-
-        aux *= info.AuxLossWeight * e;
-        var losses = new System.Collections.Generic.Dictionary<string, float> { ["load_balance"] = aux };
-        if (z)
-        {
-            losses["router_z"] = globalTokens > 0 ? info.ZLossWeight * (probSums[e] / globalTokens) : 0f;
+            sendOffsets[x2] = metaHost[_layer.MetaOffsetsAt + x2];
+            sent[x2] = metaHost[_layer.MetaOffsetsAt + x2 + 1] - sendOffsets[x2];
         }
 
         // Send rows ordered by destination rank and expert; receive them expert-contiguously.
@@ -312,7 +232,7 @@ public sealed class ExpertParallelLayer
         var output = session.Pool.RentTensor(t, d);
         _layer.Combine(y, experts, gates, slots, meta, output.View, args);
         session.Accelerator.Synchronize();
-        return new MoeResult(output, new MoeStats(globalTokens, capacity, kept, dropped, losses, nonFinite));
+        return new MoeResult(output, stats);
     }
 
     /// <summary>A view of CPU memory as a span (the session keeps tensors in host memory).</summary>

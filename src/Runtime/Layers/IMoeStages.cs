@@ -23,12 +23,31 @@ public interface IMoeStages : IMoeLayer
 
     int MetaOffsetsAt { get; }
 
+    /// <summary>Where the route writes this rank's partials in the meta block, and their length in ints.</summary>
+    int PartialsAt { get; }
+
+    int PartialsLength { get; }
+
     /// <summary>
-    /// Router: probs [T,E], chosen experts and gate weights [T,k] for <c>args.Tokens</c> tokens, and
-    /// for a layer with a z-loss (<see cref="MoeLayerInfo.ZLossWeight"/> &gt; 0) each token's
-    /// log-sum-exp of its router logits [T] (others leave <paramref name="lse"/> alone; it may be empty).
+    /// Router: chosen experts and gate weights [T,k] for <c>args.Tokens</c> tokens; what the route
+    /// reads besides: the softmax routers' probs [T,E], for a layer with a z-loss
+    /// (<see cref="MoeLayerInfo.ZLossWeight"/> &gt; 0) each token's log-sum-exp of its router
+    /// logits [T], noisy top-k's load probabilities <paramref name="pload"/> [T,E]. Hash routing
+    /// reads the token ids <paramref name="ids"/> [T]. A buffer the router does not use may be empty.
     /// </summary>
-    void Gate(ArrayView<float> x, ArrayView<float> probs, ArrayView<int> experts, ArrayView<float> gates, ArrayView<float> lse, LayerArgs args);
+    void Gate(ArrayView<float> x, ArrayView<int> ids, ArrayView<float> probs, ArrayView<int> experts, ArrayView<float> gates, ArrayView<float> lse, ArrayView<float> pload, LayerArgs args);
+
+    /// <summary>
+    /// The route kernel, one <see cref="RoutePhase"/> (<c>args.Phase</c>) at a time. Partials: writes
+    /// this rank's partials into <paramref name="meta"/> at <see cref="PartialsAt"/>. Slots: from
+    /// <paramref name="gathered"/> [args.Ranks, PartialsLength] (every rank's partials, rank-major),
+    /// writes each choice's slot in this rank's send layout, the send layout's offsets, and the
+    /// global batch's kept rows, drops and losses into <paramref name="meta"/>.
+    /// </summary>
+    void Route(ArrayView<float> x, ArrayView<float> probs, ArrayView<int> experts, ArrayView<float> gates, ArrayView<float> lse, ArrayView<float> pload, ArrayView<int> slots, ArrayView<int> meta, ArrayView<int> gathered, LayerArgs args);
+
+    /// <summary>The statistics a meta block holds after the route's slot phase, for <paramref name="tokens"/> tokens (the global batch).</summary>
+    MoeStats Statistics(System.ReadOnlySpan<int> meta, int tokens, int capacity);
 
     /// <summary>Scatter: choice c of token t with slot s ≥ 0 goes to row offsets[expert] + s.</summary>
     void Dispatch(ArrayView<float> x, ArrayView<int> experts, ArrayView<int> slots, ArrayView<int> meta, ArrayView<float> rows, LayerArgs args);

@@ -16,6 +16,15 @@ public readonly struct LayerArgs
         SeedHi = seed.Hi;
         Step = step;
         AuxWeight = auxWeight;
+        Ranks = 1;
+    }
+
+    private LayerArgs(LayerArgs a, RoutePhase phase, int rank, int ranks)
+    {
+        this = a;
+        Phase = (int)phase;
+        Rank = rank;
+        Ranks = ranks;
     }
 
     /// <summary>Tokens in this call.</summary>
@@ -39,4 +48,28 @@ public readonly struct LayerArgs
 
     /// <summary>Index of this call's first token in the global batch (non-zero on expert-parallel ranks after the first).</summary>
     public readonly int TokenBase;
+
+    /// <summary>Which part of the route kernel runs (<see cref="RoutePhase"/>); the other kernels ignore it.</summary>
+    public readonly int Phase;
+
+    /// <summary>This rank, and the ranks whose route partials the route's slot phase reads (1 on one rank).</summary>
+    public readonly int Rank;
+
+    public readonly int Ranks;
+
+    /// <summary>These arguments for one phase of the route kernel, as rank <paramref name="rank"/> of <paramref name="ranks"/>.</summary>
+    public LayerArgs ForRoute(RoutePhase phase, int rank, int ranks) => new(this, phase, rank, ranks);
+}
+
+/// <summary>
+/// The route kernel's two phases. Partials: this rank's per-choice expert counts, non-finite
+/// tokens and loss sums. Slots: from every rank's partials, each choice's global position, the
+/// capacity decision, the rank's send layout and the global batch's statistics. One rank runs
+/// both in one launch; expert-parallel ranks all-gather the partials between them.
+/// </summary>
+public enum RoutePhase
+{
+    Both = 0,
+    Partials = 1,
+    Slots = 2,
 }

@@ -44,6 +44,48 @@ public sealed class RouteKernel : KernelReading
     /// <summary>Noisy top-k's importance and load losses: meta offsets and weight literals; null without them.</summary>
     public (string Importance, string Load, string ImportanceWeight, string LoadWeight)? NoisyLoss { get; private set; }
 
+    /// <summary>
+    /// One rank's route partials (token choice): the fields of its block of ints, in order, with
+    /// their lengths in terms of the <c>Kernels</c> constants. Counts are per (choice column,
+    /// expert); loss sums are float bits, added over ranks in rank order.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Length)> Partials
+    {
+        get
+        {
+            if (ExpertChoice)
+            {
+                return System.Array.Empty<(string, string)>();
+            }
+
+            var fields = new List<(string, string)> { (PartialTokens, "1"), (PartialNonFinite, "1"), (PartialCounts, "K * E") };
+            fields.AddRange(Aux != null ? new[] { (PartialProbs, "E") } : System.Array.Empty<(string, string)>());
+            fields.AddRange(ZLoss != null ? new[] { (PartialLse, "1") } : System.Array.Empty<(string, string)>());
+            fields.AddRange(NoisyLoss != null ? new[] { (PartialImportance, "E"), (PartialLoad, "E") } : System.Array.Empty<(string, string)>());
+            return fields;
+        }
+    }
+
+    public const string PartialTokens = "Partial_tokens";
+    public const string PartialNonFinite = "Partial_nonfinite";
+    public const string PartialCounts = "Partial_counts";
+    public const string PartialProbs = "Partial_probs";
+    public const string PartialLse = "Partial_lse2";
+    public const string PartialImportance = "Partial_importance";
+    public const string PartialLoad = "Partial_load";
+
+    /// <summary>The token-choice route's body: its partials phase, then its slot phase, each run unless <c>args.Phase</c> names the other.</summary>
+    internal static string Phased(string partials, string slots) => $@"if (args.Phase != (int)global::Wudao.RoutePhase.Slots)
+{{
+{Indent(partials)}}}
+
+if (args.Phase != (int)global::Wudao.RoutePhase.Partials)
+{{
+{Indent(slots)}}}
+";
+
+    private static string Indent(string body) => string.Concat(body.TrimEnd('\n').Split('\n').Select(l => l.Length == 0 ? "\n" : "    " + l + "\n"));
+
     public static RouteKernel From(PlannedKernel k, KernelPlan plan)
     {
         Node? Find(string op) => k.Nodes.FirstOrDefault(n => n.Op == op);
@@ -113,6 +155,7 @@ public sealed class RouteKernel : KernelReading
             ps.Add(new(InputOrBuffer(plan, bad.Operands[0]), bad.Operands[0], F, "x"));
         }
 
+        ps.Add(new(BindingKind.Partials, "", I, "gathered"));
         ps.Add(new(BindingKind.Args, "", Args, "args"));
         return new RouteKernel(k, ps, Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
         {

@@ -21,6 +21,7 @@ public static class CpuKernelEmitter
         BindingKind.Weight => "w_" + p.Value,
         BindingKind.Buffer => "v_" + p.Value,
         BindingKind.Meta => "meta",
+        BindingKind.Partials => "gathered",
         _ => "args",
     };
 
@@ -89,7 +90,7 @@ public static class CpuKernelEmitter
         }
 
         w.Line();
-        w.Lines(CpuMoeFragments.Helpers + "\n" + GemmFragments.Members);
+        w.Lines(CpuMoeFragments.Helpers + "\n" + GemmFragments.Members + CpuRouteEmitter.Members(kernels.OfType<RouteKernel>().First()));
         if (mlp.Activation != null)
         {
             w.Lines(ActivationRowEmitter.Emit(mlp.Activation, "ActivateRow", "Kernels.H", "Wide"));

@@ -1,8 +1,9 @@
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// The native route, on one thread (it is an ordered pass): capacity, count, scan and the
-/// losses, or expert choice. Each produces exactly what the ILGPU route produces.
+/// The native route, on one thread (it is an ordered pass): token choice's partials and slot
+/// phases (capacity, count, scan and the losses, from every rank's partials), or expert choice.
+/// Each produces exactly what the ILGPU route produces.
 /// </summary>
 internal static class CpuRouteEmitter
 {
@@ -10,103 +11,265 @@ internal static class CpuRouteEmitter
     {
         if (k.ExpertChoice)
         {
-            return ExpertChoice(k) + NonFinite(k);
+            return ExpertChoice(k) + NonFinite(k, "Kernels." + k.NonFinite);
         }
 
-        var (kept, offsets, dropped) = ("Kernels." + k.Kept, "Kernels." + k.Offsets, "Kernels." + k.Dropped);
-        var routed = k.Routed;
-        var (exempt, limited) = routed == "E" ? ("", "") : ($" || mine >= {routed}", $" && e < {routed}");
-        var body = $@"int tokens = args.Tokens;
+        return $@"int tokens = args.Tokens;
 int cap = args.Capacity;
-global::System.Span<int> filled = stackalloc int[Kernels.E];
-filled.Clear();
+ref int part = ref {At("meta", "Kernels.PartialsAt")};
+{RouteKernel.Phased(Partials(k), Slots(k))}";
+    }
 
-// capacity: choice-major, token order; past the capacity a choice is dropped (slot -1).
-for (int j = 0; j < Kernels.K; j++)
+    /// <summary>One rank's partials: its tokens, its choices per (column, expert), non-finite tokens and the loss sums, in token order.</summary>
+    private static string Partials(RouteKernel k)
+    {
+        var body = $@"// route partials: this rank's share of what capacity and the losses need.
+for (int i = 0; i < Kernels.PartialsLength; i++)
 {{
-    for (int t = 0; t < tokens; t++)
-    {{
-        int c = (t * Kernels.K) + j;
-        int mine = global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, c);
-        int slot = -1;
-        if (mine >= 0)
-        {{
-            int pos = filled[mine]++;
-            if (cap <= 0 || pos < cap{exempt})
-            {{
-                slot = pos;
-            }}
-        }}
+    {At("part", "i")} = 0;
+}}
 
-        global::System.Runtime.CompilerServices.Unsafe.Add(ref slots, c) = slot;
+{At("part", "Kernels." + RouteKernel.PartialTokens)} = tokens;
+for (int c = 0; c < tokens * Kernels.K; c++)
+{{
+    int mine = {At("experts", "c")};
+    if (mine >= 0)
+    {{
+        {At("part", $"Kernels.{RouteKernel.PartialCounts} + ((c % Kernels.K) * Kernels.E) + mine")}++;
     }}
 }}
-
-// count + scan
-int off = 0;
-int lost = 0;
-for (int e = 0; e < Kernels.E; e++)
-{{
-    int f = filled[e];
-    int keep = cap > 0 && f > cap{limited} ? cap : f;
-    lost += f - keep;
-    global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {kept} + e) = keep;
-    global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + e) = off;
-    off += keep;
-}}
-
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {offsets} + Kernels.E) = off;
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {dropped}) = lost;
 ";
-        if (k.NoisyLoss is { } noisy)
-        {
-            body += NoisyLoss(noisy);
-        }
-
-        body += NonFinite(k);
-        if (k.ZLoss is { } z)
+        body += NonFinite(k, "Kernels.PartialsAt + Kernels." + RouteKernel.PartialNonFinite);
+        if (k.Aux != null)
         {
             body += $@"
-// z_loss: weight · mean over tokens of logsumexp², summed in token order.
-float zs = 0f;
-for (int t = 0; t < tokens; t++)
-{{
-    float l = global::System.Runtime.CompilerServices.Unsafe.Add(ref lse, t);
-    zs += l * l;
-}}
-
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{z.Meta}) = global::System.BitConverter.SingleToInt32Bits(tokens > 0 ? {z.Weight} * (zs / tokens) : 0f);
-";
-        }
-
-        if (k.Aux is { } meta)
-        {
-            var aux = "Kernels." + meta;
-            body += $@"
-// aux_loss: per expert, token-order sums, as the GPU kernel does.
-float s = 0f;
+// aux_loss's probability sums, per expert in token order.
 for (int e = 0; e < Kernels.E; e++)
 {{
     float p = 0f;
-    int f = 0;
     for (int t = 0; t < tokens; t++)
     {{
-        p += global::System.Runtime.CompilerServices.Unsafe.Add(ref probs, (t * Kernels.E) + e);
-        if (global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, t * Kernels.K) == e)
-        {{
-            f++;
-        }}
+        p += {At("probs", "(t * Kernels.E) + e")};
     }}
 
-    s += tokens > 0 ? (f / (float)tokens) * (p / tokens) : 0f;
+    {At("part", $"Kernels.{RouteKernel.PartialProbs} + e")} = global::System.BitConverter.SingleToInt32Bits(p);
+}}
+";
+        }
+
+        if (k.ZLoss != null)
+        {
+            body += $@"
+// z_loss's sum of squared logsumexps, in token order.
+float zs = 0f;
+for (int t = 0; t < tokens; t++)
+{{
+    float l = {At("lse", "t")};
+    zs += l * l;
 }}
 
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {aux}) = global::System.BitConverter.SingleToInt32Bits(args.AuxWeight * Kernels.E * s);
+{At("part", "Kernels." + RouteKernel.PartialLse)} = global::System.BitConverter.SingleToInt32Bits(zs);
+";
+        }
+
+        if (k.NoisyLoss != null)
+        {
+            body += $@"
+// noisy_loss: importance = Σ gates, load = Σ P(x, e), per expert in token order.
+for (int e = 0; e < Kernels.E; e++)
+{{
+    float imp = 0f;
+    float ld = 0f;
+    for (int t = 0; t < tokens; t++)
+    {{
+        for (int j = 0; j < Kernels.K; j++)
+        {{
+            if ({At("experts", "(t * Kernels.K) + j")} == e)
+            {{
+                imp += {At("gates", "(t * Kernels.K) + j")};
+            }}
+        }}
+
+        ld += {At("pload", "(t * Kernels.E) + e")};
+    }}
+
+    {At("part", $"Kernels.{RouteKernel.PartialImportance} + e")} = global::System.BitConverter.SingleToInt32Bits(imp);
+    {At("part", $"Kernels.{RouteKernel.PartialLoad} + e")} = global::System.BitConverter.SingleToInt32Bits(ld);
+}}
 ";
         }
 
         return body;
     }
+
+    /// <summary>
+    /// The slots from every rank's partials: a choice's global position counts every rank's earlier
+    /// columns, earlier ranks' same column, then this rank's earlier tokens; a kept choice's slot is
+    /// its place among this rank's kept rows of that expert. On one rank the two agree.
+    /// </summary>
+    private static string Slots(RouteKernel k)
+    {
+        var routed = k.Routed;
+        var (exempt, limited) = routed == "E" ? ("", "") : ($" || mine >= {routed}", $" && e < {routed}");
+        var unlimited = routed == "E" ? "cap <= 0" : $"cap <= 0 || e >= {routed}";
+        var body = $@"// route slots: capacity by global position, slots in this rank's send layout.
+int ranks = args.Ranks;
+int total = 0;
+for (int r = 0; r < ranks; r++)
+{{
+    total += {Gathered("r", "Kernels." + RouteKernel.PartialTokens)};
+}}
+
+global::System.Span<int> demand = stackalloc int[Kernels.E];
+global::System.Span<int> sent = stackalloc int[Kernels.E];
+global::System.Span<int> first = stackalloc int[Kernels.E];
+global::System.Span<int> next = stackalloc int[Kernels.E];
+demand.Clear();
+sent.Clear();
+for (int j = 0; j < Kernels.K; j++)
+{{
+    for (int e = 0; e < Kernels.E; e++)
+    {{
+        int before = 0;
+        int all = 0;
+        for (int r = 0; r < ranks; r++)
+        {{
+            int c = {Gathered("r", $"Kernels.{RouteKernel.PartialCounts} + (j * Kernels.E) + e")};
+            before += r < args.Rank ? c : 0;
+            all += c;
+        }}
+
+        first[e] = demand[e] + before;
+        next[e] = first[e];
+        demand[e] += all;
+    }}
+
+    for (int t = 0; t < tokens; t++)
+    {{
+        int c = (t * Kernels.K) + j;
+        int mine = {At("experts", "c")};
+        int slot = -1;
+        if (mine >= 0)
+        {{
+            int pos = next[mine]++;
+            if (cap <= 0 || pos < cap{exempt})
+            {{
+                slot = sent[mine] + (pos - first[mine]);
+            }}
+        }}
+
+        {At("slots", "c")} = slot;
+    }}
+
+    for (int e = 0; e < Kernels.E; e++)
+    {{
+        int n = next[e] - first[e];
+        sent[e] += {unlimited} ? n : global::System.Math.Clamp(cap - first[e], 0, n);
+    }}
+}}
+
+// count + scan: kept rows and drops of the global batch; offsets of this rank's send layout.
+int off = 0;
+int lost = 0;
+for (int e = 0; e < Kernels.E; e++)
+{{
+    int f = demand[e];
+    int keep = cap > 0 && f > cap{limited} ? cap : f;
+    lost += f - keep;
+    {At("meta", $"Kernels.{k.Kept} + e")} = keep;
+    {At("meta", $"Kernels.{k.Offsets} + e")} = off;
+    off += sent[e];
+}}
+
+{At("meta", $"Kernels.{k.Offsets} + Kernels.E")} = off;
+{At("meta", $"Kernels.{k.Dropped}")} = lost;
+";
+        if (k.NonFinite is { } bad)
+        {
+            body += $@"
+int bad = 0;
+for (int r = 0; r < ranks; r++)
+{{
+    bad += {Gathered("r", "Kernels." + RouteKernel.PartialNonFinite)};
+}}
+
+{At("meta", "Kernels." + bad)} = bad;
+";
+        }
+
+        if (k.NoisyLoss is { } noisy)
+        {
+            body += $@"
+// noisy_loss: the weighted CV² of the global importance and load.
+float[] importance = new float[Kernels.E];
+float[] load = new float[Kernels.E];
+for (int e = 0; e < Kernels.E; e++)
+{{
+    importance[e] = {RankSum($"Kernels.{RouteKernel.PartialImportance} + e")};
+    load[e] = {RankSum($"Kernels.{RouteKernel.PartialLoad} + e")};
+}}
+
+{At("meta", "Kernels." + noisy.Importance)} = global::System.BitConverter.SingleToInt32Bits({noisy.ImportanceWeight} * Kernels.CvSquared(importance));
+{At("meta", "Kernels." + noisy.Load)} = global::System.BitConverter.SingleToInt32Bits({noisy.LoadWeight} * Kernels.CvSquared(load));
+";
+        }
+
+        if (k.ZLoss is { } z)
+        {
+            body += $@"
+// z_loss: weight · mean over the global batch of logsumexp².
+float zs = {RankSum("Kernels." + RouteKernel.PartialLse)};
+{At("meta", "Kernels." + z.Meta)} = global::System.BitConverter.SingleToInt32Bits(total > 0 ? {z.Weight} * (zs / total) : 0f);
+";
+        }
+
+        if (k.Aux is { } aux)
+        {
+            body += $@"
+// aux_loss: E·α·Σ_e f_e·P_e over the global batch (f: first-choice share, P: mean probability).
+float s = 0f;
+for (int e = 0; e < Kernels.E; e++)
+{{
+    int f = 0;
+    for (int r = 0; r < ranks; r++)
+    {{
+        f += {Gathered("r", $"Kernels.{RouteKernel.PartialCounts} + e")};
+    }}
+
+    float p = {RankSum($"Kernels.{RouteKernel.PartialProbs} + e")};
+    s += total > 0 ? (f / (float)total) * (p / total) : 0f;
+}}
+
+{At("meta", "Kernels." + aux)} = global::System.BitConverter.SingleToInt32Bits(args.AuxWeight * Kernels.E * s);
+";
+        }
+
+        return body;
+    }
+
+    /// <summary>The route's members besides its body: the rank-order sum of a float partial.</summary>
+    public static string Members(RouteKernel k) => k.ExpertChoice ? "" : @"
+/// <summary>A float partial (its bits) added over the ranks in rank order: its own value on one rank.</summary>
+private static float RankSum(ref int gathered, int ranks, int field)
+{
+    float s = 0f;
+    for (int r = 0; r < ranks; r++)
+    {
+        s += global::System.BitConverter.Int32BitsToSingle(global::System.Runtime.CompilerServices.Unsafe.Add(ref gathered, (r * Kernels.PartialsLength) + field));
+    }
+
+    return s;
+}
+";
+
+    private static string At(string view, string index) => $"global::System.Runtime.CompilerServices.Unsafe.Add(ref {view}, {index})";
+
+    private static string Gathered(string rank, string field) => At("gathered", $"({rank} * Kernels.PartialsLength) + {field}");
+
+    /// <summary>A float partial summed over the ranks in rank order (its own value on one rank).</summary>
+    private static string RankSum(string field) =>
+        $"RankSum(ref gathered, args.Ranks, {field})";
+
 
     /// <summary>
     /// Expert choice: per expert, its column's tokens sorted by (score descending, token
@@ -176,7 +339,7 @@ global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Dropped}
 ";
 
     /// <summary>nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).</summary>
-    private static string NonFinite(RouteKernel k) => k.NonFinite is not { } bad ? "" : $@"
+    private static string NonFinite(RouteKernel k, string target) => k.NonFinite is null ? "" : $@"
 // nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
 int bad = 0;
 for (int t = 0; t < tokens; t++)
@@ -198,36 +361,6 @@ for (int t = 0; t < tokens; t++)
     bad += z == 0f ? 0 : 1;
 }}
 
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{bad}) = bad;
-";
-
-    /// <summary>noisy_loss: per expert, token-order sums of gates and load probabilities, then the weighted CV² of each.</summary>
-    private static string NoisyLoss((string Importance, string Load, string ImportanceWeight, string LoadWeight) k) => $@"
-// noisy_loss: importance = Σ gates, load = Σ P(x, e), per expert in token order; weighted CV² of each.
-float[] importance = new float[Kernels.E];
-float[] load = new float[Kernels.E];
-for (int e = 0; e < Kernels.E; e++)
-{{
-    float imp = 0f;
-    float ld = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        for (int j = 0; j < Kernels.K; j++)
-        {{
-            if (global::System.Runtime.CompilerServices.Unsafe.Add(ref experts, (t * Kernels.K) + j) == e)
-            {{
-                imp += global::System.Runtime.CompilerServices.Unsafe.Add(ref gates, (t * Kernels.K) + j);
-            }}
-        }}
-
-        ld += global::System.Runtime.CompilerServices.Unsafe.Add(ref pload, (t * Kernels.E) + e);
-    }}
-
-    importance[e] = imp;
-    load[e] = ld;
-}}
-
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Importance}) = global::System.BitConverter.SingleToInt32Bits({k.ImportanceWeight} * Kernels.CvSquared(importance));
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Load}) = global::System.BitConverter.SingleToInt32Bits({k.LoadWeight} * Kernels.CvSquared(load));
+global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {target}) = bad;
 ";
 }
