@@ -29,7 +29,7 @@ public static class ExpertPartition
             throw new CompileException($"{experts} experts cannot be split evenly over {ranks} ranks");
         }
 
-        if (plan.Kernels.SelectMany(k => k.Nodes).Any(n => n.Op == Ops.ExpertChoice))
+        if (plan.Graph.Nodes.Any(n => n.Op == Ops.ExpertChoice))
         {
             throw new CompileException("expert choice does not run expert-parallel: each expert ranks every token of the global batch by score, which needs every rank's router probabilities, not a count per rank");
         }

@@ -107,9 +107,7 @@ public sealed class ExpertParallelLayer
         // x0: token counts of all ranks. The global batch size sets the capacity; this rank's
         // first token's global index keeps the routing RNG draws those of one rank.
         var tokens = new int[n];
-        var sendTokens = new int[n];
-        Array.Fill(sendTokens, t);
-        _comm.AllToAll(sendTokens, tokens);
+        AllGather(stackalloc[] { t }, tokens);
         long total = 0;
         var tokenBase = 0;
         for (var r = 0; r < n; r++)
@@ -142,14 +140,7 @@ public sealed class ExpertParallelLayer
         // the same global statistics.
         _layer.Route(x.View, probs, experts, gates, lse, pload, slots, meta, gathered, args.ForRoute(RoutePhase.Partials, rank, n));
         session.Accelerator.Synchronize();
-        var partials = Host(meta).Slice(_layer.PartialsAt, _layer.PartialsLength);
-        var sendPartials = new int[n * partials.Length];
-        for (var r = 0; r < n; r++)
-        {
-            partials.CopyTo(sendPartials.AsSpan(r * partials.Length));
-        }
-
-        _comm.AllToAll(sendPartials, Host(gathered));
+        AllGather(Host(meta).Slice(_layer.PartialsAt, _layer.PartialsLength), Host(gathered));
         _layer.Route(x.View, probs, experts, gates, lse, pload, slots, meta, gathered, args.ForRoute(RoutePhase.Slots, rank, n));
         session.Accelerator.Synchronize();
         var metaHost = Host(meta);
@@ -233,6 +224,18 @@ public sealed class ExpertParallelLayer
         _layer.Combine(y, experts, gates, slots, meta, output.View, args);
         session.Accelerator.Synchronize();
         return new MoeResult(output, stats);
+    }
+
+    /// <summary>Every rank's <paramref name="mine"/>, rank-major, into <paramref name="all"/>: an all-to-all of the block repeated once per peer.</summary>
+    private void AllGather(ReadOnlySpan<int> mine, Span<int> all)
+    {
+        var send = new int[_comm.Size * mine.Length];
+        for (var r = 0; r < _comm.Size; r++)
+        {
+            mine.CopyTo(send.AsSpan(r * mine.Length));
+        }
+
+        _comm.AllToAll(send, all);
     }
 
     /// <summary>A view of CPU memory as a span (the session keeps tensors in host memory).</summary>

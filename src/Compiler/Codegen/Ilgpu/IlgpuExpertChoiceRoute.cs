@@ -10,12 +10,13 @@ internal static class IlgpuExpertChoiceRoute
     public static string Body(RouteKernel r)
     {
         var (kept, offsets, dropped) = (r.Kept, r.Offsets, r.Dropped);
-        var share = r.NonFinite != null ? "\nvar badShare = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);" : "";
-        var body = $@"var unrouted = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);{share}
+        // The non-finite count is added to by atomics after the barrier below: it starts at 0.
+        var clear = r.NonFinite != null ? $"\nif (tid == 0)\n{{\n    meta[{r.NonFinite}] = 0;\n}}\n" : "";
+        var body = $@"var unrouted = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);
 int tid = global::ILGPU.Group.IdxX;
 int g = global::ILGPU.Group.DimX;
 int tokens = args.Tokens;
-int cap = args.Capacity;
+int cap = args.Capacity;{clear}
 
 // expert_choice: pair (t, e) is taken when fewer than C tokens outrank t in column e.
 for (long i = tid; i < (long)tokens * E; i += g)

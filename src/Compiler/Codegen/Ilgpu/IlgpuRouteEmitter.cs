@@ -12,7 +12,7 @@ internal static class IlgpuRouteEmitter
     {
         if (r.ExpertChoice)
         {
-            return IlgpuExpertChoiceRoute.Body(r) + NonFinite(r, r.NonFinite ?? "", false);
+            return IlgpuExpertChoiceRoute.Body(r) + NonFinite(r, r.NonFinite ?? "");
         }
 
         var load = r.NoisyLoss != null ? "\nvar load = global::ILGPU.SharedMemory.Allocate<float>(E);" : "";
@@ -53,7 +53,7 @@ for (long c = tid; c < (long)tokens * K; c += g)
 ";
         if (r.NonFinite != null)
         {
-            body += NonFinite(r, $"PartialsAt + {RouteKernel.PartialNonFinite}", true);
+            body += NonFinite(r, $"PartialsAt + {RouteKernel.PartialNonFinite}");
         }
 
         if (r.Aux != null)
@@ -330,12 +330,11 @@ private static float RankSum(global::ILGPU.ArrayView<int> gathered, int ranks, i
 }
 ";
 
-
     /// <summary>
-    /// nonfinite: tokens with a NaN or infinite value, each thread its strided share; the shares
-    /// are added by an exact integer atomic, or by thread 0 from shared memory.
+    /// nonfinite: tokens with a NaN or infinite value, each thread its strided share, added by an
+    /// exact integer atomic to <paramref name="target"/>, which must be 0 and settled by a barrier.
     /// </summary>
-    internal static string NonFinite(RouteKernel r, string target, bool atomic) => r.NonFinite is null ? "" : $@"
+    private static string NonFinite(RouteKernel r, string target) => r.NonFinite is null ? "" : $@"
 // nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
 int mineBad = 0;
 for (int t = tid; t < tokens; t += g)
@@ -348,22 +347,9 @@ for (int t = tid; t < tokens; t += g)
 
     mineBad += finite ? 0 : 1;
 }}
-" + (atomic ? $@"
-global::ILGPU.Atomic.Add(ref meta[{target}], mineBad);
-" : $@"
-badShare[tid] = mineBad;
-global::ILGPU.Group.Barrier();
-if (tid == 0)
-{{
-    int bad = 0;
-    for (int i = 0; i < g; i++)
-    {{
-        bad += badShare[i];
-    }}
 
-    meta[{target}] = bad;
-}}
-");
+global::ILGPU.Atomic.Add(ref meta[{target}], mineBad);
+";
 
     /// <summary>noisy_loss: the weighted CV² of the global importance and load (unbiased variance over E − 1, as torch's var).</summary>
     private static string NoisyLoss((string Importance, string Load, string ImportanceWeight, string LoadWeight) noisy) => $@"
