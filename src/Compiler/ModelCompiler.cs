@@ -44,7 +44,11 @@ public static class ModelCompiler
 
         // The model's plan, then the MoE layer's (each MoE block runs that plan).
         var planText = PlanPrinter.Print(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
-        var source = ModelEmitter.Emit(spec, plan, IrPrinter.Print(graph), planText);
+        var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText);
         return new CompiledModel(graph, plan, source, moe);
     }
+
+    /// <summary>The declaration's C# names, all the model emitter reads of the spec.</summary>
+    public static ModelDeclaration Declaration(ModelSpec spec) =>
+        new(spec.Namespace, spec.Accessibility, CSharpNames.Identifier(spec.ClassName), CSharpNames.Identifier(spec.Moe.ClassName));
 }

@@ -1,9 +1,7 @@
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Plan;
-using Wudao.Compiler.Spec;
 
 namespace Wudao.Compiler.Codegen;
 
@@ -14,7 +12,7 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 public static class ModelEmitter
 {
-    public static string Emit(ModelSpec spec, KernelPlan plan, string graphText, string planText)
+    public static string Emit(ModelDeclaration decl, KernelPlan plan, string graphText, string planText)
     {
         foreach (var k in plan.Kernels)
         {
@@ -27,20 +25,19 @@ public static class ModelEmitter
         w.Line("#nullable enable");
         w.Line("#pragma warning disable");
         w.Line();
-        if (spec.Namespace.Length > 0)
+        if (decl.Namespace.Length > 0)
         {
-            w.Line($"namespace {CSharpNames.Namespace(spec.Namespace)};");
+            w.Line($"namespace {CSharpNames.Namespace(decl.Namespace)};");
             w.Line();
         }
 
-        var name = CSharpNames.Identifier(spec.ClassName);
-        var moe = CSharpNames.Identifier(spec.Moe.ClassName);
-        w.Open($"{spec.Accessibility} partial class {name} : global::Wudao.Models.ICausalLm, global::System.IDisposable");
-        EmitInfo(w, spec, plan, graphText, planText, moe);
-        EmitFields(w, spec, plan, name, moe);
+        var name = decl.ClassName;
+        w.Open($"{decl.Accessibility} partial class {name} : global::Wudao.Models.ICausalLm, global::System.IDisposable");
+        ModelInfoEmitter.Emit(w, decl, plan, graphText, planText);
+        EmitFields(w, plan, name, decl.MoeClassName);
         ModelNativeEmitter.Run(w, plan);
         ModelDeviceEmitter.Run(w, plan);
-        EmitApi(w, spec, plan);
+        EmitApi(w, plan, name);
         DenseFfnEmitter.Classes(w, plan);
         NormEmitter.Classes(w, plan);
         DeviceLinearEmitter.Classes(w, plan);
@@ -51,25 +48,7 @@ public static class ModelEmitter
         return w.ToString();
     }
 
-    private static void EmitInfo(SourceWriter w, ModelSpec spec, KernelPlan plan, string graphText, string planText, string moe)
-    {
-        // The model's weights, then each MoE block's under its prefix.
-        var weights = plan.Weights.Select(b => Spec(b.Name, b.Type.Shape.Select(d => d.Value), b.FanIn.ToString(CultureInfo.InvariantCulture))).ToList();
-        var moeBlocks = Enumerable.Range(0, spec.Layers).Where(spec.IsMoe).Select(i => $"\"layers.{i}.moe.\"");
-        w.Line("/// <summary>What the compiler knew about this model: sizes, weights, graph and plan.</summary>");
-        w.Line("public static global::Wudao.Models.ModelInfo Info { get; } = new global::Wudao.Models.ModelInfo(");
-        w.Line($"    \"{spec.ClassName}\", {spec.Vocab}, {spec.Dim}, {spec.Layers}, {spec.MaxSequence}, global::Wudao.Norm.{spec.Norm}, {CSharpNames.Float(spec.NormEpsilon)},");
-        w.Line($"    {spec.Heads}, {spec.KvHeads}, {(spec.Causal ? "true" : "false")}, global::Wudao.Position.{spec.Position}, {CSharpNames.Float(spec.RopeBase)}, {spec.Every}, {spec.DenseHidden},");
-        w.Line($"    {moe}.Info,");
-        w.Line($"    new global::Wudao.WeightSpec[] {{ {string.Join(", ", weights)} }},");
-        w.Line($"    new string[] {{ {string.Join(", ", moeBlocks)} }},");
-        w.Line($"    {CSharpNames.Verbatim(graphText)},");
-        w.Line($"    {CSharpNames.Verbatim(planText)},");
-        w.Line($"    qkNorm: {(spec.QkNorm ? "true" : "false")});");
-        w.Line();
-    }
-
-    private static void EmitFields(SourceWriter w, ModelSpec spec, KernelPlan plan, string name, string moe)
+    private static void EmitFields(SourceWriter w, KernelPlan plan, string name, string moe)
     {
         w.Line("private readonly global::Wudao.Session _session;");
         w.Line("private readonly object _calls = new object();");
@@ -123,7 +102,7 @@ public static class ModelEmitter
         w.Close();
         // Device memory and MoE layers: if any of them fails, what was made so far is released.
         w.Open("try");
-        ModelDeviceEmitter.Init(w, plan, CSharpNames.Identifier(spec.ClassName));
+        ModelDeviceEmitter.Init(w, plan, name);
 
         foreach (var m in moes)
         {
@@ -149,10 +128,9 @@ public static class ModelEmitter
         w.Line();
     }
 
-    private static void EmitApi(SourceWriter w, ModelSpec spec, KernelPlan plan)
+    private static void EmitApi(SourceWriter w, KernelPlan plan, string name)
     {
         var moes = MoeNodes(plan).Select(m => m.Results[0]).ToList();
-        var name = CSharpNames.Identifier(spec.ClassName);
         w.Line("/// <summary>Creates the model with weights drawn from <paramref name=\"seed\"/> (the same seed gives the same model everywhere).</summary>");
         w.Line($"public static {name} Create(global::Wudao.Session session, ulong seed = 0) => new {name}(session, global::Wudao.MoeWeights.Random(Info.AllWeights, seed), seed);");
         w.Line();
@@ -334,8 +312,5 @@ public static class ModelEmitter
             || !k.Nodes.Any(n => n.Operands.Contains(r)));
 
     internal static List<Node> MoeNodes(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0]).ToList();
-
-    private static string Spec(string name, IEnumerable<int> shape, string fanIn) =>
-        $"new global::Wudao.WeightSpec(\"{name}\", new int[] {{ {string.Join(", ", shape)} }}, {fanIn})";
 
 }

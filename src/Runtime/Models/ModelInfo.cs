@@ -7,7 +7,7 @@ namespace Wudao.Models;
 /// <summary>What the compiler knew about a declared transformer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class ModelInfo
 {
-    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int every, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText, bool qkNorm = false)
+    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText, bool qkNorm = false)
     {
         QkNorm = qkNorm;
         Name = name;
@@ -22,7 +22,6 @@ public sealed class ModelInfo
         Causal = causal;
         Position = position;
         RopeBase = ropeBase;
-        Every = every;
         DenseHidden = denseHidden;
         Moe = moe;
         Weights = weights;
@@ -61,9 +60,7 @@ public sealed class ModelInfo
     /// <summary>Query and key heads are RMS-normalised (own γ per block) before RoPE.</summary>
     public bool QkNorm { get; }
 
-    /// <summary>Block i runs the MoE feed-forward when i % Every == Every − 1, a dense one otherwise.</summary>
-    public int Every { get; }
-
+    /// <summary>The dense feed-forward's hidden width; 0 when every block runs the MoE layer.</summary>
     public int DenseHidden { get; }
 
     /// <summary>The MoE feed-forward's layer (one class, one instance per MoE block).</summary>
@@ -78,7 +75,8 @@ public sealed class ModelInfo
     /// <summary>Every weight a weight file must hold: the model's, then each MoE block's under its prefix.</summary>
     public IReadOnlyList<WeightSpec> AllWeights { get; }
 
-    public bool IsMoe(int layer) => layer % Every == Every - 1;
+    /// <summary>Block <paramref name="layer"/> runs the MoE feed-forward (its weights sit under <c>layers.{layer}.moe.</c>), not a dense one.</summary>
+    public bool IsMoe(int layer) => MoePrefixes.Contains($"layers.{layer}.moe.");
 
     public string GraphText { get; }
 
