@@ -43,11 +43,63 @@ public class KernelReadingTests
         var noisy = Assert.IsType<GateKernel>(KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.NoisyTopK) with { ImportanceWeight = 0.1f, LoadWeight = 0.1f }))[0]);
         var deepSeek = Assert.IsType<GateKernel>(KernelReading.ReadAll(PlanFor(TestSpecs.Make(RouterKind.DeepSeek, auxLossWeight: 0f)))[0]);
 
-        Assert.Equal((3, 1), (noisy.ScratchRows, deepSeek.ScratchRows));
-        Assert.Equal(new[] { "wg", "wn" }, noisy.LogitWeights);
-        Assert.Equal(new[] { "wg" }, deepSeek.LogitWeights);
-        Assert.Contains("noisy: H = c + ε·softplus(r)", noisy.TokenBody);
+        // Noisy: logits, raw, H; DeepSeek: logits, scores. The GEMVs' rows come first.
+        Assert.Equal((3, 2), (noisy.ScratchRows, deepSeek.ScratchRows));
+        Assert.Equal(new[] { "w_wg", "w_wn" }, noisy.LogitWeights);
+        Assert.Equal(new[] { "w_wg" }, deepSeek.LogitWeights);
+        Assert.Equal(new[] { "x", "w_wg", "w_wn", "experts", "gates", "pload", "args" }, noisy.Parameters.Select(p => p.Name));
+        Assert.Contains("// %noisy = noisy %logits, %raw: H = logits + ε·softplus(raw)", noisy.TokenBody);
         Assert.StartsWith("/// <summary>k0 gate for one token", RouterTokenFragments.Method(noisy));
+    }
+
+    private static GateKernel GateOf(string ir) => Assert.IsType<GateKernel>(KernelReading.ReadAll(PassPipeline.Run(Ir.IrParser.Parse(ir)))[0]);
+
+    private const string SigmoidGate =
+        "graph g(%x: f32[T,64]) -> (%gates, %top_e)\n" +
+        "  %wg = param {name=gate.weight, fan_in=64} : f32[64,8]\n" +
+        "  %l = matmul %x, %wg\n" +
+        "  %sc = sigmoid %l\n" +
+        "  %top_s, %top_e = topk %sc {k=2}\n";
+
+    [Fact]
+    public void A_router_no_template_names_is_its_ops_fragments_in_node_order()
+    {
+        // Sigmoid scores, plain top-k, renormalised: no router declares this; its ops' fragments make it.
+        var gate = GateOf(SigmoidGate + "  %gates = renorm %top_s\n");
+
+        var body = gate.TokenBody!;
+        var order = new[] { "%l = matmul %x, %wg:", "%sc = sigmoid %l:", "%top_s, %top_e = topk %sc:", "%gates = renorm %top_s:" }.Select(c => body.IndexOf("// " + c, System.StringComparison.Ordinal)).ToList();
+        Assert.DoesNotContain(-1, order);
+        Assert.Equal(order.OrderBy(i => i), order);
+        Assert.Equal(2, gate.ScratchRows);
+        Assert.Equal(new[] { "x", "w_wg", "experts", "gates" }, gate.Parameters.Select(p => p.Name));
+        Assert.Contains("s[8 + e] = DeviceSigmoid(s[e]);", body);
+        Assert.Contains("long co = (long)ti * 2;", body);
+    }
+
+    [Fact]
+    public void A_per_token_gate_op_with_no_fragment_is_refused_by_name()
+    {
+        var ex = Assert.Throws<KernelAssemblyException>(() => GateOf(SigmoidGate.Replace("-> (%gates, %top_e)", "-> (%d)") + "  %d = second_drop %top_s, %top_e\n"));
+
+        Assert.Equal("k0: no per-token fragment for %d = second_drop in [matmul, sigmoid, topk, second_drop]", ex.Message);
+    }
+
+    [Fact]
+    public void Router_logits_another_kernel_reads_are_not_kept_in_scratch()
+    {
+        var ex = Assert.Throws<KernelAssemblyException>(() => GateOf(SigmoidGate.Replace("-> (%gates, %top_e)", "-> (%l, %top_s, %top_e)")));
+
+        Assert.Equal("k0: %l is read by another kernel, but the per-token gate keeps it in a scratch row", ex.Message);
+    }
+
+    [Fact]
+    public void A_choice_value_read_after_its_buffer_is_rewritten_is_refused()
+    {
+        // Both renorms write the gates buffer in place; the second reads %top_s after the first overwrote it.
+        var ex = Assert.Throws<KernelAssemblyException>(() => GateOf(SigmoidGate.Replace("-> (%gates, %top_e)", "-> (%b, %top_e)") + "  %a = renorm %top_s\n  %b = renorm %top_s\n"));
+
+        Assert.Equal("k0: %top_s is read by %b = renorm after %a = renorm rewrote the gates buffer it lives in", ex.Message);
     }
 
     [Fact]

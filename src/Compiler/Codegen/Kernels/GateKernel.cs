@@ -7,8 +7,8 @@ namespace Wudao.Compiler.Codegen;
 
 /// <summary>
 /// The gate kernel, read from its ops. Softmax top-k routers are assembled per target from the
-/// optional steps they hold (jitter, top-k, renorm, second-expert drop, logsumexp); the other
-/// routers' per-token work is one shared fragment (<see cref="TokenBody"/>) both targets call.
+/// optional steps they hold (jitter, top-k, renorm, second-expert drop, logsumexp); any other
+/// gate is its ops' per-token fragments in node order (<see cref="TokenBody"/>), which both targets call.
 /// </summary>
 public sealed class GateKernel : KernelReading
 {

@@ -42,7 +42,12 @@ public static class CpuKernelEmitter
         w.Line($"public const int TileRows = {NativeSchedule.TileRows};");
         w.Line($"public const int LogitRows = {NativeSchedule.LogitRows};");
         w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows and its batched logits.</summary>");
-        w.Line("public const int ScratchFloats = TileRows * Kernels.H1 > (3 + (2 * LogitRows)) * Kernels.ER ? TileRows * Kernels.H1 : (3 + (2 * LogitRows)) * Kernels.ER;");
+        // A per-token gate's scratch: its rows, then its router GEMVs' batch of LogitRows tokens each.
+        var gate = kernels.OfType<GateKernel>().FirstOrDefault(g => g.TokenBody != null);
+        var gateFloats = gate == null ? null : $"({gate.ScratchRows} + ({gate.LogitWeights.Count} * LogitRows)) * Kernels.ER";
+        w.Line(gateFloats == null
+            ? "public const int ScratchFloats = TileRows * Kernels.H1;"
+            : $"public const int ScratchFloats = TileRows * Kernels.H1 > {gateFloats} ? TileRows * Kernels.H1 : {gateFloats};");
         GemmFragments.Constants(w);
         w.Line();
         var fields = kernels.SelectMany(k => k.Parameters).GroupBy(Field).Select(g => g.First()).ToList();
