@@ -109,6 +109,46 @@ public class FusionTests
     }
 
     [Fact]
+    public void A_consumer_fuses_into_its_producer_even_when_another_kernel_came_between()
+    {
+        // %r reads only k0's %l; k1 came after. Producer into consumer, not into the latest kernel.
+        var graph = IrParser.Parse(
+            "graph g(%x: f32[T,64], %z: f32[T,8]) -> (%p, %q, %r)\n" +
+            "  %w = param {name=w, fan_in=64} : f32[64,8]\n" +
+            "  %l = matmul %x, %w\n" +
+            "  %p = softmax %l {axis=1}\n" +
+            "  %q = softmax %z {axis=1}\n" +
+            "  %r = softmax %l {axis=1}\n");
+
+        var plan = PassPipeline.Run(graph);
+
+        Assert.Equal(new[] { new[] { "matmul", "softmax", "softmax" }, new[] { "softmax" } }, TestSpecs.KernelOps(plan.Kernels));
+        var r = Assert.Single(plan.Decisions, d => d.Op == "%r = softmax");
+        Assert.Equal(new FusionDecision(true, 0, "%r = softmax", "row-local: each token's row stays in one thread"), r);
+    }
+
+    [Fact]
+    public void A_node_that_opens_a_kernel_states_each_fusion_it_was_refused()
+    {
+        var graph = IrParser.Parse(
+            "graph g(%x: f32[T,64], %z: f32[T,8]) -> (%q, %slots, %kept, %dropped)\n" +
+            "  %w = param {name=w, fan_in=64} : f32[64,8]\n" +
+            "  %l = matmul %x, %w\n" +
+            "  %p = softmax %l {axis=1}\n" +
+            "  %tw, %te = topk %p {k=2}\n" +
+            "  %q = softmax %z {axis=1}\n" +
+            "  %slots, %kept, %dropped = capacity %te {experts=8, factor=1}\n");
+
+        var plan = PassPipeline.Run(graph);
+
+        Assert.Equal(3, plan.Kernels.Count);
+        var refused = plan.Decisions.Where(d => d.Op == "%slots = capacity").ToList();
+        Assert.Equal(new[] { (false, 0), (false, 1) }, refused.Select(d => (d.Fused, d.Kernel)));
+        Assert.StartsWith("capacity slots tokens in order", refused[0].Reason);
+        Assert.Equal("iteration spaces differ (TokenRows -> TokenScan)", refused[1].Reason);
+    }
+
+    [Fact]
     public void Row_op_after_a_scatter_is_refused_for_differing_spaces()
     {
         var graph = IrParser.Parse(

@@ -6,9 +6,11 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Passes;
 
 /// <summary>
-/// Groups nodes into kernels in program order. A node joins the most recent kernel when the
-/// policy allows every edge from that kernel (or, if it reads nothing from it, a sideways merge);
-/// otherwise it opens a new kernel. Every choice is recorded with its reason.
+/// Groups nodes into kernels over the graph, producer into consumer: a node joins the latest
+/// kernel it reads from when the policy allows every edge from that kernel (its other operands
+/// are all ready by then), else — if it reads nothing from the most recent kernel — a sideways
+/// merge into that one; otherwise it opens a new kernel. A node that joins a kernel records
+/// why; one that opens a kernel records every fusion it was refused, with the reason.
 /// </summary>
 public static class FusionPass
 {
@@ -21,37 +23,58 @@ public static class FusionPass
         foreach (var node in graph.Nodes.Where(n => n.Op != Ops.Param))
         {
             var label = $"%{node.Name} = {node.Op}";
-            var last = kernels.LastOrDefault();
-            var joined = false;
-            if (last != null)
+            var refused = new List<FusionDecision>();
+            PlannedKernel? joined = null;
+
+            // Into the producer: the latest kernel the node reads from.
+            var from = node.Operands.Where(kernelOf.ContainsKey).Select(o => kernelOf[o]).OrderBy(k => k.Index).LastOrDefault();
+            if (from != null)
             {
-                var inLast = node.Operands.Where(o => kernelOf.TryGetValue(o, out var k) && k == last).Select(o => producers[o]).Distinct().ToList();
-                var (fuse, reason) = inLast.Count == 0
-                    ? FusionPolicy.Horizontal(last.Space, node, last.Nodes.SelectMany(n => n.Operands).ToList())
-                    : Vertical(inLast, node);
-                decisions.Add(new FusionDecision(fuse, last.Index, label, reason));
+                var edges = node.Operands.Where(o => kernelOf.TryGetValue(o, out var k) && k == from).Select(o => producers[o]).Distinct().ToList();
+                var (fuse, reason) = Vertical(edges, node);
                 if (fuse)
                 {
-                    if (inLast.Any(p => FusionPolicy.IsPrologue(p, node)))
+                    if (edges.Any(p => FusionPolicy.IsPrologue(p, node)))
                     {
-                        last.Space = Ops.Get(node.Op).Space;
+                        from.Space = Ops.Get(node.Op).Space;
                     }
 
-                    last.Nodes.Add(node);
-                    joined = true;
+                    decisions.Add(new FusionDecision(true, from.Index, label, reason));
+                    joined = from;
+                }
+                else
+                {
+                    refused.Add(new FusionDecision(false, from.Index, label, reason));
                 }
             }
 
-            if (!joined)
+            // Sideways, into the most recent kernel, when the node reads nothing from it.
+            var last = kernels.LastOrDefault();
+            if (joined == null && last != null && last != from)
             {
-                var kernel = new PlannedKernel(kernels.Count, Ops.Get(node.Op).Space);
-                kernel.Nodes.Add(node);
-                kernels.Add(kernel);
+                var (fuse, reason) = FusionPolicy.Horizontal(last.Space, node, last.Nodes.SelectMany(n => n.Operands).ToList());
+                if (fuse)
+                {
+                    decisions.Add(new FusionDecision(true, last.Index, label, reason));
+                    joined = last;
+                }
+                else
+                {
+                    refused.Add(new FusionDecision(false, last.Index, label, reason));
+                }
             }
 
+            if (joined == null)
+            {
+                decisions.AddRange(refused);
+                joined = new PlannedKernel(kernels.Count, Ops.Get(node.Op).Space);
+                kernels.Add(joined);
+            }
+
+            joined.Nodes.Add(node);
             foreach (var r in node.Results)
             {
-                kernelOf[r] = kernels[kernels.Count - 1];
+                kernelOf[r] = joined;
             }
         }
 
