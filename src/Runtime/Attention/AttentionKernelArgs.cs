@@ -14,7 +14,6 @@ public readonly struct AttentionKernelArgs
         KvHeads = shape.KvHeads;
         Causal = shape.Causal ? 1 : 0;
         Rope = shape.Rope ? 1 : 0;
-        RopeKeys = shape.Rope && !keysRotated ? 1 : 0;
         RawKeys = keysRotated ? 0 : 1;
         Scale = shape.Scale;
     }
@@ -29,10 +28,7 @@ public readonly struct AttentionKernelArgs
     /// <summary>1: rotate q as it is loaded (and new keys as the cache takes them).</summary>
     public readonly int Rope;
 
-    /// <summary>1: rotate keys as they are loaded; 0 when there is no RoPE or the keys were rotated when cached.</summary>
-    public readonly int RopeKeys;
-
-    /// <summary>1: keys are the call's own rows (a qk_norm kernel normalises them as it loads them); 0: they come from a KV cache, already normalised and rotated.</summary>
+    /// <summary>1: keys are the call's own rows, normalised (qk_norm) and rotated (RoPE) as they load; 0: they come from a KV cache, already normalised and rotated.</summary>
     public readonly int RawKeys;
 
     public readonly float Scale;

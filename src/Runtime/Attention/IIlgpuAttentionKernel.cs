@@ -15,6 +15,9 @@ public interface IIlgpuAttentionKernel
     /// <summary>Whether the kernels RMS-normalise each query and key head as they load it (qk_norm fused as their prologue).</summary>
     static abstract bool QkNorm { get; }
 
+    /// <summary>Null when the kernels run <paramref name="shape"/>; else why not (a model's kernels have its heads, kv heads, mask and RoPE as constants).</summary>
+    static abstract string? Refuses(AttentionShape shape);
+
     /// <summary>Threads per group of <see cref="Forward"/>, one query row each; also the keys per staged tile.</summary>
     static abstract int QueryTile { get; }
 

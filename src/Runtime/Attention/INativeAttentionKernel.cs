@@ -18,6 +18,9 @@ public interface INativeAttentionKernel
     /// <summary>Whether the kernel RMS-normalises each query and key head (γ per head dim, before RoPE) as it loads it: qk_norm fused as its prologue.</summary>
     static abstract bool QkNorm { get; }
 
+    /// <summary>Null when the kernel runs <paramref name="shape"/>; else why not (a model's kernel has its heads, kv heads, mask and RoPE as constants).</summary>
+    static abstract string? Refuses(AttentionShape shape);
+
     /// <summary>Floats of per-worker scratch one attention item of <paramref name="rows"/> query rows needs.</summary>
     static abstract int WorkFloats(int rows);
 

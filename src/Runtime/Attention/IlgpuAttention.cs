@@ -30,6 +30,7 @@ public sealed class IlgpuAttention : IDisposable
     private readonly int _headDim;
     private readonly int _queryTile;
     private readonly bool _qkNorm;
+    private readonly Func<AttentionShape, string?> _refuses;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _kernel;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _append;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tiles;
@@ -38,12 +39,13 @@ public sealed class IlgpuAttention : IDisposable
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
     private float[]? _uploadedFrequencies;
 
-    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, bool qkNorm, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> append)
+    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, bool qkNorm, Func<AttentionShape, string?> refuses, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> append)
     {
         _accelerator = accelerator;
         _headDim = headDim;
         _queryTile = queryTile;
         _qkNorm = qkNorm;
+        _refuses = refuses;
         _kernel = accelerator.LoadStreamKernel(forward);
         _append = accelerator.LoadStreamKernel(append);
     }
@@ -53,7 +55,7 @@ public sealed class IlgpuAttention : IDisposable
         where TKernel : struct, IIlgpuAttentionKernel
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.QkNorm, TKernel.Forward, TKernel.Append);
+        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.QkNorm, TKernel.Refuses, TKernel.Forward, TKernel.Append);
     }
 
     /// <summary>The head dimension of the loaded kernel.</summary>
@@ -208,6 +210,11 @@ public sealed class IlgpuAttention : IDisposable
         if (shape.HeadDim != _headDim)
         {
             throw new ArgumentException($"the shape's head dim is {shape.HeadDim} but the ILGPU kernel was emitted for {_headDim}", nameof(shape));
+        }
+
+        if (_refuses(shape) is { } why)
+        {
+            throw new ArgumentException($"the ILGPU attention kernel: {why}", nameof(shape));
         }
     }
 

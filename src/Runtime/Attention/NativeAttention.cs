@@ -85,5 +85,10 @@ public static partial class NativeAttention
         {
             throw new ArgumentException($"the shape's head dim is {shape.HeadDim} but the kernel {typeof(TKernel).Name} was emitted for {TKernel.HeadDim}", nameof(shape));
         }
+
+        if (TKernel.Refuses(shape) is { } why)
+        {
+            throw new ArgumentException($"{typeof(TKernel).Name}: {why}", nameof(shape));
+        }
     }
 }

@@ -16,11 +16,13 @@ internal static class IlgpuAttentionEmitter
     private const string Ints = "global::ILGPU.ArrayView<int>";
     private const string X = "global::ILGPU.Algorithms.XMath";
 
+    private static readonly AttentionConstants.Source FromArgs = new("args.Heads", "args.KvHeads", "args.Causal != 0", "args.Rope != 0");
+
     /// <summary>The struct for <paramref name="dim"/>; with <paramref name="qkNormEps"/>, qk_norm is its prologue (q and raw k heads RMS-normalised as they load).</summary>
     /// <summary>Element <paramref name="i"/> of the source row as LoadRow reads it: normalised (when the row is) with qk_norm.</summary>
     private static string Value(string i, bool qk) => qk ? $"(norm ? source[at + {i}] * rms * gamma[{i}] : source[at + {i}])" : $"source[at + {i}]";
 
-    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null)
+    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null, AttentionConstants? constants = null)
     {
         var qk = qkNormEps != null;
         var tile = IlgpuSchedule.AttentionTile(dim);
@@ -42,6 +44,8 @@ public static int HeadDim => D;
 
 public static bool QkNorm => {(qk ? "true" : "false")};
 
+{AttentionConstants.Refuses(constants)}
+
 public static int QueryTile => Tile;
 
 public static void Forward({View} q, {View} keys, {View} values, {View} output, {View} lse, {Ints} tiles, {Ints} positions, {View} inverseFrequencies, {View} qNorm, {View} kNorm, global::Wudao.Attention.AttentionKernelArgs args)
@@ -50,10 +54,11 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     var ks = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
     var vs = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
     var ss = global::ILGPU.SharedMemory.Allocate<float>(Tile * Tile);
+{AttentionConstants.Locals(constants, FromArgs, "    ", "heads", "kvHeads", "group", "causal", "rope")}
     int tid = global::ILGPU.Group.IdxX;
-    int tile = global::ILGPU.Grid.IdxX / args.Heads;
-    int head = global::ILGPU.Grid.IdxX - (tile * args.Heads);
-    int kvHead = head / (args.Heads / args.KvHeads);
+    int tile = global::ILGPU.Grid.IdxX / heads;
+    int head = global::ILGPU.Grid.IdxX - (tile * heads);
+    int kvHead = head / group;
     int seqStart = tiles[Fields * tile];
     int seqEnd = tiles[(Fields * tile) + 1];
     int t0 = tiles[(Fields * tile) + 2];
@@ -66,11 +71,11 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     // Key index of this row's diagonal: its own key, after the past ones.
     int i = past + t - seqStart;
     int lastI = past + {X}.Min(t0 + Tile, seqEnd) - 1 - seqStart;
-    int end = args.Causal != 0 ? lastI + 1 : keyCount;
-    int row = ((t * args.Heads) + head) * D;
+    int end = causal ? lastI + 1 : keyCount;
+    int row = ((t * heads) + head) * D;
     if (active)
     {{
-        LoadRow(q, row, qs, tid * D, args.Rope != 0, positions[t], inverseFrequencies, args.Scale{(qk ? ", qNorm, true" : "")});
+        LoadRow(q, row, qs, tid * D, rope, positions[t], inverseFrequencies, args.Scale{(qk ? ", qNorm, true" : "")});
         for (int d = 0; d < D; d++)
         {{
             output[row + d] = 0f;
@@ -87,8 +92,8 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
         if (key < keyCount)
         {{
             int keyRow = keyBase + key;
-            int kvRow = ((keyRow * args.KvHeads) + kvHead) * D;
-            bool rotate = args.RopeKeys != 0;
+            int kvRow = ((keyRow * kvHeads) + kvHead) * D;
+            bool rotate = rope && args.RawKeys != 0;
             LoadRow(keys, kvRow, ks, tid * D, rotate, rotate ? positions[keyRow] : 0, inverseFrequencies, 1f{(qk ? ", kNorm, args.RawKeys != 0" : "")});
             for (int d = 0; d < D; d++)
             {{
@@ -98,7 +103,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
 
         global::ILGPU.Group.Barrier();
         int limit = {X}.Min(Tile, end - k0);
-        if (args.Causal != 0)
+        if (causal)
         {{
             limit = {X}.Min(limit, i - k0 + 1);
         }}
@@ -151,23 +156,24 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
             output[row + d] *= inverse;
         }}
 
-        lse[(t * args.Heads) + head] = m + {X}.Log(l);
+        lse[(t * heads) + head] = m + {X}.Log(l);
     }}
 }}
 
 public static void Append({View} k, {View} v, {View} cacheKeys, {View} cacheValues, {Ints} rows, {Ints} positions, {View} inverseFrequencies, {View} kNorm, global::Wudao.Attention.AttentionKernelArgs args)
 {{
+{AttentionConstants.Locals(constants, FromArgs, "    ", "kvHeads", "rope")}
     int index = global::ILGPU.Grid.GlobalIndex.X;
-    if (index >= rows.IntLength * args.KvHeads)
+    if (index >= rows.IntLength * kvHeads)
     {{
         return;
     }}
 
-    int t = index / args.KvHeads;
-    int kvHead = index - (t * args.KvHeads);
-    int from = ((t * args.KvHeads) + kvHead) * D;
-    int to = ((rows[t] * args.KvHeads) + kvHead) * D;
-    LoadRow(k, from, cacheKeys, to, args.Rope != 0, positions[t], inverseFrequencies, 1f{(qk ? ", kNorm, true" : "")});
+    int t = index / kvHeads;
+    int kvHead = index - (t * kvHeads);
+    int from = ((t * kvHeads) + kvHead) * D;
+    int to = ((rows[t] * kvHeads) + kvHead) * D;
+    LoadRow(k, from, cacheKeys, to, rope, positions[t], inverseFrequencies, 1f{(qk ? ", kNorm, true" : "")});
     for (int d = 0; d < D; d++)
     {{
         cacheValues[to + d] = v[from + d];

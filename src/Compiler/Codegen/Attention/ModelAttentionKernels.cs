@@ -5,12 +5,13 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// A model's attention kernels: per signature its attention kernels use (head dim, and qk_norm's ε
-/// when that op is fused in as the prologue), the native and the ILGPU struct, nested in the model class.
+/// A model's attention kernels: per signature its attention kernels use (head dim, qk_norm's ε
+/// when that op is fused in as the prologue, and the heads, kv heads, mask and RoPE as constants),
+/// the native and the ILGPU struct, nested in the model class.
 /// </summary>
 internal static class ModelAttentionKernels
 {
-    public sealed record Signature(int HeadDim, float? QkNormEps)
+    public sealed record Signature(int HeadDim, float? QkNormEps, AttentionConstants Constants)
     {
         private string Suffix => $"{HeadDim}{(QkNormEps != null ? "QkNorm" : "")}";
 
@@ -32,7 +33,7 @@ internal static class ModelAttentionKernels
     public static Signature Of(PlannedKernel k)
     {
         var (attention, qk) = Nodes(k);
-        return new Signature(attention.IntAttr("head_dim"), qk?.FloatAttr("eps"));
+        return new Signature(attention.IntAttr("head_dim"), qk?.FloatAttr("eps"), AttentionConstants.From(attention));
     }
 
     public static void Emit(SourceWriter w, KernelPlan plan)
@@ -41,15 +42,15 @@ internal static class ModelAttentionKernels
         var clash = signatures.GroupBy(s => s.Native).FirstOrDefault(g => g.Count() > 1);
         if (clash != null)
         {
-            throw new KernelAssemblyException($"attention kernels of head dim {clash.First().HeadDim} fuse qk_norm with different ε ({string.Join(", ", clash.Select(s => s.QkNormEps))}); one model emits one kernel per head dim");
+            throw new KernelAssemblyException($"attention kernels of head dim {clash.First().HeadDim} differ ({string.Join("; ", clash)}); one model emits one kernel per head dim");
         }
 
         foreach (var s in signatures)
         {
             w.Line();
-            NativeAttentionEmitter.Emit(w, s.Native, s.HeadDim, "private", s.QkNormEps);
+            NativeAttentionEmitter.Emit(w, s.Native, s.HeadDim, "private", s.QkNormEps, s.Constants);
             w.Line();
-            IlgpuAttentionEmitter.Emit(w, s.Ilgpu, s.HeadDim, "private", s.QkNormEps);
+            IlgpuAttentionEmitter.Emit(w, s.Ilgpu, s.HeadDim, "private", s.QkNormEps, s.Constants);
         }
     }
 }

@@ -19,7 +19,7 @@ internal static class NativeAttentionEmitter
     /// whole 256-bit vectors cannot be assembled. With <paramref name="qkNormEps"/>, qk_norm is the
     /// kernel's prologue: each query and key head is RMS-normalised (its γ, that ε) as it loads, before RoPE.
     /// </summary>
-    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null)
+    public static void Emit(SourceWriter w, string name, int dim, string accessibility = "public", float? qkNormEps = null, AttentionConstants? constants = null)
     {
         if (dim < 8 || dim % 8 != 0)
         {
@@ -38,6 +38,8 @@ internal static class NativeAttentionEmitter
         w.Line();
         w.Line($"public static bool QkNorm => {(qkNormEps != null ? "true" : "false")};");
         w.Line();
+        w.Lines(AttentionConstants.Refuses(constants));
+        w.Line();
         if (qkNormEps is { } eps)
         {
             w.Line($"private const float Eps = {CSharpNames.Float(eps)};");
@@ -48,8 +50,8 @@ internal static class NativeAttentionEmitter
         w.Line("public static int WorkFloats(int rows) => (rows * ((2 * D) + Tile + 3)) + D;");
         w.Line();
         var qk = qkNormEps != null;
-        Pack(w, qk);
-        Attend(w, qk);
+        Pack(w, qk, constants);
+        Attend(w, qk, constants);
         Helpers(w);
         if (qk)
         {
@@ -61,9 +63,12 @@ internal static class NativeAttentionEmitter
         w.Close();
     }
 
-    private static void Pack(SourceWriter w, bool qk) => w.Lines($@"public static void Pack(in global::Wudao.Attention.AttentionPackItem item)
+    private static readonly AttentionConstants.Source FromShape = new("shape.Heads", "shape.KvHeads", "shape.Causal", "shape.Rope");
+
+    private static void Pack(SourceWriter w, bool qk, AttentionConstants? c) => w.Lines($@"public static void Pack(in global::Wudao.Attention.AttentionPackItem item)
 {{
     var shape = item.Shape;
+{AttentionConstants.Locals(c, FromShape, "    ", "kvHeads", "rope")}
     global::System.Span<float> cos = stackalloc float[Half];
     global::System.Span<float> sin = stackalloc float[Half];
     global::System.Span<float> rotated = stackalloc float[D];{(qk ? @"
@@ -72,18 +77,18 @@ internal static class NativeAttentionEmitter
     {{
         int token = item.FirstToken + i;
         int at = item.FirstPosition + i;
-        if (shape.Rope)
+        if (rope)
         {{
             Angles(shape.InverseFrequencies, item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
         }}
 
-        for (int g = 0; g < shape.KvHeads; g++)
+        for (int g = 0; g < kvHeads; g++)
         {{
-            int row = ((token * shape.KvHeads) + g) * D;
+            int row = ((token * kvHeads) + g) * D;
             scoped global::System.ReadOnlySpan<float> key = item.K.Slice(row, D);{(qk ? @"
             Norm(key, normed, item.KNorm);
             key = normed;" : "")}
-            if (shape.Rope)
+            if (rope)
             {{
                 Rotate(key, rotated, cos, sin, 1f);
                 key = rotated;
@@ -102,11 +107,11 @@ internal static class NativeAttentionEmitter
 }}
 ");
 
-    private static void Attend(SourceWriter w, bool qk) => w.Lines($@"public static void Attend(in global::Wudao.Attention.AttentionTileItem item)
+    private static void Attend(SourceWriter w, bool qk, AttentionConstants? c) => w.Lines($@"public static void Attend(in global::Wudao.Attention.AttentionTileItem item)
 {{
-    var shape = item.Shape;{(qk ? @"
+    var shape = item.Shape;
+{AttentionConstants.Locals(c, FromShape, "    ", "heads", "group", "causal", "rope")}{(qk ? @"
     global::System.Span<float> normed = stackalloc float[D];" : "")}
-    int group = shape.Group;
     int rows = item.Tokens * group;
     int rows4 = (rows + 3) & ~3;
     int last = item.FirstPosition + item.Tokens - 1;
@@ -125,7 +130,7 @@ internal static class NativeAttentionEmitter
     {{
         int token = item.FirstToken + tt;
         int at = item.FirstPosition + tt;
-        if (shape.Rope)
+        if (rope)
         {{
             Angles(shape.InverseFrequencies, item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
         }}
@@ -133,10 +138,10 @@ internal static class NativeAttentionEmitter
         for (int gh = 0; gh < group; gh++)
         {{
             int r = (tt * group) + gh;
-            scoped global::System.ReadOnlySpan<float> src = item.Q.Slice(((token * shape.Heads) + (item.KvHead * group) + gh) * D, D);{(qk ? @"
+            scoped global::System.ReadOnlySpan<float> src = item.Q.Slice(((token * heads) + (item.KvHead * group) + gh) * D, D);{(qk ? @"
             Norm(src, normed, item.QNorm);
             src = normed;" : "")}
-            if (shape.Rope)
+            if (rope)
             {{
                 Rotate(src, qs.Slice(r * D, D), cos, sin, shape.Scale);
             }}
@@ -184,7 +189,7 @@ internal static class NativeAttentionEmitter
         // Only a diagonal tile masks: a row sees keys up to its own position.
         for (int r = 0; r < rows4; r++)
         {{
-            int limit = shape.Causal ? global::System.Math.Min(valid, pos[r] - k0 + 1) : valid;
+            int limit = causal ? global::System.Math.Min(valid, pos[r] - k0 + 1) : valid;
             alpha[r] = Wide
                 ? Softmax512(ref {U}.Add(ref sRef, r * Tile), limit, ref m[r], ref l[r])
                 : Softmax256(ref {U}.Add(ref sRef, r * Tile), limit, ref m[r], ref l[r]);
@@ -206,7 +211,7 @@ internal static class NativeAttentionEmitter
     for (int r = 0; r < rows; r++)
     {{
         int token = item.FirstToken + (r / group);
-        int row = (token * shape.Heads) + (item.KvHead * group) + (r % group);
+        int row = (token * heads) + (item.KvHead * group) + (r % group);
         Scale(o.Slice(r * D, D), item.Output.Slice(row * D, D), 1f / l[r]);
         item.Lse[row] = m[r] + global::System.MathF.Log(l[r]);
     }}
