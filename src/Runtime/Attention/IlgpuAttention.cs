@@ -68,7 +68,7 @@ public sealed class IlgpuAttention : IDisposable
     /// </summary>
     public void Forward(AttentionShape shape, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, ArrayView<float> qNorm = default, ArrayView<float> kNorm = default)
     {
-        CheckDim(shape);
+        CheckKernel(shape);
         AttentionChecks.QkNorm(_qkNorm, shape.HeadDim, Length(qNorm), Length(kNorm));
         var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
         AttentionChecks.Positions(positions, tokens);
@@ -126,7 +126,7 @@ public sealed class IlgpuAttention : IDisposable
     /// </summary>
     public void Forward(AttentionShape shape, IlgpuKvCache cache, ArrayView<float> q, ArrayView<float> k, ArrayView<float> v, ArrayView<float> output, ArrayView<float> lse, ReadOnlySpan<int> seqOffsets, ArrayView<float> qNorm = default, ArrayView<float> kNorm = default)
     {
-        CheckDim(shape);
+        CheckKernel(shape);
         AttentionChecks.QkNorm(_qkNorm, shape.HeadDim, Length(qNorm), Length(kNorm));
         var tokens = AttentionChecks.Inputs(shape, Length(q), Length(k), Length(v), Length(output), Length(lse), seqOffsets);
         AttentionChecks.Cache(shape, cache, seqOffsets);
@@ -204,7 +204,7 @@ public sealed class IlgpuAttention : IDisposable
         _frequencies?.Dispose();
     }
 
-    private void CheckDim(AttentionShape shape)
+    private void CheckKernel(AttentionShape shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (shape.HeadDim != _headDim)

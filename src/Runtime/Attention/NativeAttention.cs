@@ -46,7 +46,7 @@ public static partial class NativeAttention
     public static void Forward<TKernel>(AttentionShape shape, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, ReadOnlySpan<int> positions = default, CpuWorkers? workers = null, ReadOnlySpan<float> qNorm = default, ReadOnlySpan<float> kNorm = default)
         where TKernel : struct, INativeAttentionKernel
     {
-        CheckDim<TKernel>(shape);
+        CheckKernel<TKernel>(shape);
         AttentionChecks.QkNorm(TKernel.QkNorm, shape.HeadDim, qNorm.Length, kNorm.Length);
         var tokens = AttentionChecks.Inputs(shape, q.Length, k.Length, v.Length, output.Length, lse.Length, seqOffsets);
         AttentionChecks.Positions(positions, tokens);
@@ -67,7 +67,7 @@ public static partial class NativeAttention
     public static void Forward<TKernel>(AttentionShape shape, KvCache cache, ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output, Span<float> lse, ReadOnlySpan<int> seqOffsets, CpuWorkers? workers = null, ReadOnlySpan<float> qNorm = default, ReadOnlySpan<float> kNorm = default)
         where TKernel : struct, INativeAttentionKernel
     {
-        CheckDim<TKernel>(shape);
+        CheckKernel<TKernel>(shape);
         AttentionChecks.QkNorm(TKernel.QkNorm, shape.HeadDim, qNorm.Length, kNorm.Length);
         var tokens = AttentionChecks.Inputs(shape, q.Length, k.Length, v.Length, output.Length, lse.Length, seqOffsets);
         AttentionChecks.Cache(shape, cache, seqOffsets);
@@ -77,7 +77,7 @@ public static partial class NativeAttention
         }
     }
 
-    private static void CheckDim<TKernel>(AttentionShape shape)
+    private static void CheckKernel<TKernel>(AttentionShape shape)
         where TKernel : struct, INativeAttentionKernel
     {
         ArgumentNullException.ThrowIfNull(shape);
