@@ -141,6 +141,16 @@ public class PlanTests
     }
 
     [Fact]
+    public void Expert_partition_marks_the_shared_experts_it_places()
+    {
+        var spec = TestSpecs.Make(RouterKind.DeepSeek, auxLossWeight: 0f, experts: 5) with { SharedExperts = 1, Ranks = 2 };
+
+        var text = MoeCompiler.Compile(spec).PlanText;
+
+        Assert.Contains("expert parallel over 2 ranks (experts 0-2 on rank 0, 3-5 on rank 1; 5 shared: every token goes through it)\n", text);
+    }
+
+    [Fact]
     public void Expert_partition_refuses_expert_choice_with_its_reason()
     {
         var plan = PassPipeline.Run(MoeLowering.Lower(TestSpecs.Make(RouterKind.ExpertChoice, experts: 8, topK: 0, capacityFactor: 2f, auxLossWeight: 0f)));

@@ -73,12 +73,14 @@ public static class ExpertPartition
         return steps;
     }
 
-    /// <summary>The schedule as text, for the plan a user prints.</summary>
-    public static string Print(IReadOnlyList<ParallelStep> steps, int experts, int ranks)
+    /// <summary>The schedule as text, for the plan a user prints; the last <paramref name="shared"/> experts are the shared ones.</summary>
+    public static string Print(IReadOnlyList<ParallelStep> steps, int experts, int ranks, int shared = 0)
     {
         var per = experts / ranks;
-        var owners = string.Join(", ", Enumerable.Range(0, ranks).Select(r => per == 1 ? $"{r * per} on rank {r}" : $"{r * per}-{((r + 1) * per) - 1} on rank {r}"));
-        return $"expert parallel over {ranks} ranks (experts {owners})\n"
+        string Range(int first, int last) => first == last ? $"{first}" : $"{first}-{last}";
+        var owners = string.Join(", ", Enumerable.Range(0, ranks).Select(r => $"{Range(r * per, ((r + 1) * per) - 1)} on rank {r}"));
+        var sharedText = shared > 0 ? $"; {Range(experts - shared, experts - 1)} shared: every token goes through {(shared == 1 ? "it" : "them")}" : "";
+        return $"expert parallel over {ranks} ranks (experts {owners}{sharedText})\n"
             + string.Concat(steps.Select(s => $"  {s.Name} {s.What,-13} {s.Detail}\n"));
     }
 }
