@@ -13,55 +13,42 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 internal static class RouterOpFragments
 {
-    /// <summary>An op's fragment: whether its results are choice values [T, k], the buffer a result other kernels read binds to, and whether it reads <c>args</c>.</summary>
-    public sealed record TokenOp(bool Choices, string? Buffer, bool NeedsArgs, System.Func<Node, TokenFrame, string> Body);
+    /// <summary>An op's fragment: what it computes (its comment), whether its results are choice values [T, k], the buffer a result other kernels read binds to, and whether it reads <c>args</c>.</summary>
+    public sealed record TokenOp(string What, bool Choices, string? Buffer, bool NeedsArgs, System.Func<Node, TokenFrame, string> Body);
 
     private static readonly Dictionary<string, TokenOp> Table = new()
     {
-        [Ops.MatMul] = new(false, null, false, MatMul),
-        [Ops.Noisy] = new(false, null, true, Noisy),
-        [Ops.Sigmoid] = new(false, null, false, (n, f) => $@"for (int e = 0; e < {f.Width(n.Operands[0])}; e++)
+        [Ops.MatMul] = new("router logits, one GEMV (the native schedule computes it vectorised for several tokens and passes it ready)", false, null, false, MatMul),
+        [Ops.Noisy] = new("H = logits + ε·softplus(raw) (Shazeer 2017); ε only while training, so inference routes on H = logits", false, null, true, Noisy),
+        [Ops.Sigmoid] = new("each expert's affinity score on its own (DeepSeek-V3), not a softmax", false, null, false, (n, f) => $@"for (int e = 0; e < {f.Width(n.Operands[0])}; e++)
 {{
     {f.Row(n.Results[0], "e")} = DeviceSigmoid({f.Row(n.Operands[0], "e")});
 }}"),
-        [Ops.TopK] = new(true, null, false, (n, f) => TopK(n, f, f.Row(n.Operands[0], "e"), "bestV")),
-        [Ops.TopKBiased] = new(true, null, false, (n, f) => TopK(n, f, $"{f.Row(n.Operands[0], "e")} + {f.Name(n.Operands[1])}[e]", f.Row(n.Operands[0], "best"))),
-        [Ops.Softmax] = new(true, null, false, Softmax),
-        [Ops.Renorm] = new(true, null, false, Renorm),
-        [Ops.LoadProb] = new(false, "pload", false, LoadProb),
-        [Ops.AppendShared] = new(true, null, false, (n, f) => $@"for (int j = {f.Width(n.Operands[0])}; j < {f.Width(n.Results[0])}; j++)
+        [Ops.TopK] = new("the k largest, ties to the lower expert", true, null, false, (n, f) => TopK(n, f, f.Row(n.Operands[0], "e"), "bestV")),
+        [Ops.TopKBiased] = new("chosen on score + bias; the gate keeps the bare score", true, null, false, (n, f) => TopK(n, f, $"{f.Row(n.Operands[0], "e")} + {f.Name(n.Operands[1])}[e]", f.Row(n.Operands[0], "best"))),
+        [Ops.Softmax] = new("over the k chosen values", true, null, false, Softmax),
+        [Ops.Renorm] = new("the chosen gates normalised to sum 1", true, null, false, Renorm),
+        [Ops.LoadProb] = new("P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)); kth_excl is the k-th largest H among the other experts", false, "pload", false, LoadProb),
+        [Ops.AppendShared] = new("every token also goes through the shared experts, with gate 1", true, null, false, (n, f) => $@"for (int j = {f.Width(n.Operands[0])}; j < {f.Width(n.Results[0])}; j++)
 {{
     {f.Choice(n.Results[1], "j")} = {n.IntAttr("routed")} + (j - {f.Width(n.Operands[0])});
     {f.Choice(n.Results[0], "j")} = 1f;
 }}"),
-        [Ops.HashRoute] = new(true, null, false, (n, f) => $@"{f.Choice(n.Results[1], "0")} = global::Wudao.TokenHash.Expert({f.Name(n.Operands[0])}[ti], {n.IntAttr("experts")});
+        [Ops.HashRoute] = new("the token id alone picks the expert (Roller 2021); the gate is 1", true, null, false, (n, f) => $@"{f.Choice(n.Results[1], "0")} = global::Wudao.TokenHash.Expert({f.Name(n.Operands[0])}[ti], {n.IntAttr("experts")});
 {f.Choice(n.Results[0], "0")} = 1f;"),
     };
-
-    /// <summary>The comment each fragment opens with: what the op computes.</summary>
-    private static readonly Dictionary<string, string> What = new()
-    {
-        [Ops.MatMul] = "router logits, one GEMV (the native schedule computes it vectorised for several tokens and passes it ready)",
-        [Ops.Noisy] = "H = logits + ε·softplus(raw) (Shazeer 2017); ε only while training, so inference routes on H = logits",
-        [Ops.Sigmoid] = "each expert's affinity score on its own (DeepSeek-V3), not a softmax",
-        [Ops.TopK] = "the k largest, ties to the lower expert",
-        [Ops.TopKBiased] = "chosen on score + bias; the gate keeps the bare score",
-        [Ops.Softmax] = "over the k chosen values",
-        [Ops.Renorm] = "the chosen gates normalised to sum 1",
-        [Ops.LoadProb] = "P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)); kth_excl is the k-th largest H among the other experts",
-        [Ops.AppendShared] = "every token also goes through the shared experts, with gate 1",
-        [Ops.HashRoute] = "the token id alone picks the expert (Roller 2021); the gate is 1",
-    };
-
-    public static bool Has(string op) => Table.ContainsKey(op);
 
     public static TokenOp Get(PlannedKernel k, Node n) => Table.TryGetValue(n.Op, out var op)
         ? op
         : throw new KernelAssemblyException($"k{k.Index}: no per-token fragment for %{n.Name} = {n.Op} in [{string.Join(", ", k.OpNames)}]");
 
-    /// <summary>The op's fragment in a block of its own (its locals stay its own), under its comment.</summary>
-    public static string Render(PlannedKernel k, Node n, TokenFrame f) =>
-        $"// {string.Join(", ", n.Results.Select(r => "%" + r))} = {n.Op} {string.Join(", ", n.Operands.Select(o => "%" + o))}: {What[n.Op]}.\n{{\n{RouterTokenFragments.Indent(Get(k, n).Body(n, f))}\n}}\n";
+    /// <summary>The op's fragment in a block of its own (its locals stay its own), under its IR line and what it computes.</summary>
+    public static string Render(PlannedKernel k, Node n, TokenFrame f)
+    {
+        var op = Get(k, n);
+        var line = $"{string.Join(", ", n.Results.Select(r => "%" + r))} = {n.Op} {string.Join(", ", n.Operands.Select(o => "%" + o))}";
+        return $"// {line}: {op.What}.\n{{\n{RouterTokenFragments.Indent(op.Body(n, f))}\n}}\n";
+    }
 
     private static string MatMul(Node n, TokenFrame f) => $@"if (!ready)
 {{
