@@ -110,7 +110,7 @@ internal static class ModelDeviceEmitter
         {
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
-            foreach (var r in ModelEmitter.Materialised(k, plan))
+            foreach (var r in k.Buffered(plan))
             {
                 Buffer(r);
             }

@@ -304,13 +304,6 @@ public static class ModelEmitter
         }
     }
 
-    /// <summary>A kernel's results given buffers: all but those only its own later ops read (a prologue's result stays in registers).</summary>
-    internal static IEnumerable<string> Materialised(PlannedKernel k, KernelPlan plan) =>
-        k.Nodes.SelectMany(n => n.Results).Where(r =>
-            plan.Graph.Outputs.Contains(r)
-            || plan.Graph.Nodes.Any(n => !k.Nodes.Contains(n) && n.Operands.Contains(r))
-            || !k.Nodes.Any(n => n.Operands.Contains(r)));
-
     internal static List<Node> MoeNodes(KernelPlan plan) => plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0]).ToList();
 
 }

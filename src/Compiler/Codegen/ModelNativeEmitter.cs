@@ -42,7 +42,7 @@ internal static class ModelNativeEmitter
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
             w.Line(k.Index == 0 ? "long start = global::System.Diagnostics.Stopwatch.GetTimestamp();" : "start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
-            foreach (var r in ModelEmitter.Materialised(k, plan))
+            foreach (var r in k.Buffered(plan))
             {
                 Buffer(r);
             }
@@ -107,7 +107,7 @@ internal static class ModelNativeEmitter
     private static long WorkspacePerToken(KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        var values = plan.Kernels.SelectMany(k => ModelEmitter.Materialised(k, plan)).Where(v => v != "logits").Distinct();
+        var values = plan.Kernels.SelectMany(k => k.Buffered(plan)).Where(v => v != "logits").Distinct();
         long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
         // Attention's Q, K and V rows and its LSE per query head.
         var attention = plan.Graph.Nodes.Where(n => n.Op == Ops.Attention)

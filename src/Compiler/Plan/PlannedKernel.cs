@@ -38,4 +38,15 @@ public sealed class PlannedKernel
     };
 
     public IEnumerable<string> OpNames => Nodes.Select(n => n.Op);
+
+    /// <summary>
+    /// The results given buffers: what the graph outputs, what other kernels read, and what nothing
+    /// reads (an op still writes it somewhere). A result only this kernel's later ops read stays
+    /// in registers or scratch (a prologue's result, a gate's router logits).
+    /// </summary>
+    public IEnumerable<string> Buffered(KernelPlan plan) =>
+        Nodes.SelectMany(n => n.Results).Where(r =>
+            plan.Graph.Outputs.Contains(r)
+            || plan.Graph.Nodes.Any(n => !Nodes.Contains(n) && n.Operands.Contains(r))
+            || !Nodes.Any(n => n.Operands.Contains(r)));
 }

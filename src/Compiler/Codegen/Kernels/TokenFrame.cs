@@ -41,7 +41,7 @@ internal sealed class TokenFrame
         var types = plan.Graph.ValueTypes().Where(t => t.Value != null).ToDictionary(t => t.Key, t => t.Value!);
         var f = new TokenFrame(types);
         var produced = new HashSet<string>(k.Nodes.SelectMany(n => n.Results));
-        var materialised = new HashSet<string>(ModelEmitter.Materialised(k, plan));
+        var buffered = new HashSet<string>(k.Buffered(plan));
 
         // Operands from outside: the token rows or ids (inputs) and the weights.
         foreach (var v in k.Nodes.SelectMany(n => n.Operands).Where(v => !produced.Contains(v)).Distinct())
@@ -62,7 +62,7 @@ internal sealed class TokenFrame
         // The router GEMVs' rows first, so a schedule can compute them ahead and pass them ready.
         foreach (var m in k.Nodes.Where(n => n.Op == Ops.MatMul))
         {
-            f.Row(k, m.Results[0], materialised);
+            f.Row(k, m.Results[0], buffered);
             f.LogitWeights.Add(f._names[m.Operands[1]]);
             f.Experts = types[m.Results[0]].Shape[1].Value;
         }
@@ -77,19 +77,19 @@ internal sealed class TokenFrame
                     f._names[r] = types[r].DType == DType.I32 ? "experts" : "gates";
                     f.Choices = System.Math.Max(f.Choices, types[r].Shape[1].Value);
                 }
-                else if (materialised.Contains(r))
+                else if (buffered.Contains(r))
                 {
                     f._names[r] = op.Buffer ?? throw new KernelAssemblyException($"k{k.Index}: %{r} = {n.Op} is read by another kernel, and the per-token gate has no buffer for it");
                 }
                 else
                 {
-                    f.Row(k, r, materialised);
+                    f.Row(k, r, buffered);
                 }
             }
         }
 
         f.CheckInPlace(k);
-        foreach (var r in k.Nodes.SelectMany(n => n.Results).Where(materialised.Contains))
+        foreach (var r in k.Nodes.SelectMany(n => n.Results).Where(buffered.Contains))
         {
             if (f.Parameters.FirstOrDefault(p => p.Name == f._names[r]) is { } other)
             {
@@ -103,10 +103,10 @@ internal sealed class TokenFrame
     }
 
     /// <summary>Gives a router-width value the next scratch row; one another kernel reads would be lost there, so it is refused.</summary>
-    private void Row(PlannedKernel k, string value, HashSet<string> materialised)
+    private void Row(PlannedKernel k, string value, HashSet<string> buffered)
     {
         var width = _types[value].Shape[1].Value;
-        if (materialised.Contains(value))
+        if (buffered.Contains(value))
         {
             throw new KernelAssemblyException($"k{k.Index}: %{value} is read by another kernel, but the per-token gate keeps it in a scratch row");
         }
