@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using System.Linq;
 using Wudao.Compiler.Codegen;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Lowering;
@@ -52,8 +51,7 @@ public static class MoeCompiler
         {
             // Shared experts are placed on ranks like routed ones.
             var experts = spec.Experts + spec.SharedExperts;
-            var shared = plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.AppendShared)?.IntAttr("shared") ?? 0;
-            planText += ExpertPartition.Print(ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks, shared);
+            planText += ExpertPartition.Print(plan, ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks);
         }
 
         var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText);

@@ -137,7 +137,7 @@ public class PlanTests
         Assert.StartsWith("partials:", steps[2].Detail);
         Assert.Contains("probability sums [E]", steps[2].Detail);
         Assert.StartsWith("slots:", steps[4].Detail);
-        Assert.StartsWith("expert parallel over 4 ranks (experts 0-1 on rank 0, 2-3 on rank 1, 4-5 on rank 2, 6-7 on rank 3)\n", ExpertPartition.Print(steps, 8, 4));
+        Assert.StartsWith("expert parallel over 4 ranks (experts 0-1 on rank 0, 2-3 on rank 1, 4-5 on rank 2, 6-7 on rank 3)\n", ExpertPartition.Print(plan, steps, 8, 4));
     }
 
     [Fact]

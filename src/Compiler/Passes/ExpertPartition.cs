@@ -73,9 +73,10 @@ public static class ExpertPartition
         return steps;
     }
 
-    /// <summary>The schedule as text, for the plan a user prints; the last <paramref name="shared"/> experts are the shared ones.</summary>
-    public static string Print(IReadOnlyList<ParallelStep> steps, int experts, int ranks, int shared = 0)
+    /// <summary>The schedule as text, for the plan a user prints; the plan's shared experts (append_shared) are the last ones.</summary>
+    public static string Print(KernelPlan plan, IReadOnlyList<ParallelStep> steps, int experts, int ranks)
     {
+        var shared = plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.AppendShared)?.IntAttr("shared") ?? 0;
         var per = experts / ranks;
         string Range(int first, int last) => first == last ? $"{first}" : $"{first}-{last}";
         var owners = string.Join(", ", Enumerable.Range(0, ranks).Select(r => $"{Range(r * per, ((r + 1) * per) - 1)} on rank {r}"));
