@@ -90,50 +90,90 @@ public class MixtralDecodeBenchmarks
         return token;
     }
 
-    /// <summary>Decode's weight bytes per second over the read bandwidth, both from this run's means (ns).</summary>
+    /// <summary>
+    /// Decode's weight bytes per second over the read bandwidth, both from this run's means (ns),
+    /// and again from their medians: on a shared host one slow iteration moves a mean far.
+    /// </summary>
     public static void Print(System.Collections.Generic.IEnumerable<BenchmarkDotNet.Reports.Summary> summaries)
     {
         var reports = summaries.SelectMany(s => s.Reports).Where(r => r.ResultStatistics != null && r.BenchmarkCase.Descriptor.Type == typeof(MixtralDecodeBenchmarks)).ToList();
-        double? Mean(string method) => reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethod.Name == method)?.ResultStatistics!.Mean;
-        if (Mean(nameof(Read)) is not { } read || Mean(nameof(Decode)) is not { } decode)
+        BenchmarkDotNet.Mathematics.Statistics? Stats(string method) => reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethod.Name == method)?.ResultStatistics;
+        if (Stats(nameof(Read)) is not { } read || Stats(nameof(Decode)) is not { } decode)
         {
             return;
         }
 
-        var bandwidth = (1L << 30) / read;
-        var weights = WeightBytesPerToken() * (double)DecodeTokens / decode;
-        Console.WriteLine($"Mixtral 0.6B decode: {DecodeTokens / (decode / 1e9):F1} tok/s, {weights:F1} GB/s of weights ({WeightBytesPerToken() / 1e6:F0} MB a token) = {weights / bandwidth:P0} of the {bandwidth:F1} GB/s read bandwidth measured in this run");
-        if (Mean(nameof(Prefill)) is { } prefill)
+        foreach (var (what, r, d) in new[] { ("means", read.Mean, decode.Mean), ("medians", read.Median, decode.Median) })
         {
-            Console.WriteLine($"Mixtral 0.6B prefill: {PromptTokens / (prefill / 1e9):F0} tok/s");
+            var bandwidth = (1L << 30) / r;
+            var weights = WeightBytesPerToken() * (double)DecodeTokens / d;
+            Console.WriteLine($"Mixtral 0.6B decode ({what}): {DecodeTokens / (d / 1e9):F1} tok/s, {weights:F1} GB/s of weights ({WeightBytesPerToken() / 1e6:F0} MB a token) = {weights / bandwidth:P0} of the {bandwidth:F1} GB/s read bandwidth measured in this run");
+        }
+
+        if (Stats(nameof(Prefill)) is { } prefill)
+        {
+            Console.WriteLine($"Mixtral 0.6B prefill: {PromptTokens / (prefill.Mean / 1e9):F0} tok/s");
         }
     }
 
-    /// <summary>Decode's time by kernel role (from the model's own counters) over 64 tokens after a 128-token prompt.</summary>
+    /// <summary>
+    /// Decode's time by kernel role (from the model's own counters, and the MoE layers' kernels
+    /// inside "moe") over 64 tokens after a 128-token prompt, beside the median of 15 reads: every
+    /// path runs warmed up first, so the JIT's optimised code is what is timed.
+    /// </summary>
     public static void Breakdown()
     {
         var bench = new MixtralDecodeBenchmarks();
         bench.Setup();
-        bench.PrefillBeforeDecode();
-        bench.Decode();
+        for (var i = 0; i < 3; i++)
+        {
+            bench.PrefillBeforeDecode();
+            bench.Decode();
+        }
+
+        var moes = typeof(Mixtral06B).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
+            .Where(f => f.Name.StartsWith("_moe_", StringComparison.Ordinal)).Select(f => f.GetValue(bench._lm)!).Select(m => m.GetType().GetProperty("NativeKernels")!.GetValue(m) as Wudao.CpuKernelSet).ToList();
         bench.PrefillBeforeDecode();
         Array.Clear(bench._lm.KernelTicks);
+        var before = moes.Select(m => m!.ElapsedTicks.ToArray()).ToList();
+        var (gen2, pause) = (GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         bench.Decode();
+        Console.WriteLine($"GC during decode: {GC.CollectionCount(2) - gen2} gen-2 collections, {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds / DecodeTokens:F3} ms a token paused");
         var total = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds / DecodeTokens;
-        var read = Enumerable.Range(0, 3).Min(_ =>
+        for (var i = 0; i < 10; i++)
+        {
+            MemoryRead.Sum(bench._buffer);
+        }
+
+        var reads = Enumerable.Range(0, 15).Select(_ =>
         {
             var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
             MemoryRead.Sum(bench._buffer);
             return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        });
-        var bandwidth = (1L << 30) / read / 1e9;
+        }).Order().ToList();
+        var bandwidth = (1L << 30) / reads[reads.Count / 2] / 1e9;
         var weights = WeightBytesPerToken() / (total / 1e3) / 1e9;
-        Console.WriteLine($"Mixtral 0.6B decode: {total:F2} ms a token, {weights:F1} GB/s of weights = {weights / bandwidth:P0} of {bandwidth:F1} GB/s read");
+        Console.WriteLine($"Mixtral 0.6B decode: {total:F2} ms a token, {weights:F1} GB/s of weights = {weights / bandwidth:P0} of {bandwidth:F1} GB/s read (median of 15)");
+        static double Ms(long ticks) => ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency / DecodeTokens;
         foreach (var role in Mixtral06B.KernelRoles.Distinct())
         {
-            var ticks = Mixtral06B.KernelRoles.Select((r, i) => r == role ? bench._lm.KernelTicks[i] : 0).Sum();
-            Console.WriteLine($"  {role,-10} {ticks * 1000.0 / System.Diagnostics.Stopwatch.Frequency / DecodeTokens,8:F3} ms a token");
+            Console.WriteLine($"  {role,-12} {Ms(Mixtral06B.KernelRoles.Select((r, i) => r == role ? bench._lm.KernelTicks[i] : 0).Sum()),8:F3} ms a token");
+        }
+
+        if (Environment.GetEnvironmentVariable("WUDAO_BREAKDOWN_KERNELS") == "1")
+        {
+            for (var k = 0; k < bench._lm.KernelTicks.Length; k++)
+            {
+                Console.WriteLine($"    k{k,-3} {Mixtral06B.KernelRoles[k],-10} {Ms(bench._lm.KernelTicks[k]),8:F3} ms a token");
+            }
+        }
+
+        var roles = moes[0]!.Roles;
+        for (var k = 0; k < roles.Count; k++)
+        {
+            var ticks = moes.Select((m, i) => m!.ElapsedTicks[k] - before[i][k]).Sum();
+            Console.WriteLine($"    moe {roles[k],-12} {Ms(ticks),8:F3} ms a token");
         }
 
         bench.Cleanup();
