@@ -132,15 +132,15 @@ public class MixtralDecodeBenchmarks
         }
 
         var moes = typeof(Mixtral06B).GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)
-            .Where(f => f.Name.StartsWith("_moe_", StringComparison.Ordinal)).Select(f => f.GetValue(bench._lm)!).Select(m => m.GetType().GetProperty("NativeKernels")!.GetValue(m) as Wudao.CpuKernelSet).ToList();
+            .Where(f => f.Name.StartsWith("_moe_", StringComparison.Ordinal)).Select(f => f.GetValue(bench._lm)!).Select(m => (Wudao.CpuKernelSet)m.GetType().GetProperty("NativeKernels")!.GetValue(m)!).ToList();
         bench.PrefillBeforeDecode();
         Array.Clear(bench._lm.KernelTicks);
-        var before = moes.Select(m => m!.ElapsedTicks.ToArray()).ToList();
+        var before = moes.Select(m => m.ElapsedTicks.ToArray()).ToList();
         var (gen2, pause) = (GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var start = System.Diagnostics.Stopwatch.GetTimestamp();
         bench.Decode();
-        Console.WriteLine($"GC during decode: {GC.CollectionCount(2) - gen2} gen-2 collections, {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds / DecodeTokens:F3} ms a token paused");
         var total = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds / DecodeTokens;
+        Console.WriteLine($"GC during decode: {GC.CollectionCount(2) - gen2} gen-2 collections, {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds / DecodeTokens:F3} ms a token paused");
         for (var i = 0; i < 10; i++)
         {
             MemoryRead.Sum(bench._buffer);
@@ -169,10 +169,10 @@ public class MixtralDecodeBenchmarks
             }
         }
 
-        var roles = moes[0]!.Roles;
+        var roles = moes[0].Roles;
         for (var k = 0; k < roles.Count; k++)
         {
-            var ticks = moes.Select((m, i) => m!.ElapsedTicks[k] - before[i][k]).Sum();
+            var ticks = moes.Select((m, i) => m.ElapsedTicks[k] - before[i][k]).Sum();
             Console.WriteLine($"    moe {roles[k],-12} {Ms(ticks),8:F3} ms a token");
         }
 

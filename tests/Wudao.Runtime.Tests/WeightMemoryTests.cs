@@ -9,7 +9,7 @@ namespace Wudao.Tests;
 public class WeightMemoryTests
 {
     [Fact]
-    public void Weight_arrays_are_zeroed_pinned_and_of_the_asked_length()
+    public void Weight_arrays_are_zeroed_and_of_the_asked_length()
     {
         foreach (var length in new long[] { 0, 17, 1 << 20, (5L << 20) + 3 })
         {

@@ -16,7 +16,7 @@ public static int PanelStride(int k, int n) => ((n + NR - 1) / NR) * k * NR;
 /// <summary>
 /// Packs [experts, k, n] row-major weights into NR-wide column panels, [e][panel][k][NR], zero
 /// padded: the micro-kernel then streams B contiguously. Done once, when the layer is created, into
-/// weight memory (huge pages: a decode step streams all of it, and 4 KiB pages cost it a third).
+/// weight memory (huge pages: a decode step streams all of it, and 4 KiB pages slow that stream).
 /// </summary>
 public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, int k, int n)
 {
