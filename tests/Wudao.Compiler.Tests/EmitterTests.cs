@@ -111,10 +111,11 @@ public class EmitterTests
     [InlineData(RouterKind.Switch, false, false)]
     public void Gate_kernel_holds_the_router_steps(RouterKind router, bool renorm, bool secondDrop)
     {
-        var gate = MoeCompiler.Compile(TestSpecs.Make(router)).Kernels[0];
+        var gate = Assert.IsType<GateKernel>(MoeCompiler.Compile(TestSpecs.Make(router)).Kernels[0].Reading);
 
-        Assert.Equal(renorm, gate.Body.Contains("// renorm:"));
-        Assert.Equal(secondDrop, gate.Body.Contains("CounterRng.Uniform"));
+        Assert.Equal(renorm, gate.TokenBody.Contains("= renorm %top_w:"));
+        Assert.Equal(secondDrop, gate.TokenBody.Contains("= second_drop %gates, %top_e:"));
+        Assert.Equal(secondDrop, gate.TokenBody.Contains("CounterRng.Uniform"));
     }
 
     [Fact]
@@ -135,7 +136,7 @@ public class EmitterTests
     }
 
     [Fact]
-    public void Gate_kernel_without_softmax_has_no_template()
+    public void Gate_kernel_whose_logits_leave_it_is_refused_by_name()
     {
         var plan = PassPipeline.Run(IrParser.Parse(
             "graph g(%x: f32[T,64]) -> (%l)\n" +
@@ -144,7 +145,7 @@ public class EmitterTests
 
         var ex = Assert.Throws<KernelAssemblyException>(() => IlgpuKernelEmitter.Emit(plan));
 
-        Assert.Contains("k0: no fragment set fuses [matmul]", ex.Message);
+        Assert.Equal("k0: %l is read by another kernel, but the per-token gate keeps it in a scratch row", ex.Message);
     }
 
     [Fact]
@@ -159,9 +160,8 @@ public class EmitterTests
 
         var gate = Assert.Single(IlgpuKernelEmitter.Emit(plan));
 
-        Assert.Equal(new[] { "x", "wg", "probs", "args" }, gate.Parameters.Select(p => p.Name));
-        Assert.DoesNotContain("topk", gate.Body);
-        Assert.False(Assert.IsType<GateKernel>(gate.Reading).TopK);
+        Assert.Equal(new[] { "x", "w_wg", "probs", "args" }, gate.Parameters.Select(p => p.Name));
+        Assert.DoesNotContain("topk", Assert.IsType<GateKernel>(gate.Reading).TokenBody);
     }
 
     [Fact]
@@ -174,8 +174,8 @@ public class EmitterTests
             "  %probs = softmax %logits {axis=1}\n" +
             "  %gates, %experts = topk %probs {k=2}\n"));
 
-        var ex = Assert.Throws<CompileException>(() => IlgpuKernelEmitter.Emit(plan));
+        var ex = Assert.Throws<KernelAssemblyException>(() => IlgpuKernelEmitter.Emit(plan));
 
-        Assert.Contains("%logits is read outside the kernel", ex.Message);
+        Assert.Equal("k0: %logits is read by another kernel, but the per-token gate keeps it in a scratch row", ex.Message);
     }
 }

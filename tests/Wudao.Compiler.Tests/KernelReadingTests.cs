@@ -13,15 +13,23 @@ public class KernelReadingTests
     private static Plan.KernelPlan PlanFor(MoeLayerSpec spec) => PassPipeline.Run(MoeLowering.Lower(spec));
 
     [Fact]
-    public void A_gshard_gate_reads_its_optional_steps_from_its_ops()
+    public void A_gshard_gate_is_its_ops_fragments_in_node_order_with_jitter_applied_on_load()
     {
         var plan = PlanFor(TestSpecs.Make(RouterKind.GShard) with { ZLossWeight = 0.001f, Jitter = 0.01f });
 
         var gate = Assert.IsType<GateKernel>(KernelReading.ReadAll(plan)[0]);
 
-        Assert.Equal(("0.01f", true, true, true, true), (gate.Jitter, gate.TopK, gate.Renorm, gate.SecondDrop, gate.LogSumExp));
-        Assert.Null(gate.TokenBody);
-        Assert.Equal(new[] { "x", "wg", "probs", "experts", "gates", "lse", "args" }, gate.Parameters.Select(p => p.Name));
+        Assert.Equal(new[] { "x", "w_wg", "probs", "experts", "gates", "lse", "args" }, gate.Parameters.Select(p => p.Name));
+        var lines = new[] { "%xj = jitter %x", "%logits = matmul %xj, %wg", "%probs = softmax %logits", "%top_w, %top_e = topk %probs", "%gates = renorm %top_w", "%experts = second_drop %gates, %top_e", "%lse = logsumexp %logits" };
+        var at = lines.Select(l => gate.TokenBody.IndexOf("// " + l + ":", System.StringComparison.Ordinal)).ToList();
+        Assert.DoesNotContain(-1, at);
+        Assert.Equal(at.OrderBy(i => i), at);
+
+        // The GEMV reads x through jitter's load, and so does a schedule batching it.
+        Assert.Contains("(args.Training != 0 ? x[xo + d] * (1f + (0.01f * ", gate.TokenBody);
+        Assert.Equal(new[] { "w_wg" }, gate.LogitWeights);
+        Assert.StartsWith("(cpu.Training != 0 ? X(7) * (1f + (0.01f * ", gate.GemvLoad!("7", "c", "cpu", "X(7)"));
+        Assert.Equal(1, gate.ScratchRows); // the logits; probs, the choices and lse leave through buffers
     }
 
     [Fact]
@@ -31,7 +39,9 @@ public class KernelReadingTests
 
         var gate = Assert.IsType<GateKernel>(readings[0]);
         var route = Assert.IsType<RouteKernel>(readings[1]);
-        Assert.Equal((null, false, false), (gate.Jitter, gate.Renorm, gate.SecondDrop));
+        Assert.Null(gate.GemvLoad);
+        Assert.DoesNotContain("renorm", gate.TokenBody);
+        Assert.DoesNotContain("second_drop", gate.TokenBody);
         Assert.Equal(("Meta_kept", "Meta_offsets", "Meta_dropped", "Meta_aux"), (route.Kept, route.Offsets, route.Dropped, route.Aux));
         Assert.Equal(("Meta_zloss", "0.001f"), route.ZLoss);
         Assert.Null(route.NoisyLoss);
@@ -72,7 +82,7 @@ public class KernelReadingTests
         Assert.DoesNotContain(-1, order);
         Assert.Equal(order.OrderBy(i => i), order);
         Assert.Equal(2, gate.ScratchRows);
-        Assert.Equal(new[] { "x", "w_wg", "experts", "gates" }, gate.Parameters.Select(p => p.Name));
+        Assert.Equal(new[] { "x", "w_wg", "experts", "gates", "args" }, gate.Parameters.Select(p => p.Name));
         Assert.Contains("s[8 + e] = DeviceSigmoid(s[e]);", body);
         Assert.Contains("long co = (long)ti * 2;", body);
     }
@@ -80,9 +90,10 @@ public class KernelReadingTests
     [Fact]
     public void A_per_token_gate_op_with_no_fragment_is_refused_by_name()
     {
-        var ex = Assert.Throws<KernelAssemblyException>(() => GateOf(SigmoidGate.Replace("-> (%gates, %top_e)", "-> (%d)") + "  %d = second_drop %top_s, %top_e\n"));
+        // rms_norm runs per token row too, but it is a model op: no gate fragment holds it.
+        var ex = Assert.Throws<KernelAssemblyException>(() => GateOf(SigmoidGate.Replace("-> (%gates, %top_e)", "-> (%d, %top_e)").Replace("%l = matmul %x, %wg\n", "%l = matmul %x, %wg\n  %g = param {name=g, fan_in=8} : f32[8]\n") + "  %d = rms_norm %sc, %g {eps=0.00001}\n"));
 
-        Assert.Equal("k0: no per-token fragment for %d = second_drop in [matmul, sigmoid, topk, second_drop]", ex.Message);
+        Assert.Equal("k0: no per-token fragment for %d = rms_norm in [matmul, sigmoid, topk, rms_norm]", ex.Message);
     }
 
     [Fact]

@@ -128,7 +128,7 @@ public static partial class LauncherEmitter
             w.Open($"public static void {k.Method}({index}{ps})");
             w.Lines(k.Body);
             w.Close();
-            if (k.Reading is GateKernel { TokenBody: not null } gate)
+            if (k.Reading is GateKernel gate)
             {
                 w.Line();
                 w.Lines(RouterTokenFragments.Method(gate));

@@ -13,28 +13,52 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 internal static class RouterOpFragments
 {
-    /// <summary>An op's fragment: what it computes (its comment), whether its results are choice values [T, k], the buffer a result other kernels read binds to, and whether it reads <c>args</c>.</summary>
-    public sealed record TokenOp(string What, bool Choices, string? Buffer, bool NeedsArgs, System.Func<Node, TokenFrame, string> Body);
+    /// <summary>Where an op's results live: router-width rows, choice values [T, k], where its operand lives (softmax: over a row or over the choices), or nowhere, applied as the token row is loaded (jitter).</summary>
+    public enum Place
+    {
+        Row,
+        Choices,
+        AsOperand,
+        OnLoad,
+    }
+
+    /// <summary>
+    /// An op's fragment: what it computes (its comment), where its results live, the buffer a
+    /// result other kernels read binds to, and its body. An
+    /// <see cref="Place.OnLoad"/> op has no body but <see cref="Load"/>: given how its operand's
+    /// element is read, for which token, at which column and through which args, how the
+    /// transformed element is read, so any reader of the row (the GEMV, a schedule's batch) applies it.
+    /// </summary>
+    public sealed record TokenOp(string What, Place Results, string? Buffer, System.Func<Node, TokenFrame, string> Body)
+    {
+        public System.Func<Node, TokenFrame, string, string, string, string, string>? Load { get; init; }
+    }
 
     private static readonly Dictionary<string, TokenOp> Table = new()
     {
-        [Ops.MatMul] = new("router logits, one GEMV (the native schedule computes it vectorised for several tokens and passes it ready)", false, null, false, MatMul),
-        [Ops.Noisy] = new("H = logits + ε·softplus(raw) (Shazeer 2017); ε only while training, so inference routes on H = logits", false, null, true, Noisy),
-        [Ops.Sigmoid] = new("each expert's affinity score on its own (DeepSeek-V3), not a softmax", false, null, false, (n, f) => $@"for (int e = 0; e < {f.Width(n.Operands[0])}; e++)
+        [Ops.Jitter] = new("while training the router sees x·U(1 − eps, 1 + eps), drawn per element by its index in the global batch; applied as the row is loaded", Place.OnLoad, null, (n, f) => "")
+        {
+            Load = (n, f, element, token, d, args) => $"({args}.Training != 0 ? {element} * (1f + ({CSharpNames.Float(n.FloatAttr("eps"))} * ((2f * global::Wudao.CounterRng.Uniform({args}.SeedLo, {args}.SeedHi ^ global::Wudao.CounterRng.JitterStream, {args}.Step, unchecked((({args}.TokenBase + {token}) * {f.Dim}) + {d}))) - 1f))) : {element})",
+        },
+        [Ops.MatMul] = new("router logits, one GEMV (the native schedule computes it vectorised for several tokens and passes it ready)", Place.Row, null, MatMul),
+        [Ops.Noisy] = new("H = logits + ε·softplus(raw) (Shazeer 2017); ε only while training, so inference routes on H = logits", Place.Row, null, Noisy),
+        [Ops.Sigmoid] = new("each expert's affinity score on its own (DeepSeek-V3), not a softmax", Place.Row, null, (n, f) => $@"for (int e = 0; e < {f.Width(n.Operands[0])}; e++)
 {{
     {f.Row(n.Results[0], "e")} = DeviceSigmoid({f.Row(n.Operands[0], "e")});
 }}"),
-        [Ops.TopK] = new("the k largest, ties to the lower expert", true, null, false, (n, f) => TopK(n, f, f.Row(n.Operands[0], "e"), "bestV")),
-        [Ops.TopKBiased] = new("chosen on score + bias; the gate keeps the bare score", true, null, false, (n, f) => TopK(n, f, $"{f.Row(n.Operands[0], "e")} + {f.Name(n.Operands[1])}[e]", f.Row(n.Operands[0], "best"))),
-        [Ops.Softmax] = new("over the k chosen values", true, null, false, Softmax),
-        [Ops.Renorm] = new("the chosen gates normalised to sum 1", true, null, false, Renorm),
-        [Ops.LoadProb] = new("P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)); kth_excl is the k-th largest H among the other experts", false, "pload", false, LoadProb),
-        [Ops.AppendShared] = new("every token also goes through the shared experts, with gate 1", true, null, false, (n, f) => $@"for (int j = {f.Width(n.Operands[0])}; j < {f.Width(n.Results[0])}; j++)
+        [Ops.TopK] = new("the k largest, ties to the lower expert", Place.Choices, null, (n, f) => TopK(n, f, f.Row(n.Operands[0], "e"), "bestV")),
+        [Ops.TopKBiased] = new("chosen on score + bias; the gate keeps the bare score", Place.Choices, null, (n, f) => TopK(n, f, $"{f.Row(n.Operands[0], "e")} + {f.Name(n.Operands[1])}[e]", f.Row(n.Operands[0], "best"))),
+        [Ops.Softmax] = new("exp(v − max v) / Σ, over the router logits or over the chosen values", Place.AsOperand, "probs", Softmax),
+        [Ops.LogSumExp] = new("max + log Σ exp(v − max) of the router logits, for the router z-loss", Place.Row, "lse", LogSumExp),
+        [Ops.Renorm] = new("the chosen gates normalised to sum 1", Place.Choices, null, Renorm),
+        [Ops.SecondDrop] = new("while training, the second choice is kept with probability min(1, 2·g2), drawn by the token's index in the global batch (GShard)", Place.Choices, null, SecondDrop),
+        [Ops.LoadProb] = new("P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)); kth_excl is the k-th largest H among the other experts", Place.Row, "pload", LoadProb),
+        [Ops.AppendShared] = new("every token also goes through the shared experts, with gate 1", Place.Choices, null, (n, f) => $@"for (int j = {f.Width(n.Operands[0])}; j < {f.Width(n.Results[0])}; j++)
 {{
     {f.Choice(n.Results[1], "j")} = {n.IntAttr("routed")} + (j - {f.Width(n.Operands[0])});
     {f.Choice(n.Results[0], "j")} = 1f;
 }}"),
-        [Ops.HashRoute] = new("the token id alone picks the expert (Roller 2021); the gate is 1", true, null, false, (n, f) => $@"{f.Choice(n.Results[1], "0")} = global::Wudao.TokenHash.Expert({f.Name(n.Operands[0])}[ti], {n.IntAttr("experts")});
+        [Ops.HashRoute] = new("the token id alone picks the expert (Roller 2021); the gate is 1", Place.Choices, null, (n, f) => $@"{f.Choice(n.Results[1], "0")} = global::Wudao.TokenHash.Expert({f.Name(n.Operands[0])}[ti], {n.IntAttr("experts")});
 {f.Choice(n.Results[0], "0")} = 1f;"),
     };
 
@@ -42,12 +66,15 @@ internal static class RouterOpFragments
         ? op
         : throw new KernelAssemblyException($"k{k.Index}: no per-token fragment for %{n.Name} = {n.Op} in [{string.Join(", ", k.OpNames)}]");
 
+    /// <summary>The fragment of an op <see cref="Get(PlannedKernel, Node)"/> has found.</summary>
+    public static TokenOp Get(Node n) => Table[n.Op];
+
     /// <summary>The op's fragment in a block of its own (its locals stay its own), under its IR line and what it computes.</summary>
     public static string Render(PlannedKernel k, Node n, TokenFrame f)
     {
         var op = Get(k, n);
-        var line = $"{string.Join(", ", n.Results.Select(r => "%" + r))} = {n.Op} {string.Join(", ", n.Operands.Select(o => "%" + o))}";
-        return $"// {line}: {op.What}.\n{{\n{RouterTokenFragments.Indent(op.Body(n, f))}\n}}\n";
+        var line = $"// {string.Join(", ", n.Results.Select(r => "%" + r))} = {n.Op} {string.Join(", ", n.Operands.Select(o => "%" + o))}: {op.What}.\n";
+        return op.Results == Place.OnLoad ? line : $"{line}{{\n{RouterTokenFragments.Indent(op.Body(n, f))}\n}}\n";
     }
 
     private static string MatMul(Node n, TokenFrame f) => $@"if (!ready)
@@ -57,7 +84,7 @@ internal static class RouterOpFragments
         float acc = 0f;
         for (int d = 0; d < {f.Dim}; d++)
         {{
-            acc += {f.Name(n.Operands[0])}[xo + d] * {f.Name(n.Operands[1])}[((long)d * {f.Width(n.Results[0])}) + e];
+            acc += {f.Load(n.Operands[0], "d")} * {f.Name(n.Operands[1])}[((long)d * {f.Width(n.Results[0])}) + e];
         }}
 
         {f.Row(n.Results[0], "e")} = acc;
@@ -77,33 +104,61 @@ internal static class RouterOpFragments
     private static string TopK(Node n, TokenFrame f, string value, string gate) =>
         RouterTokenFragments.TopKPasses(n.IntAttr("k").ToString(System.Globalization.CultureInfo.InvariantCulture), f.Width(n.Operands[0]).ToString(System.Globalization.CultureInfo.InvariantCulture), value, gate, f.Choice(n.Results[1], "j"), f.Choice(n.Results[0], "j")).TrimEnd();
 
+    /// <summary>Over a router row or over the k chosen values, read and written through the frame; the max starts at −∞, so a NaN row gives NaN everywhere.</summary>
     private static string Softmax(Node n, TokenFrame f)
     {
-        if (f.IsRow(n.Operands[0]))
-        {
-            throw new KernelAssemblyException($"%{n.Name} = softmax: a per-token gate takes the softmax of chosen values only; over router logits it is the softmax gate's");
-        }
-
-        string In(string j) => f.Choice(n.Operands[0], j);
-        string Out(string j) => f.Choice(n.Results[0], j);
-        var k = f.Width(n.Operands[0]);
-        return $@"float top = {In("0")};
-for (int j = 1; j < {k}; j++)
-{{
-    top = {In("j")} > top ? {In("j")} : top;
-}}
+        var (v, w) = (n.Operands[0], f.Width(n.Operands[0]));
+        string In(string i) => f.IsChoice(v) ? f.Choice(v, i) : f.Row(v, i);
+        string Out(string i) => f.IsChoice(v) ? f.Choice(n.Results[0], i) : f.Row(n.Results[0], i);
+        return $@"{Max(w, In)}
 
 float sum = 0f;
-for (int j = 0; j < {k}; j++)
+for (int i = 0; i < {w}; i++)
 {{
-    float v = global::ILGPU.Algorithms.XMath.Exp({In("j")} - top);
-    {Out("j")} = v;
+    float v = global::ILGPU.Algorithms.XMath.Exp({In("i")} - top);
+    {Out("i")} = v;
     sum += v;
 }}
 
-for (int j = 0; j < {k}; j++)
+for (int i = 0; i < {w}; i++)
 {{
-    {Out("j")} = {Out("j")} / sum;
+    {Out("i")} = {Out("i")} / sum;
+}}";
+    }
+
+    private static string LogSumExp(Node n, TokenFrame f)
+    {
+        var w = f.Width(n.Operands[0]);
+        string In(string i) => f.Row(n.Operands[0], i);
+        return $@"{Max(w, In)}
+
+float sum = 0f;
+for (int i = 0; i < {w}; i++)
+{{
+    sum += global::ILGPU.Algorithms.XMath.Exp({In("i")} - top);
+}}
+
+{f.Row(n.Results[0], "0")} = top + global::ILGPU.Algorithms.XMath.Log(sum);";
+    }
+
+    private static string Max(int width, System.Func<string, string> at) => $@"float top = float.NegativeInfinity;
+for (int i = 0; i < {width}; i++)
+{{
+    top = {at("i")} > top ? {at("i")} : top;
+}}";
+
+    private static string SecondDrop(Node n, TokenFrame f)
+    {
+        var (gates, experts, kept) = (n.Operands[0], n.Operands[1], n.Results[0]);
+        var copy = f.Choice(kept, "j") == f.Choice(experts, "j") ? "" : $@"for (int j = 0; j < {f.Width(experts)}; j++)
+{{
+    {f.Choice(kept, "j")} = {f.Choice(experts, "j")};
+}}
+
+";
+        return $@"{copy}if (args.Training != 0 && global::Wudao.CounterRng.Uniform(args.SeedLo, args.SeedHi, args.Step, args.TokenBase + ti) >= 2f * {f.Choice(gates, "1")})
+{{
+    {f.Choice(kept, "1")} = -1;
 }}";
     }
 

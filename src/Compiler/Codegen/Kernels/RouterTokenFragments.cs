@@ -7,7 +7,7 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// The per-token gates (noisy top-k, hash, DeepSeek, any gate beyond softmax top-k): a static
+/// The gates of every router (softmax top-k, noisy top-k, hash, DeepSeek, expert choice's scores): a static
 /// method body for token <c>ti</c> assembled from its ops' fragments (<see cref="RouterOpFragments"/>),
 /// with its scratch rows <c>s</c> as a view: the ILGPU kernel hands it thread-local memory, the
 /// native schedule a slice of its worker's scratch, so both targets run the same code. Also the
@@ -15,8 +15,12 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 public static class RouterTokenFragments
 {
-    /// <summary>A per-token router: its bindings, body, scratch rows and the weights of its router GEMVs.</summary>
-    public sealed record TokenGate(IReadOnlyList<KernelParam> Parameters, string Body, int ScratchRows, IReadOnlyList<string> LogitWeights);
+    /// <summary>
+    /// A per-token router: its bindings, body, scratch rows, the weights of its router GEMVs, and
+    /// how a schedule that batches those GEMVs loads their row (<see cref="TokenFrame.Load(string, string, string, string, string)"/>
+    /// for the row they read; null when they read the input as it is).
+    /// </summary>
+    public sealed record TokenGate(IReadOnlyList<KernelParam> Parameters, string Body, int ScratchRows, IReadOnlyList<string> LogitWeights, System.Func<string, string, string, string, string>? GemvLoad);
 
     /// <summary>
     /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
@@ -53,20 +57,12 @@ for (int j = 0; j < {k}; j++)
 }}
 ";
 
-    /// <summary>The ops the softmax gate assembles itself, vectorised per target; a gate holding any other op is a per-token gate.</summary>
-    private static readonly HashSet<string> SoftmaxGate = new() { Ops.Jitter, Ops.MatMul, Ops.Softmax, Ops.TopK, Ops.Renorm, Ops.SecondDrop, Ops.LogSumExp };
-
     /// <summary>
-    /// A per-token gate assembled from its ops' fragments in node order, or null for the softmax
-    /// gate. An op with no fragment is a <see cref="KernelAssemblyException"/> naming it.
+    /// A gate assembled from its ops' fragments in node order. An op with no fragment is a
+    /// <see cref="KernelAssemblyException"/> naming it.
     /// </summary>
-    public static TokenGate? Read(PlannedKernel k, KernelPlan plan)
+    public static TokenGate Read(PlannedKernel k, KernelPlan plan)
     {
-        if (k.OpNames.All(SoftmaxGate.Contains))
-        {
-            return null;
-        }
-
         var frame = TokenFrame.Of(k, plan);
         var body = new StringBuilder();
         if (frame.Dim > 0)
@@ -80,13 +76,14 @@ for (int j = 0; j < {k}; j++)
             body.Append('\n').Append(RouterOpFragments.Render(k, n, frame));
         }
 
+        // Every gate takes the layer's args (training, seed, step, token base), so every gate kernel has one signature shape.
         var parameters = frame.Parameters.ToList();
-        if (k.Nodes.Any(n => RouterOpFragments.Get(k, n).NeedsArgs))
-        {
-            parameters.Add(new KernelParam(BindingKind.Args, "", KernelReading.Args, "args"));
-        }
+        parameters.Add(new KernelParam(BindingKind.Args, "", KernelReading.Args, "args"));
 
-        return new TokenGate(parameters, body.ToString().TrimEnd(), frame.ScratchRows, frame.LogitWeights);
+        var gemvLoad = frame.GemvInput is { } row && frame.LoadsThrough(row)
+            ? (token, d, args, element) => frame.Load(row, token, d, args, element)
+            : (System.Func<string, string, string, string, string>?)null;
+        return new TokenGate(parameters, body.ToString().TrimEnd(), frame.ScratchRows, frame.LogitWeights, gemvLoad);
     }
 
     /// <summary>The shared method of a per-token gate, emitted once into the <c>Kernels</c> class.</summary>

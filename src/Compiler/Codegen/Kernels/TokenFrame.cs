@@ -17,6 +17,12 @@ internal sealed class TokenFrame
     private readonly Dictionary<string, int> _rows = new();
     private readonly Dictionary<string, string> _names = new();
     private readonly Dictionary<string, TensorType> _types;
+    private readonly HashSet<string> _choices = new();
+
+    /// <summary>Values applied as the token row is loaded (jitter), by the node that makes them.</summary>
+    private readonly Dictionary<string, Node> _onLoad = new();
+
+    private static readonly string[] BufferOrder = { "probs", "experts", "gates", "lse", "pload" };
 
     private TokenFrame(Dictionary<string, TensorType> types) => _types = types;
 
@@ -35,6 +41,9 @@ internal sealed class TokenFrame
 
     /// <summary>The router GEMVs' weight parameters, in scratch-row order.</summary>
     public List<string> LogitWeights { get; } = new();
+
+    /// <summary>The row the router GEMVs read (the token row, or an on-load value of it); null without a GEMV.</summary>
+    public string? GemvInput { get; private set; }
 
     public static TokenFrame Of(PlannedKernel k, KernelPlan plan)
     {
@@ -62,6 +71,12 @@ internal sealed class TokenFrame
         // The router GEMVs' rows first, so a schedule can compute them ahead and pass them ready.
         foreach (var m in k.Nodes.Where(n => n.Op == Ops.MatMul))
         {
+            if (f.GemvInput != null && f.GemvInput != m.Operands[0])
+            {
+                throw new KernelAssemblyException($"k{k.Index}: the router GEMVs read %{f.GemvInput} and %{m.Operands[0]}; a schedule batches one row per token");
+            }
+
+            f.GemvInput = m.Operands[0];
             f.Row(k, m.Results[0], buffered);
             f.LogitWeights.Add(f._names[m.Operands[1]]);
             f.Experts = types[m.Results[0]].Shape[1].Value;
@@ -70,11 +85,21 @@ internal sealed class TokenFrame
         foreach (var n in k.Nodes)
         {
             var op = RouterOpFragments.Get(k, n);
+            var place = op.Results == RouterOpFragments.Place.AsOperand
+                ? (f.IsChoice(n.Operands[0]) ? RouterOpFragments.Place.Choices : RouterOpFragments.Place.Row)
+                : op.Results;
             foreach (var r in n.Results.Where(r => !f._rows.ContainsKey(r)))
             {
-                if (op.Choices)
+                if (place == RouterOpFragments.Place.OnLoad)
+                {
+                    f._onLoad[r] = buffered.Contains(r)
+                        ? throw new KernelAssemblyException($"k{k.Index}: %{r} = {n.Op} is read by another kernel, but the per-token gate applies it only as the row is loaded")
+                        : n;
+                }
+                else if (place == RouterOpFragments.Place.Choices)
                 {
                     f._names[r] = types[r].DType == DType.I32 ? "experts" : "gates";
+                    f._choices.Add(r);
                     f.Choices = System.Math.Max(f.Choices, types[r].Shape[1].Value);
                 }
                 else if (buffered.Contains(r))
@@ -89,7 +114,8 @@ internal sealed class TokenFrame
         }
 
         f.CheckInPlace(k);
-        foreach (var r in k.Nodes.SelectMany(n => n.Results).Where(buffered.Contains))
+        // Buffers in the gate stage's order, whichever op writes them.
+        foreach (var r in k.Nodes.SelectMany(n => n.Results).Where(buffered.Contains).OrderBy(r => System.Array.IndexOf(BufferOrder, f._names[r])))
         {
             if (f.Parameters.FirstOrDefault(p => p.Name == f._names[r]) is { } other)
             {
@@ -105,7 +131,8 @@ internal sealed class TokenFrame
     /// <summary>Gives a router-width value the next scratch row; one another kernel reads would be lost there, so it is refused.</summary>
     private void Row(PlannedKernel k, string value, HashSet<string> buffered)
     {
-        var width = _types[value].Shape[1].Value;
+        // A value per token ([T], the logsumexp) takes a row of its own too.
+        var width = _types[value].Shape.Count == 1 ? Experts : _types[value].Shape[1].Value;
         if (buffered.Contains(value))
         {
             throw new KernelAssemblyException($"k{k.Index}: %{value} is read by another kernel, but the per-token gate keeps it in a scratch row");
@@ -122,10 +149,30 @@ internal sealed class TokenFrame
     /// <summary>The value lives in a scratch row of this token.</summary>
     public bool IsRow(string value) => _rows.ContainsKey(value);
 
-    /// <summary>Element <paramref name="e"/> of a router row (scratch, buffer or input), as an lvalue.</summary>
+    /// <summary>Element <paramref name="e"/> of a router row (scratch, buffer or input), as an lvalue; a value per token [T] is its element 0.</summary>
     public string Row(string value, string e) => _rows.TryGetValue(value, out var r)
         ? (r == 0 ? $"s[{e}]" : $"s[{r * Experts} + {e}]")
-        : $"{_names[value]}[((long)ti * {_types[value].Shape[1].Value}) + {e}]";
+        : _types[value].Shape.Count == 1 ? $"{_names[value]}[ti]" : $"{_names[value]}[((long)ti * {_types[value].Shape[1].Value}) + {e}]";
+
+    /// <summary>Element <paramref name="d"/> of this token's row <paramref name="value"/>: the input as it is, or through the on-load ops that make it.</summary>
+    public string Load(string value, string d) => Load(value, "ti", d, "args", $"{_names[Input(value)]}[xo + {d}]");
+
+    /// <summary>
+    /// The same load for a schedule's own reading of the row: <paramref name="element"/> reads the
+    /// input's element, <paramref name="token"/> and <paramref name="args"/> are its names for the
+    /// token's index and the layer's args.
+    /// </summary>
+    public string Load(string value, string token, string d, string args, string element) => _onLoad.TryGetValue(value, out var n)
+        ? RouterOpFragments.Get(n).Load!(n, this, Load(n.Operands[0], token, d, args, element), token, d, args)
+        : element;
+
+    /// <summary>Whether the row has on-load ops between it and the input.</summary>
+    public bool LoadsThrough(string value) => _onLoad.ContainsKey(value);
+
+    private string Input(string value) => _onLoad.TryGetValue(value, out var n) ? Input(n.Operands[0]) : value;
+
+    /// <summary>The value is a choice value [T, k], in the <c>gates</c> or <c>experts</c> buffer.</summary>
+    public bool IsChoice(string value) => _choices.Contains(value);
 
     /// <summary>Choice <paramref name="j"/> of a [T, k] value, as an lvalue in its buffer.</summary>
     public string Choice(string value, string j) => $"{_names[value]}[co + {j}]";
@@ -145,7 +192,7 @@ internal sealed class TokenFrame
     {
         for (var i = 0; i < k.Nodes.Count; i++)
         {
-            foreach (var r in k.Nodes[i].Results.Where(r => !_rows.ContainsKey(r) && _names[r] is "gates" or "experts"))
+            foreach (var r in k.Nodes[i].Results.Where(_choices.Contains))
             {
                 var next = k.Nodes.Skip(i + 1).FirstOrDefault(n => n.Results.Any(o => _names.TryGetValue(o, out var name) && name == _names[r]));
                 var lastRead = k.Nodes.LastOrDefault(n => n.Operands.Contains(r));

@@ -42,12 +42,8 @@ public static class CpuKernelEmitter
         w.Line($"public const int TileRows = {NativeSchedule.TileRows};");
         w.Line($"public const int LogitRows = {NativeSchedule.LogitRows};");
         w.Line("/// <summary>Scratch floats per worker: an expert tile's hidden rows, or a per-token gate's rows and its batched logits.</summary>");
-        // A per-token gate's scratch: its rows, then its router GEMVs' batch of LogitRows tokens each.
-        var gate = kernels.OfType<GateKernel>().FirstOrDefault(g => g.TokenBody != null);
-        var gateFloats = gate == null ? null : $"({gate.ScratchRows} + ({gate.LogitWeights.Count} * LogitRows)) * Kernels.ER";
-        w.Line(gateFloats == null
-            ? "public const int ScratchFloats = TileRows * Kernels.H1;"
-            : $"public const int ScratchFloats = TileRows * Kernels.H1 > {gateFloats} ? TileRows * Kernels.H1 : {gateFloats};");
+        var gateFloats = CpuGateEmitter.ScratchFloats(kernels.OfType<GateKernel>().First());
+        w.Line($"public const int ScratchFloats = TileRows * Kernels.H1 > {gateFloats} ? TileRows * Kernels.H1 : {gateFloats};");
         GemmFragments.Constants(w);
         w.Line();
         var fields = kernels.SelectMany(k => k.Parameters).GroupBy(Field).Select(g => g.First()).ToList();
@@ -85,7 +81,7 @@ public static class CpuKernelEmitter
         {
             w.Line();
             w.Open($"public void {k.Method}(int item, int worker)");
-            foreach (var p in k is GateKernel { TokenBody: not null } ? new List<KernelParam>() : k.Parameters)
+            foreach (var p in k is GateKernel ? new List<KernelParam>() : k.Parameters)
             {
                 w.Line(Prologue(p));
             }

@@ -2,44 +2,11 @@ namespace Wudao.Compiler.Codegen;
 
 /// <summary>
 /// Members of the MoE layer's native kernel class besides the GEMM: the router GEMV over
-/// <see cref="NativeSchedule.LogitRows"/> tokens, the vectorised exponent and tile counting.
+/// <see cref="NativeSchedule.LogitRows"/> tokens, and tile counting.
 /// </summary>
 internal static class CpuMoeFragments
 {
     public static readonly string Helpers = LogitsHelper() + @"
-/// <summary>v[e] = exp(v[e] − max) and returns Σ v, 16 or 8 lanes at a time where the vector units allow.</summary>
-private static float Exponentiate(global::System.Span<float> v, float max)
-{
-    int e = 0;
-    float sum = 0f;
-    if (Wide)
-    {
-        var m = global::System.Runtime.Intrinsics.Vector512.Create(max);
-        for (; e + 16 <= v.Length; e += 16)
-        {
-            var x = global::System.Runtime.Intrinsics.Vector512.Exp(global::System.Runtime.Intrinsics.Vector512.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m);
-            global::System.Runtime.Intrinsics.Vector512.CopyTo(x, v.Slice(e));
-            sum += global::System.Runtime.Intrinsics.Vector512.Sum(x);
-        }
-    }
-
-    var m8 = global::System.Runtime.Intrinsics.Vector256.Create(max);
-    for (; e + 8 <= v.Length; e += 8)
-    {
-        var x = global::System.Runtime.Intrinsics.Vector256.Exp(global::System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref global::System.Runtime.InteropServices.MemoryMarshal.GetReference(v), (nuint)e) - m8);
-        global::System.Runtime.Intrinsics.Vector256.CopyTo(x, v.Slice(e));
-        sum += global::System.Runtime.Intrinsics.Vector256.Sum(x);
-    }
-
-    for (; e < v.Length; e++)
-    {
-        v[e] = global::System.MathF.Exp(v[e] - max);
-        sum += v[e];
-    }
-
-    return sum;
-}
-
 /// <summary>Tiles of TileRows rows, counted expert by expert from the scanned offsets.</summary>
 public static int CountTiles(ref int meta, int offsets)
 {
