@@ -54,8 +54,9 @@ public sealed class AttentionShape
         _inverseFrequencies = new float[headDim / 2];
         for (var i = 0; i < _inverseFrequencies.Length; i++)
         {
-            // As HF computes it: 1 / base^(2i/d) in fp32, so angles agree with a torch model's.
-            _inverseFrequencies[i] = 1f / MathF.Pow(ropeBase, 2f * i / headDim);
+            // 1 / base^(2i/d) rounded once to fp32 (HF's fp32 table, without its rounding steps): the
+            // generator emits a model's kernels this very table as constants (a test holds them equal).
+            _inverseFrequencies[i] = (float)(1.0 / Math.Pow(ropeBase, 2.0 * i / headDim));
         }
     }
 
@@ -79,9 +80,6 @@ public sealed class AttentionShape
 
     /// <summary>RopeBase^(−2i/HeadDim) for i &lt; HeadDim/2: the frequencies every kernel rotates by.</summary>
     public ReadOnlySpan<float> InverseFrequencies => _inverseFrequencies;
-
-    /// <summary>The frequencies as an array, for uploading to a device.</summary>
-    internal float[] InverseFrequencyArray => _inverseFrequencies;
 
     public override string ToString() =>
         $"attention(heads {Heads}, kv {KvHeads}, dim {HeadDim}{(Causal ? ", causal" : "")}{(Rope ? $", rope {RopeBase}" : "")}, scale {Scale})";

@@ -1,3 +1,4 @@
+using System;
 using ILGPU;
 
 namespace Wudao.Attention;
@@ -17,6 +18,9 @@ public interface IIlgpuAttentionKernel
 
     /// <summary>Null when the kernels run <paramref name="shape"/>; else why not (a model's kernels have its heads, kv heads, mask and RoPE as constants).</summary>
     static abstract string? Refuses(AttentionShape shape);
+
+    /// <summary>RoPE's inverse frequencies the kernels rotate by: a model's kernels' constants, else the shape's.</summary>
+    static abstract ReadOnlySpan<float> InverseFrequencies(AttentionShape shape);
 
     /// <summary>Threads per group of <see cref="Forward"/>, one query row each; also the keys per staged tile.</summary>
     static abstract int QueryTile { get; }

@@ -21,6 +21,9 @@ public interface INativeAttentionKernel
     /// <summary>Null when the kernel runs <paramref name="shape"/>; else why not (a model's kernel has its heads, kv heads, mask and RoPE as constants).</summary>
     static abstract string? Refuses(AttentionShape shape);
 
+    /// <summary>RoPE's inverse frequencies the kernel rotates by: a model's kernel's constants, else the shape's.</summary>
+    static abstract ReadOnlySpan<float> InverseFrequencies(AttentionShape shape);
+
     /// <summary>Floats of per-worker scratch one attention item of <paramref name="rows"/> query rows needs.</summary>
     static abstract int WorkFloats(int rows);
 

@@ -31,6 +31,7 @@ public sealed class IlgpuAttention : IDisposable
     private readonly int _queryTile;
     private readonly bool _qkNorm;
     private readonly Func<AttentionShape, string?> _refuses;
+    private readonly Func<AttentionShape, ReadOnlySpan<float>> _inverseFrequencies;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _kernel;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> _append;
     private MemoryBuffer1D<int, Stride1D.Dense>? _tiles;
@@ -39,13 +40,14 @@ public sealed class IlgpuAttention : IDisposable
     private MemoryBuffer1D<float, Stride1D.Dense>? _frequencies;
     private float[]? _uploadedFrequencies;
 
-    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, bool qkNorm, Func<AttentionShape, string?> refuses, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> append)
+    private IlgpuAttention(Accelerator accelerator, int headDim, int queryTile, bool qkNorm, Func<AttentionShape, string?> refuses, Func<AttentionShape, ReadOnlySpan<float>> inverseFrequencies, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> forward, Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>, AttentionKernelArgs> append)
     {
         _accelerator = accelerator;
         _headDim = headDim;
         _queryTile = queryTile;
         _qkNorm = qkNorm;
         _refuses = refuses;
+        _inverseFrequencies = inverseFrequencies;
         _kernel = accelerator.LoadStreamKernel(forward);
         _append = accelerator.LoadStreamKernel(append);
     }
@@ -55,7 +57,7 @@ public sealed class IlgpuAttention : IDisposable
         where TKernel : struct, IIlgpuAttentionKernel
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.QkNorm, TKernel.Refuses, TKernel.Forward, TKernel.Append);
+        return new IlgpuAttention(accelerator, TKernel.HeadDim, TKernel.QueryTile, TKernel.QkNorm, TKernel.Refuses, TKernel.InverseFrequencies, TKernel.Forward, TKernel.Append);
     }
 
     /// <summary>The head dimension of the loaded kernel.</summary>
@@ -266,18 +268,17 @@ public sealed class IlgpuAttention : IDisposable
     /// <summary>A norm weight, or (for a kernel without qk_norm, which never reads it) a valid stand-in view.</summary>
     private static ArrayView<float> Norm(ArrayView<float> gamma, ArrayView<float> standIn) => gamma.Length > 0 ? gamma : standIn;
 
-    /// <summary>RoPE's inverse frequencies on the device: uploaded when the shape's table changes, not every call.</summary>
+    /// <summary>The kernel's RoPE inverse frequencies on the device: uploaded when the table changes, not every call.</summary>
     private ArrayView<float> Frequencies(AttentionShape shape, AcceleratorStream stream)
     {
-        var table = shape.InverseFrequencyArray;
-        if (_frequencies != null && _uploadedFrequencies != null && table.AsSpan().SequenceEqual(_uploadedFrequencies))
+        var table = _inverseFrequencies(shape);
+        if (_frequencies != null && _uploadedFrequencies != null && table.SequenceEqual(_uploadedFrequencies))
         {
             return _frequencies.View.SubView(0, table.Length).BaseView;
         }
 
-        var view = Upload(ref _frequencies, table, stream);
-        _uploadedFrequencies = (float[])table.Clone();
-        return view;
+        _uploadedFrequencies = table.ToArray();
+        return Upload(ref _frequencies, _uploadedFrequencies, stream);
     }
 
     private static int Length(ArrayView<float> view) =>

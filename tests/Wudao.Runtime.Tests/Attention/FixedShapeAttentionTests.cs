@@ -9,7 +9,7 @@ using Xunit;
 namespace Wudao.Runtime.Tests;
 
 /// <summary>
-/// A model's attention kernels hold its heads, kv heads, mask and RoPE as constants: they run
+/// A model's attention kernels hold its heads, kv heads, mask, RoPE (base and table) and softmax scale as constants: they run
 /// their own shape and refuse any other by name, on both targets; a standalone kernel takes any.
 /// </summary>
 public sealed class FixedShapeAttentionTests : IClassFixture<IlgpuAttentionFixture>
@@ -27,6 +27,8 @@ public sealed class FixedShapeAttentionTests : IClassFixture<IlgpuAttentionFixtu
         new AttentionShape(2, 2, 32, causal: true, rope: true),
         new AttentionShape(2, 1, 32, causal: false, rope: true),
         new AttentionShape(2, 1, 32, causal: true, rope: false),
+        new AttentionShape(2, 1, 32, causal: true, rope: true, ropeBase: 500000f),
+        new AttentionShape(2, 1, 32, causal: true, rope: true, scale: 0.125f),
     };
 
     private static Type Nested(string name) =>
@@ -86,10 +88,28 @@ public sealed class FixedShapeAttentionTests : IClassFixture<IlgpuAttentionFixtu
         var native = Assert.Throws<ArgumentException>(() => Run(nameof(RunNative), Nested("NativeAttention32"), other));
         var ilgpu = Assert.Throws<ArgumentException>(() => Run(nameof(RunIlgpu), Nested("IlgpuAttention32"), other));
 
-        Assert.Contains("emitted for heads 2, kv heads 1, causal, RoPE as constants", native.Message);
-        Assert.Contains("emitted for heads 2, kv heads 1, causal, RoPE as constants", ilgpu.Message);
+        const string Held = "emitted for heads 2, kv heads 1, causal, RoPE base 10000, scale 0.17677669 as constants";
+        Assert.Contains(Held, native.Message);
+        Assert.Contains(Held, ilgpu.Message);
         Assert.Contains(other.ToString(), native.Message);
     }
+
+    [Fact]
+    public void A_models_rope_table_is_a_constant_equal_to_the_shapes_table_bit_for_bit()
+    {
+        // Any shape: the model's kernel answers with its own table (it refuses other shapes before using it).
+        var other = new AttentionShape(2, 1, 32, causal: true, rope: true, ropeBase: 500000f);
+        Assert.Equal(Own.InverseFrequencies.ToArray(), Run(nameof(NativeTable), Nested("NativeAttention32"), other));
+        Assert.Equal(Own.InverseFrequencies.ToArray(), Run(nameof(IlgpuTable), Nested("IlgpuAttention32"), other));
+        Assert.Equal(other.InverseFrequencies.ToArray(), Attention32.Native.InverseFrequencies(other).ToArray());
+        Assert.Equal(1f / MathF.Sqrt(32), Own.Scale);
+    }
+
+    private static float[] NativeTable<TKernel>(AttentionShape shape)
+        where TKernel : struct, INativeAttentionKernel => TKernel.InverseFrequencies(shape).ToArray();
+
+    private static float[] IlgpuTable<TKernel>(AttentionShape shape)
+        where TKernel : struct, IIlgpuAttentionKernel => TKernel.InverseFrequencies(shape).ToArray();
 
     [Fact]
     public void A_standalone_kernel_takes_any_shape()

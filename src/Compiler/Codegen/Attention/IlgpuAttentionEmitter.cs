@@ -16,7 +16,7 @@ internal static class IlgpuAttentionEmitter
     private const string Ints = "global::ILGPU.ArrayView<int>";
     private const string X = "global::ILGPU.Algorithms.XMath";
 
-    private static readonly AttentionConstants.Source FromArgs = new("args.Heads", "args.KvHeads", "args.Causal != 0", "args.Rope != 0");
+    private static readonly AttentionConstants.Source FromArgs = new("args.Heads", "args.KvHeads", "args.Causal != 0", "args.Rope != 0", "args.Scale");
 
     /// <summary>The struct for <paramref name="dim"/>; with <paramref name="qkNormEps"/>, qk_norm is its prologue (q and raw k heads RMS-normalised as they load).</summary>
     /// <summary>Element <paramref name="i"/> of the source row as LoadRow reads it: normalised (when the row is) with qk_norm.</summary>
@@ -44,7 +44,7 @@ public static int HeadDim => D;
 
 public static bool QkNorm => {(qk ? "true" : "false")};
 
-{AttentionConstants.Refuses(constants)}
+{AttentionConstants.Members(constants)}
 
 public static int QueryTile => Tile;
 
@@ -54,7 +54,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     var ks = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
     var vs = global::ILGPU.SharedMemory.Allocate<float>(Tile * D);
     var ss = global::ILGPU.SharedMemory.Allocate<float>(Tile * Tile);
-{AttentionConstants.Locals(constants, FromArgs, "    ", "heads", "kvHeads", "group", "causal", "rope")}
+{AttentionConstants.Locals(constants, FromArgs, "    ", "heads", "kvHeads", "group", "causal", "rope", "scale")}
     int tid = global::ILGPU.Group.IdxX;
     int tile = global::ILGPU.Grid.IdxX / heads;
     int head = global::ILGPU.Grid.IdxX - (tile * heads);
@@ -75,7 +75,7 @@ public static void Forward({View} q, {View} keys, {View} values, {View} output, 
     int row = ((t * heads) + head) * D;
     if (active)
     {{
-        LoadRow(q, row, qs, tid * D, rope, positions[t], inverseFrequencies, args.Scale{(qk ? ", qNorm, true" : "")});
+        LoadRow(q, row, qs, tid * D, rope, positions[t], inverseFrequencies, scale{(qk ? ", qNorm, true" : "")});
         for (int d = 0; d < D; d++)
         {{
             output[row + d] = 0f;

@@ -38,7 +38,7 @@ internal static class NativeAttentionEmitter
         w.Line();
         w.Line($"public static bool QkNorm => {(qkNormEps != null ? "true" : "false")};");
         w.Line();
-        w.Lines(AttentionConstants.Refuses(constants));
+        w.Lines(AttentionConstants.Members(constants));
         w.Line();
         if (qkNormEps is { } eps)
         {
@@ -63,7 +63,7 @@ internal static class NativeAttentionEmitter
         w.Close();
     }
 
-    private static readonly AttentionConstants.Source FromShape = new("shape.Heads", "shape.KvHeads", "shape.Causal", "shape.Rope");
+    private static readonly AttentionConstants.Source FromShape = new("shape.Heads", "shape.KvHeads", "shape.Causal", "shape.Rope", "shape.Scale");
 
     private static void Pack(SourceWriter w, bool qk, AttentionConstants? c) => w.Lines($@"public static void Pack(in global::Wudao.Attention.AttentionPackItem item)
 {{
@@ -79,7 +79,7 @@ internal static class NativeAttentionEmitter
         int at = item.FirstPosition + i;
         if (rope)
         {{
-            Angles(shape.InverseFrequencies, item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
+            Angles(InverseFrequencies(shape), item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
         }}
 
         for (int g = 0; g < kvHeads; g++)
@@ -110,7 +110,7 @@ internal static class NativeAttentionEmitter
     private static void Attend(SourceWriter w, bool qk, AttentionConstants? c) => w.Lines($@"public static void Attend(in global::Wudao.Attention.AttentionTileItem item)
 {{
     var shape = item.Shape;
-{AttentionConstants.Locals(c, FromShape, "    ", "heads", "group", "causal", "rope")}{(qk ? @"
+{AttentionConstants.Locals(c, FromShape, "    ", "heads", "group", "causal", "rope", "scale")}{(qk ? @"
     global::System.Span<float> normed = stackalloc float[D];" : "")}
     int rows = item.Tokens * group;
     int rows4 = (rows + 3) & ~3;
@@ -132,7 +132,7 @@ internal static class NativeAttentionEmitter
         int at = item.FirstPosition + tt;
         if (rope)
         {{
-            Angles(shape.InverseFrequencies, item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
+            Angles(InverseFrequencies(shape), item.Positions.IsEmpty ? at : item.Positions[token], cos, sin);
         }}
 
         for (int gh = 0; gh < group; gh++)
@@ -143,11 +143,11 @@ internal static class NativeAttentionEmitter
             src = normed;" : "")}
             if (rope)
             {{
-                Rotate(src, qs.Slice(r * D, D), cos, sin, shape.Scale);
+                Rotate(src, qs.Slice(r * D, D), cos, sin, scale);
             }}
             else
             {{
-                Scale(src, qs.Slice(r * D, D), shape.Scale);
+                Scale(src, qs.Slice(r * D, D), scale);
             }}
 
             pos[r] = at;
