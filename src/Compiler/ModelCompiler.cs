@@ -42,8 +42,8 @@ public static class ModelCompiler
         var graph = ModelLowering.Lower(spec);
         var plan = PassPipeline.Run(graph);
 
-        // The model's plan, then the MoE layer's (each MoE block runs that plan).
-        var planText = PlanPrinter.Print(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
+        // The model's plan and its GEMM tiles, then the MoE layer's (each MoE block runs that plan).
+        var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
         var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText);
         return new CompiledModel(graph, plan, source, moe);
     }

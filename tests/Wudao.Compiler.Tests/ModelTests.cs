@@ -1,4 +1,5 @@
 using System.Linq;
+using Wudao.Compiler.Codegen;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Lowering;
 using Wudao.Compiler.Passes;
@@ -178,6 +179,26 @@ public class ModelTests
 
         Assert.DoesNotContain("ModelOps.", plan.Source);
         Assert.DoesNotContain("DeviceModelOps", plan.Source);
+    }
+
+    [Fact]
+    public void Device_gemms_launch_their_schedule_tiles_and_the_plan_prints_them()
+    {
+        var compiled = ModelCompiler.Compile(Make());
+        var gemms = string.Join(", ", compiled.Plan.Kernels.Where(k => k.Space == IterationSpace.DenseRows).Select(k => $"k{k.Index}"));
+
+        Assert.Contains($"  ilgpu schedule: GEMMs of {gemms} groups of ceil(rows/64) x ceil(N/64), tile 64x64 and K steps of 16 in shared memory, 4x4 outputs a thread; at most 8 rows: groups of ceil(rows/8) x ceil(N/32), tile 8x32 and K steps of 32 in shared memory, 1x1 outputs a thread; 256 threads a group\n", compiled.Source);
+        // The LM head (N = 4096): ceil(rows/TM) x ceil(N/TN) groups of either tile, nothing for no rows.
+        Assert.Contains("if (rows > 8)\n", compiled.Source);
+        Assert.Contains("_kDeviceLinear256x4096!(new global::ILGPU.KernelConfig(((rows + 63) / 64) * 64, _gemmGroup), ", compiled.Source);
+        Assert.Contains("else if (rows > 0)\n", compiled.Source);
+        Assert.Contains("_kDeviceLinear256x4096Decode!(new global::ILGPU.KernelConfig(((rows + 7) / 8) * 128, _gemmGroup), ", compiled.Source);
+        Assert.Equal(0, IlgpuSchedule.GemmThreads & (IlgpuSchedule.GemmThreads - 1));
+        foreach (var tile in new[] { IlgpuSchedule.Gemm, IlgpuSchedule.DecodeGemm })
+        {
+            Assert.Equal((0, 0, IlgpuSchedule.GemmThreads), (tile.Rows % tile.RegRows, tile.Cols % tile.RegCols, tile.Threads));
+            Assert.True(tile.SharedFloats * sizeof(float) <= IlgpuSchedule.SharedBytes);
+        }
     }
 
     [Fact]

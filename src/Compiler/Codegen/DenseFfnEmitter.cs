@@ -110,11 +110,11 @@ internal static class DenseFfnEmitter
         var r = n.Results[0];
         w.Line($"var h_{r} = scope.F32((long)t * {s.HiddenIn});");
         w.Line($"var a_{r} = scope.F32((long)t * {s.Hidden});");
-        w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}", "t", s.Dim, n.Operands[1], s.HiddenIn, $"h_{r}", n.Operands[2]));
+        DeviceLinearEmitter.Linear(w, $"v_{n.Operands[0]}", "t", s.Dim, n.Operands[1], s.HiddenIn, $"h_{r}", n.Operands[2]);
         w.Line("if (t > 0)");
         w.Line("{");
         w.Line($"    _k{s.Class}!(t * {s.Hidden}, h_{r}, a_{r});");
         w.Line("}");
-        w.Line(DeviceLinearEmitter.Linear($"a_{r}", "t", s.Hidden, n.Operands[3], s.Dim, $"v_{r}", n.Operands[4]));
+        DeviceLinearEmitter.Linear(w, $"a_{r}", "t", s.Hidden, n.Operands[3], s.Dim, $"v_{r}", n.Operands[4]);
     }
 }

@@ -128,7 +128,7 @@ internal static class ModelDeviceEmitter
                     var vocab = types["logits"]!.Shape[1].Value;
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line($"var v_logits = scope.F32((long)rows * {vocab});");
-                    w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width})", "rows", width, n.Operands[1], vocab, "v_logits"));
+                    DeviceLinearEmitter.Linear(w, $"v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width})", "rows", width, n.Operands[1], vocab, "v_logits");
                     w.Line($"var logits = new float[(long)rows * {vocab}];");
                     w.Line("_session.Accelerator.Synchronize();");
                     w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(v_logits, _session.Accelerator.DefaultStream, global::System.MemoryExtensions.AsSpan(logits));");
@@ -136,7 +136,7 @@ internal static class ModelDeviceEmitter
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;
                     var outer = types[n.Results[0]]!.Shape[1].Value;
-                    w.Line(DeviceLinearEmitter.Linear($"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, $"v_{n.Results[0]}"));
+                    DeviceLinearEmitter.Linear(w, $"v_{n.Operands[0]}", "t", inner, n.Operands[1], outer, $"v_{n.Results[0]}");
                     break;
                 case IterationSpace.Sequences:
                     var (a, qk) = ModelAttentionKernels.Nodes(k);

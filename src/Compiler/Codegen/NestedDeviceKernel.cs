@@ -5,7 +5,9 @@ namespace Wudao.Compiler.Codegen;
 
 /// <summary>
 /// A model's ILGPU kernel that is a static method of one of its nested classes (norms, the dense
-/// MLP's activation, qk_norm): the field holding its loaded delegate and its load, once per session.
+/// MLP's activation, qk_norm, the GEMMs): the field holding its loaded delegate and its load, once
+/// per session. Implicitly grouped kernels take an index; explicitly grouped ones (shared memory,
+/// barriers) a <c>KernelConfig</c>.
 /// </summary>
 internal static class NestedDeviceKernel
 {
@@ -20,6 +22,13 @@ internal static class NestedDeviceKernel
     /// <summary>The key names the model class and the kernel, so each loads once per session.</summary>
     public static string Load(string name, string method, IReadOnlyList<string> parameters, string model) =>
         $"_k{name} = session.Kernel(typeof({model}).AssemblyQualifiedName + \".{name}\", a => global::ILGPU.Runtime.KernelLoaders.LoadAutoGroupedStreamKernel<{Types(parameters)}>(a, {method}));";
+
+    /// <summary>The field <c>_k{name}</c> of an explicitly grouped kernel.</summary>
+    public static string GroupedField(string name, IReadOnlyList<string> parameters) =>
+        $"private readonly global::System.Action<global::ILGPU.KernelConfig, {string.Join(", ", parameters)}>? _k{name};";
+
+    public static string GroupedLoad(string name, string method, IReadOnlyList<string> parameters, string model) =>
+        $"_k{name} = session.Kernel(typeof({model}).AssemblyQualifiedName + \".{name}\", a => global::ILGPU.Runtime.KernelLoaders.LoadStreamKernel<{string.Join(", ", parameters)}>(a, {method}));";
 
     private static string Types(IReadOnlyList<string> parameters) => string.Join(", ", new[] { "global::ILGPU.Index1D" }.Concat(parameters));
 }

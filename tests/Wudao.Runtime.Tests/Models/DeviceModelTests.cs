@@ -55,13 +55,15 @@ public sealed class DeviceModelTests
 
     /// <summary>The norms, GEMMs and QKV split are generated into the model with their widths as constants.</summary>
     [Theory]
-    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceEmbed")]
-    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceAdd")]
-    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceEmbed")]
-    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceAdd")]
-    [InlineData(typeof(TinyLm), "DeviceLinear", "Device")]
-    [InlineData(typeof(TinyLm), "DeviceSplitQkv", "Device")]
-    public void Generated_model_kernels_compile_to_ptx(System.Type model, string prefix, string kernel)
+    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceEmbed", false)]
+    [InlineData(typeof(TinyLm), "RmsNorm", "DeviceAdd", false)]
+    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceEmbed", false)]
+    [InlineData(typeof(TinyLayerNormLm), "LayerNorm", "DeviceAdd", false)]
+    [InlineData(typeof(TinyLm), "DeviceLinear", "Device", true)]
+    [InlineData(typeof(TinyLm), "DeviceLinear", "Decode", true)]
+    [InlineData(typeof(OddGemmLm), "DeviceLinear", "Device", true)]
+    [InlineData(typeof(TinyLm), "DeviceSplitQkv", "Device", false)]
+    public void Generated_model_kernels_compile_to_ptx(System.Type model, string prefix, string kernel, bool grouped)
     {
         var types = model.GetNestedTypes(BindingFlags.NonPublic).Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(types);
@@ -70,9 +72,35 @@ public sealed class DeviceModelTests
             var method = type.GetMethod(kernel, BindingFlags.Public | BindingFlags.Static)!;
             foreach (var arch in new[] { 80, 90 })
             {
-                Assert.Contains(".entry", Ptx.Compile(method, grouped: false, arch), StringComparison.Ordinal);
+                Assert.Contains(".entry", Ptx.Compile(method, grouped, arch), StringComparison.Ordinal);
             }
         }
+    }
+
+    /// <summary>
+    /// A prefill past the GEMMs' 64-row tile and decode steps under the 8-row threshold, through
+    /// GEMMs whose K (24) and N (24, 50) fit no tile: the same logits as the native schedule.
+    /// </summary>
+    [Fact]
+    public void Gemm_widths_off_every_tile_give_the_native_logits_across_both_tiles()
+    {
+        var ids = Enumerable.Range(0, 72).Select(i => (i * 7) % 50).ToArray();
+        float[] nativeFull, nativeStep;
+        using (var native = Session.Create(DeviceKind.Native, threads: 2))
+        using (var lm = OddGemmLm.Create(native, seed: 3))
+        {
+            nativeFull = lm.Forward(ids);
+            lm.Reset();
+            lm.Step(ids.AsSpan(0, 9));
+            nativeStep = lm.Step(ids.AsSpan(9, 1));
+        }
+
+        using var device = Session.Create(DeviceKind.Cpu);
+        using var dlm = OddGemmLm.Create(device, seed: 3);
+        Numerics.Close(nativeFull, dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "72-token logits");
+        dlm.Reset();
+        dlm.Step(ids.AsSpan(0, 9));
+        Numerics.Close(nativeStep, dlm.Step(ids.AsSpan(9, 1)), rtol: 1e-4f, atol: 2e-5f, what: "decode logits");
     }
 
     /// <summary>The dense feed-forward's activation kernel is generated into the model (from the op registry's formula).</summary>

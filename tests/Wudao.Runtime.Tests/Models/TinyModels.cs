@@ -54,3 +54,13 @@ public partial class GeGluTinyLm
 public partial class QkNormTinyLm
 {
 }
+
+// GEMM widths off every device tile: a dense MLP 24 wide (the down projection's K = 24 is less
+// than one K step) and 50 logits; room for a prefill past the 64-row tile.
+[MoeTransformer(Vocab = 50, Dim = 64, Layers = 2, MaxSequence = 80)]
+[Attention(Heads = 2, KvHeads = 1)]
+[MoeFeedForward(Experts = 2, TopK = 1, Hidden = 32, DenseHidden = 24, Activation = Activation.Gelu, Every = 2)]
+[Router(RouterKind.TopK)]
+public partial class OddGemmLm
+{
+}
