@@ -8,7 +8,8 @@ namespace Wudao.Compiler.Codegen;
 /// <summary>
 /// Emits a declared transformer's partial class: its facts, weights, and a <c>Step</c> that runs
 /// the plan kernel by kernel (one call each, in plan order) on the native CPU target, with the
-/// MoE feed-forward as the generated MoE layer class and attention specialised on the head dimension.
+/// MoE feed-forward as the generated MoE layer class and attention specialised on the head dimension,
+/// and the plan's sample op as the <c>Sample</c> generation calls per token.
 /// </summary>
 public static class ModelEmitter
 {
