@@ -84,7 +84,7 @@ public class MixtralDecodeBenchmarks
         for (var i = 0; i < DecodeTokens; i++)
         {
             var logits = _lm.Step(new[] { token });
-            token = Sampler.ArgMax(logits);
+            token = _lm.Sample(logits, Sampling.Greedy, i);
         }
 
         return token;

@@ -90,8 +90,8 @@ public class ModelTests
         Assert.Equal(4, ops.Count(o => o == "attention"));
         Assert.Equal(2, ops.Count(o => o == "moe"));
         Assert.Equal(8, ops.Count(o => o == "add_rms_norm")); // one per block's feed-forward, one before blocks 1..3, one final
-        Assert.Equal("linear", ops[^1]);
-        Assert.Equal(1 + (4 * 6) + 1, plan.Kernels.Count);
+        Assert.Equal(new[] { "linear", "sample" }, ops.TakeLast(2));
+        Assert.Equal(1 + (4 * 6) + 2, plan.Kernels.Count);
         Assert.Equal(3, plan.HostSyncs);
         Assert.Contains(plan.Decisions, d => d.Fused && d.Op == "%l0_x = rms_norm" && d.Reason.Contains("row-local"));
         Assert.Contains(plan.Decisions, d => !d.Fused && d.Op == "%l0_att = attention" && d.Reason.Contains("every earlier token"));
@@ -235,5 +235,53 @@ public class ModelTests
         var ex = Assert.Throws<CompileException>(() => ShapeInference.Run(IrParser.Parse(text)));
 
         Assert.Contains("key γ and head dim", ex.Message);
+    }
+
+    [Fact]
+    public void Sample_is_the_graphs_last_op_a_kernel_of_its_own_and_the_emitted_sampler_has_the_vocabulary_as_a_constant()
+    {
+        var compiled = ModelCompiler.Compile(Make());
+        var graph = IrPrinter.Print(compiled.Graph);
+        var plan = Plan.PlanPrinter.Print(compiled.Plan);
+
+        Assert.StartsWith("graph Lm(%ids: i32[T]) -> (%logits, %next)", graph, System.StringComparison.Ordinal);
+        Assert.Contains("%logits = linear %x_out, %lm_head : f32[T,4096]\n  %next = sample %logits : i32[1]\n", graph, System.StringComparison.Ordinal);
+        var sample = compiled.Plan.Kernels[^1];
+        Assert.Equal(("sample", IterationSpace.VocabRow), (sample.Name, sample.Space));
+        Assert.Contains($"  k{sample.Index} sample     [sample]", plan, System.StringComparison.Ordinal);
+        Assert.Contains("per generated token: one row of logits, options at run time", plan, System.StringComparison.Ordinal);
+        Assert.Contains($"not fused: %next = sample into k{sample.Index - 1} — sampling reads the last token's whole row of logits", plan, System.StringComparison.Ordinal);
+
+        // One public entry over a nested class: the vocabulary is a constant, the options are arguments.
+        Assert.Contains("public int Sample(global::System.ReadOnlySpan<float> logits, global::Wudao.Models.Sampling sampling, int step)", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("int next = Sampler4096.Next(logits.Slice(logits.Length - 4096), sampling, step);", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains($"Interlocked.Add(ref KernelTicks[{sample.Index}]", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("private static class Sampler4096", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("private const int Vocab = 4096;", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("for (; i < 4096; i += 8)", compiled.Source, System.StringComparison.Ordinal);
+        Assert.Contains("global::Wudao.CounterRng.Uniform(seed.Lo, seed.Hi, step, 0) * mass", compiled.Source, System.StringComparison.Ordinal);
+
+        // A step runs every kernel but the sampler.
+        Assert.DoesNotContain($"// k{sample.Index} sample", compiled.Source, System.StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("graph g(%l: f32[T,V]) -> (%n)\n  %n = sample %l\n", "vocabulary must be a compile-time constant")]
+    [InlineData("graph g(%l: f32[16]) -> (%n)\n  %n = sample %l\n", "operand 0 must have rank 2")]
+    [InlineData("graph g(%l: i32[T,16]) -> (%n)\n  %n = sample %l\n", "operand 0 must be f32 activations")]
+    public void Sample_refuses_logits_it_cannot_compile(string text, string message)
+    {
+        var ex = Assert.Throws<CompileException>(() => ShapeInference.Run(IrParser.Parse(text)));
+
+        Assert.Contains(message, ex.Message, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sample_types_the_last_rows_token_as_one_int()
+    {
+        var graph = IrParser.Parse("graph g(%l: f32[T,16]) -> (%n)\n  %n = sample %l\n");
+        ShapeInference.Run(graph);
+
+        Assert.Equal("i32[1]", graph.Nodes[0].Types[0]!.ToString());
     }
 }

@@ -106,7 +106,7 @@ internal static class ModelDeviceEmitter
         }
 
         var moeIndex = 0;
-        foreach (var k in plan.Kernels)
+        foreach (var k in SampleEmitter.StepKernels(plan))
         {
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");

@@ -8,7 +8,8 @@ namespace Wudao.Compiler.Codegen;
 /// <summary>
 /// Emits a declared transformer's partial class: its facts, weights, and a <c>Step</c> that runs
 /// the plan kernel by kernel (one call each, in plan order) on the native CPU target, with the
-/// MoE feed-forward as the generated MoE layer class and attention specialised on the head dimension.
+/// MoE feed-forward as the generated MoE layer class and attention specialised on the head dimension,
+/// and the plan's sample op as the <c>Sample</c> generation calls per token.
 /// </summary>
 public static class ModelEmitter
 {
@@ -40,6 +41,7 @@ public static class ModelEmitter
         EmitApi(w, plan, name);
         DenseFfnEmitter.Classes(w, plan);
         NormEmitter.Classes(w, plan);
+        SampleEmitter.Class(w, plan);
         DeviceLinearEmitter.Classes(w, plan);
         ModelAttentionKernels.Emit(w, plan);
         w.Line();
@@ -146,7 +148,7 @@ public static class ModelEmitter
         w.Line("/// <summary>Stopwatch ticks spent in each planned kernel since creation (index = kernel index in the plan).</summary>");
         w.Line($"public long[] KernelTicks {{ get; }} = new long[{plan.Kernels.Count}];");
         w.Line();
-        w.Line("/// <summary>Each planned kernel's role, as the plan names it (embed, norm, gemm, attention, ffn, moe).</summary>");
+        w.Line("/// <summary>Each planned kernel's role, as the plan names it (embed, norm, gemm, attention, ffn, moe, sample).</summary>");
         var roles = string.Join(", ", plan.Kernels.Select(k => "\"" + k.Name + "\""));
         w.Line($"public static string[] KernelRoles {{ get; }} = {{ {roles} }};");
         w.Line();
@@ -238,6 +240,7 @@ public static class ModelEmitter
         w.Close();
         w.Close();
         w.Line();
+        SampleEmitter.Method(w, plan);
         if (MoeNodes(plan).Any(m => m.Attr("balance_bias") == "1"))
         {
             w.Line("/// <summary>Aux-loss-free balancing after a step: each MoE block's bias moves against the load of that block's last call.</summary>");

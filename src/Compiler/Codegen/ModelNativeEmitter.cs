@@ -37,7 +37,7 @@ internal static class ModelNativeEmitter
         }
 
         var moeIndex = 0;
-        foreach (var k in plan.Kernels)
+        foreach (var k in SampleEmitter.StepKernels(plan))
         {
             var n = k.Nodes[0];
             w.Line($"// k{k.Index} {k.Name} [{string.Join(", ", k.OpNames)}]");
@@ -107,7 +107,7 @@ internal static class ModelNativeEmitter
     private static long WorkspacePerToken(KernelPlan plan)
     {
         var types = plan.Graph.ValueTypes();
-        var values = plan.Kernels.SelectMany(k => k.Buffered(plan)).Where(v => v != "logits").Distinct();
+        var values = SampleEmitter.StepKernels(plan).SelectMany(k => k.Buffered(plan)).Where(v => v != "logits").Distinct();
         long floats = values.Sum(v => (long)types[v]!.Shape[1].Value);
         // Attention's Q, K and V rows and its LSE per query head.
         var attention = plan.Graph.Nodes.Where(n => n.Op == Ops.Attention)

@@ -32,4 +32,7 @@ public enum IterationSpace
 
     /// <summary>A compiled sub-layer with a plan of its own (the MoE feed-forward).</summary>
     SubLayer,
+
+    /// <summary>The last token's whole row of logits, once per generated token (sampling the next token).</summary>
+    VocabRow,
 }

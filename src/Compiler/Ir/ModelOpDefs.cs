@@ -77,5 +77,13 @@ internal static class ModelOpDefs
             Same(n, w1.Shape[1], Constant(n, Weight(n, t[3], 2, 3).Shape[0], "hidden width") * act.Width, $"up width and hidden width × {act.Width} ({act.Op})");
             return new[] { t[0] };
         }),
+
+        // The next token from the last row of logits [T, V]. Its options (temperature, top-k, top-p,
+        // seed, step) are run-time arguments, as a MoE block's Training is: one compiled sampler serves all.
+        new OpDef(Ops.Sample, 1, 1, IterationSpace.VocabRow, new AttrDef[0], (n, t) =>
+        {
+            Constant(n, Rows(n, t[0], 2, 0).Shape[1], "vocabulary");
+            return new[] { TensorType.I32(1) };
+        }),
     };
 }

@@ -49,6 +49,7 @@ public static class Ops
     public const string DenseFfn = "dense_ffn";
     public const string QkNorm = "qk_norm";
     public const string NonFinite = "nonfinite";
+    public const string Sample = "sample";
 
     private static readonly Dictionary<string, OpDef> Table =
         new[] { new OpDef(Param, 0, 1, IterationSpace.None, new[] { AttrDef.Text("name"), AttrDef.Int("fan_in") }, (n, _) => throw new CompileException($"%{n.Name} = param needs an explicit type"), OpRole.Param) }

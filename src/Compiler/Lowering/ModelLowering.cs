@@ -98,8 +98,11 @@ public static class ModelLowering
         nodes.Add(N(layerNorm ? Ops.AddLayerNorm : Ops.AddRmsNorm, new[] { "h_out", "x_out" }, Operands(final, residual, delta), ("eps", eps)));
         nodes.Add(Param("lm_head", "lm_head.weight", d, TensorType.F32(d, v)));
         nodes.Add(N(Ops.Linear, "logits", "x_out", "lm_head"));
+
+        // A step returns the logits; generation draws each next token from their last row.
+        nodes.Add(N(Ops.Sample, "next", "logits"));
         var inputs = new[] { new KeyValuePair<string, TensorType>("ids", TensorType.I32(Dim.Sym("T"))) };
-        return new Graph(spec.ClassName, inputs, nodes, new[] { "logits" });
+        return new Graph(spec.ClassName, inputs, nodes, new[] { "logits", "next" });
     }
 
     /// <summary>The norm's weight (γ, starting at 1) and, for LayerNorm, its bias (β, starting at 0).</summary>

@@ -49,6 +49,8 @@ public static class FusionPolicy
             case (IterationSpace.TokenRows, IterationSpace.SubLayer):
             case (IterationSpace.SubLayer, IterationSpace.TokenRows):
                 return (false, "the MoE feed-forward is a layer with its own plan (gate, route, dispatch, experts, combine)");
+            case (IterationSpace.DenseRows, IterationSpace.VocabRow):
+                return (false, "sampling reads the last token's whole row of logits (a max, or a sort and a scan); a GEMM tile holds a block of its columns, and it runs per generated token with options a step does not have");
             case (IterationSpace.ExpertRows, IterationSpace.TokenGather):
                 return (false, "combine sums rows written by different experts' tiles; fusing needs atomics and loses determinism");
             default:

@@ -42,6 +42,7 @@ public static class PlanPrinter
         IterationSpace.DenseRows => "grid: row tiles x column tiles",
         IterationSpace.Sequences => "grid: sequences x heads x query tiles",
         IterationSpace.SubLayer => "the MoE layer's own plan",
+        IterationSpace.VocabRow => "per generated token: one row of logits, options at run time",
         _ => "none",
     };
 }

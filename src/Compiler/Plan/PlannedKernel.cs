@@ -34,6 +34,7 @@ public sealed class PlannedKernel
         IterationSpace.Choices => "dispatch",
         IterationSpace.ExpertRows => "expert_ffn",
         IterationSpace.TokenGather => "combine",
+        IterationSpace.VocabRow => "sample",
         _ => "kernel",
     };
 

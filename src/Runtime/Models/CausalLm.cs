@@ -19,6 +19,12 @@ public interface ICausalLm
 
     /// <summary>Appends <paramref name="tokens"/> (a prompt, or one token) and returns the logits after the last of them.</summary>
     float[] Step(ReadOnlySpan<int> tokens);
+
+    /// <summary>
+    /// The next token from the last row of <paramref name="logits"/>, as <paramref name="sampling"/> says;
+    /// <paramref name="step"/> is the random draw's counter. Compiled from the model's plan (its sample op).
+    /// </summary>
+    int Sample(ReadOnlySpan<float> logits, Sampling sampling, int step);
 }
 
 /// <summary>Where a generation run is, for a progress display.</summary>
@@ -64,7 +70,7 @@ public static class TextGeneration
         Span<int> next = stackalloc int[1];
         while (true)
         {
-            next[0] = Sampler.Next(logits, sampling, output.Count);
+            next[0] = model.Sample(logits, sampling, output.Count);
             output.Add(next[0]);
             progress?.Invoke(new GenerationProgress(output.Count, maxNewTokens, next[0], output.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             if (output.Count == maxNewTokens || stops.Contains(next[0]))

@@ -40,6 +40,21 @@ public sealed class DeviceModelTests
         Assert.True(dlm.ExpertLoad[0].Calls > 0);
     }
 
+    /// <summary>The device session samples the logits it reads back with the same emitted sampler: the same tokens for the same seed.</summary>
+    [Fact]
+    public void Device_generation_draws_the_native_tokens()
+    {
+        var prompt = new[] { 3, 96, 41 };
+        var sampling = new Sampling(Temperature: 0.9f, TopK: 30, TopP: 0.95f, Seed: 4);
+        using var native = Session.Create(DeviceKind.Native, threads: 1);
+        using var lm = TinyLm.Create(native, seed: 5);
+        using var device = Session.Create(DeviceKind.Cpu);
+        using var dlm = TinyLm.Create(device, seed: 5);
+
+        Assert.Equal(lm.Generate(prompt, 6, Sampling.Greedy), dlm.Generate(prompt, 6, Sampling.Greedy));
+        Assert.Equal(lm.Generate(prompt, 6, sampling), dlm.Generate(prompt, 6, sampling));
+    }
+
     [Fact]
     public void Layer_norm_model_runs_on_the_device_schedule()
     {

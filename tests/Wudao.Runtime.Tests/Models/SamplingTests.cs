@@ -6,16 +6,29 @@ using Xunit;
 
 namespace Wudao.Runtime.Tests.Models;
 
-/// <summary>Sampling against its definition, and generation's contract (stop tokens, limits, progress).</summary>
-public sealed class SamplingTests
+/// <summary>A model's emitted sampler against sampling's definition, and generation's contract (stop tokens, limits, progress).</summary>
+public sealed class SamplingTests : IDisposable
 {
     private static readonly float[] Three = { MathF.Log(0.5f), MathF.Log(0.3f), MathF.Log(0.2f) };
 
-    [Fact]
-    public void Greedy_takes_the_largest_logit_ties_to_the_lower_id()
+    private readonly Session _session = Session.Create(DeviceKind.Native, threads: 1);
+    private readonly TinyLm _lm;
+
+    public SamplingTests() => _lm = TinyLm.Create(_session, seed: 1);
+
+    public void Dispose()
     {
-        Assert.Equal(2, Sampler.Next(new[] { 0f, 1f, 3f, 3f }, Sampling.Greedy, 0));
-        Assert.Equal(0, Sampler.Next(new[] { 3f, 3f, 1f, 0f }, Sampling.Greedy, 0));
+        _lm.Dispose();
+        _session.Dispose();
+    }
+
+    /// <summary>The model's sampler over <paramref name="head"/>, the rest of its vocabulary at −∞ (never drawn).</summary>
+    private int Sample(float[] head, Sampling sampling, int step)
+    {
+        var logits = new float[_lm.Vocab];
+        Array.Fill(logits, float.NegativeInfinity);
+        head.CopyTo(logits, 0);
+        return _lm.Sample(logits, sampling, step);
     }
 
     [Theory]
@@ -31,34 +44,12 @@ public sealed class SamplingTests
         const int draws = 20000;
         for (var step = 0; step < draws; step++)
         {
-            counts[Sampler.Next(Three, sampling, step)]++;
+            counts[Sample(Three, sampling, step)]++;
         }
 
         for (var i = 0; i < 3; i++)
         {
             Assert.InRange(counts[i] / (double)draws, expected[i] - 0.015, expected[i] + 0.015);
-        }
-    }
-
-    [Fact]
-    public void Candidates_are_ordered_by_logit_then_id_for_negative_values_and_ties()
-    {
-        var rng = new Random(5);
-        for (var trial = 0; trial < 200; trial++)
-        {
-            // Few distinct values, both signs: ties and negative zero are common.
-            var logits = Enumerable.Range(0, 37).Select(_ => (float)(rng.Next(-4, 5) * 0.5)).ToArray();
-            logits[rng.Next(37)] = -0f;
-            if (trial % 2 == 0)
-            {
-                // The largest value as −0 before +0: still a tie, broken by the lower id.
-                Array.Fill(logits, -1f);
-                logits[3 + (trial % 5)] = -0f;
-                logits[20] = 0f;
-            }
-
-            Assert.Equal(Sampler.ArgMax(logits), Sampler.Next(logits, new Sampling(Temperature: 1f, TopK: 1), trial));
-            Assert.Equal(Sampler.ArgMax(logits), Sampler.Next(logits, new Sampling(Temperature: 1f, TopP: 1e-6f), trial));
         }
     }
 
@@ -69,7 +60,7 @@ public sealed class SamplingTests
         var counts = new int[4];
         for (var step = 0; step < 20000; step++)
         {
-            counts[Sampler.Next(logits, new Sampling(TopK: 2, Seed: 3), step)]++;
+            counts[Sample(logits, new Sampling(TopK: 2, Seed: 3), step)]++;
         }
 
         var p1 = 1 / (1 + Math.Exp(-1));
@@ -81,8 +72,8 @@ public sealed class SamplingTests
     [Fact]
     public void Same_seed_same_tokens_other_seed_other_tokens()
     {
-        var flat = new float[64];
-        IEnumerable<int> Run(ulong seed) => Enumerable.Range(0, 50).Select(s => Sampler.Next(flat, new Sampling(Seed: seed), s));
+        var flat = new float[_lm.Vocab];
+        IEnumerable<int> Run(ulong seed) => Enumerable.Range(0, 50).Select(s => _lm.Sample(flat, new Sampling(Seed: seed), s));
 
         Assert.Equal(Run(7), Run(7));
         Assert.NotEqual(Run(7), Run(8));

@@ -64,3 +64,12 @@ public partial class QkNormTinyLm
 public partial class OddGemmLm
 {
 }
+
+// A vocabulary smaller than one 256-bit vector: the emitted greedy argmax has no vector loop.
+[MoeTransformer(Vocab = 7, Dim = 64, Layers = 1, MaxSequence = 16)]
+[Attention(Heads = 2, KvHeads = 1)]
+[MoeFeedForward(Experts = 2, TopK = 1, Hidden = 32)]
+[Router(RouterKind.TopK)]
+public partial class TinyVocabLm
+{
+}
