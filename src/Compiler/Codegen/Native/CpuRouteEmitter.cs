@@ -201,8 +201,8 @@ for (int r = 0; r < ranks; r++)
         {
             body += $@"
 // noisy_loss: the weighted CV² of the global importance and load.
-float[] importance = new float[Kernels.E];
-float[] load = new float[Kernels.E];
+global::System.Span<float> importance = stackalloc float[Kernels.E];
+global::System.Span<float> load = stackalloc float[Kernels.E];
 for (int e = 0; e < Kernels.E; e++)
 {{
     importance[e] = {RankSum($"Kernels.{RouteKernel.PartialImportance} + e")};
