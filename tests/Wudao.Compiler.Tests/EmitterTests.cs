@@ -25,7 +25,7 @@ public class EmitterTests
     [InlineData("public const int Meta_offsets = 17;")]
     [InlineData("public const int Meta_aux = 35;")]
     [InlineData("public const int PartialsAt = 36;")]
-    [InlineData("public const int PartialsLength = 1 + 1 + K * E + E;")]
+    [InlineData("public const int PartialsLength = 1 + K * E + 1 + E;")]
     [InlineData("public const int MetaLength = 36 + PartialsLength;")]
     [InlineData("namespace N;")]
     [InlineData("public partial class L : global::Wudao.IMoeLayer")]

@@ -42,9 +42,27 @@ public class KernelReadingTests
         Assert.Null(gate.GemvLoad);
         Assert.DoesNotContain("renorm", gate.TokenBody);
         Assert.DoesNotContain("second_drop", gate.TokenBody);
-        Assert.Equal(("Meta_kept", "Meta_offsets", "Meta_dropped", "Meta_aux"), (route.Kept, route.Offsets, route.Dropped, route.Aux));
-        Assert.Equal(("Meta_zloss", "0.001f"), route.ZLoss);
-        Assert.Null(route.NoisyLoss);
+        Assert.Equal(("Meta_kept", "Meta_offsets", "Meta_dropped"), (route.Kept, route.Offsets, route.Dropped));
+        Assert.Equal(new[] { "nonfinite", "aux_loss", "z_loss" }, route.RouteOps.Select(o => o.Node.Op));
+        Assert.Equal(new[] { "Partial_tokens", "Partial_counts", "Partial_nonfinite", "Partial_probs", "Partial_lse2" }, route.Partials.Select(p => p.Name));
+        Assert.Equal(new[] { "experts", "probs", "slots", "meta", "lse", "x", "gathered", "args" }, route.Parameters.Select(p => p.Name));
+
+        // Each op's finish writes its own statistic, with the weight its node holds.
+        var z = route.RouteOps.Single(o => o.Node.Op == "z_loss");
+        Assert.Contains("meta[Meta_zloss] = (int)global::ILGPU.Interop.FloatAsInt(total > 0 ? 0.001f * (zs / total) : 0f);", z.Op.IlgpuFinish(z.Node));
+        Assert.Contains("Kernels.Meta_zloss) = global::System.BitConverter.SingleToInt32Bits(total > 0 ? 0.001f * (zs / total) : 0f);", z.Op.NativeFinish(z.Node));
+    }
+
+    [Fact]
+    public void A_route_op_with_no_fragment_is_refused_by_name()
+    {
+        var ex = Assert.Throws<KernelAssemblyException>(() => KernelReading.ReadAll(PassPipeline.Run(Ir.IrParser.Parse(
+            "graph g(%e: i32[T,2]) -> (%slots, %o, %o2, %dropped)\n" +
+            "  %slots, %kept, %dropped = capacity %e {experts=4, factor=1}\n" +
+            "  %o = scan %kept\n" +
+            "  %o2 = scan %kept\n"))));
+
+        Assert.Equal("k0: no route fragment for %o2 = scan in [capacity, scan, scan]", ex.Message);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Linq;
+
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
@@ -12,13 +14,11 @@ internal static class IlgpuRouteEmitter
     {
         if (r.ExpertChoice)
         {
-            return IlgpuExpertChoiceRoute.Body(r) + NonFinite(r, r.NonFinite ?? "");
+            return IlgpuExpertChoiceRoute.Body(r) + (r.NonFinite is { } bad ? RouteOpFragments.IlgpuNonFinite(bad) : "");
         }
 
-        var load = r.NoisyLoss != null ? "\nvar load = global::ILGPU.SharedMemory.Allocate<float>(E);" : "";
         return $@"var filled = global::ILGPU.SharedMemory.Allocate<int>(E);
-var chunk = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);
-var partial = global::ILGPU.SharedMemory.Allocate<float>(E);{load}
+var chunk = global::ILGPU.SharedMemory.Allocate<int>(MaxGroup);{string.Concat(r.RouteOps.Select(o => o.Op.IlgpuShared(o.Node)))}
 int tid = global::ILGPU.Group.IdxX;
 int g = global::ILGPU.Group.DimX;
 int tokens = args.Tokens;
@@ -51,71 +51,7 @@ for (long c = tid; c < (long)tokens * K; c += g)
     }}
 }}
 ";
-        if (r.NonFinite != null)
-        {
-            body += NonFinite(r, $"PartialsAt + {RouteKernel.PartialNonFinite}");
-        }
-
-        if (r.Aux != null)
-        {
-            body += $@"
-// aux_loss's probability sums, per expert in token order.
-for (int e = tid; e < E; e += g)
-{{
-    float p = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        p += probs[(long)t * E + e];
-    }}
-
-    meta[PartialsAt + {RouteKernel.PartialProbs} + e] = (int)global::ILGPU.Interop.FloatAsInt(p);
-}}
-";
-        }
-
-        if (r.ZLoss != null)
-        {
-            body += $@"
-// z_loss's sum of squared logsumexps, in token order.
-if (tid == 0)
-{{
-    float zs = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        zs += lse[t] * lse[t];
-    }}
-
-    meta[PartialsAt + {RouteKernel.PartialLse}] = (int)global::ILGPU.Interop.FloatAsInt(zs);
-}}
-";
-        }
-
-        if (r.NoisyLoss != null)
-        {
-            body += $@"
-// noisy_loss: importance = Σ gates, load = Σ P(x, e), per expert in token order.
-for (int e = tid; e < E; e += g)
-{{
-    float imp = 0f;
-    float ld = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        for (int j = 0; j < K; j++)
-        {{
-            if (experts[((long)t * K) + j] == e)
-            {{
-                imp += gates[((long)t * K) + j];
-            }}
-        }}
-
-        ld += pload[((long)t * E) + e];
-    }}
-
-    meta[PartialsAt + {RouteKernel.PartialImportance} + e] = (int)global::ILGPU.Interop.FloatAsInt(imp);
-    meta[PartialsAt + {RouteKernel.PartialLoad} + e] = (int)global::ILGPU.Interop.FloatAsInt(ld);
-}}
-";
-        }
+        body += string.Concat(r.RouteOps.Select(o => o.Op.IlgpuPartial(o.Node)));
 
         // The slot phase may read the partials straight after (one rank): every write lands first.
         return body + "\nglobal::ILGPU.Group.Barrier();\n";
@@ -248,71 +184,7 @@ if (tid == 0)
     meta[{dropped}] = lost;
 }}
 ";
-        if (r.NonFinite is { } bad)
-        {
-            body += $@"
-if (tid == 0)
-{{
-    int bad = 0;
-    for (int q = 0; q < ranks; q++)
-    {{
-        bad += gathered[(q * PartialsLength) + {RouteKernel.PartialNonFinite}];
-    }}
-
-    meta[{bad}] = bad;
-}}
-";
-        }
-
-        if (r.Aux is { } aux)
-        {
-            body += $@"
-// aux_loss: alpha * E * sum_i f_i * P_i over the global batch; f_i = share of tokens whose first
-// choice is i, P_i = mean router probability of i.
-for (int e = tid; e < E; e += g)
-{{
-    int f = 0;
-    for (int q = 0; q < ranks; q++)
-    {{
-        f += gathered[(q * PartialsLength) + {RouteKernel.PartialCounts} + e];
-    }}
-
-    float p = RankSum(gathered, ranks, {RouteKernel.PartialProbs} + e);
-    partial[e] = total > 0 ? (f / (float)total) * (p / total) : 0f;
-}}
-
-global::ILGPU.Group.Barrier();
-if (tid == 0)
-{{
-    float s = 0f;
-    for (int e = 0; e < E; e++)
-    {{
-        s += partial[e];
-    }}
-
-    meta[{aux}] = (int)global::ILGPU.Interop.FloatAsInt(args.AuxWeight * E * s);
-}}
-";
-        }
-
-        if (r.ZLoss is { } z)
-        {
-            body += $@"
-// z_loss: weight · mean over the global batch of logsumexp².
-if (tid == 0)
-{{
-    float zs = RankSum(gathered, ranks, {RouteKernel.PartialLse});
-    meta[{z.Meta}] = (int)global::ILGPU.Interop.FloatAsInt(total > 0 ? {z.Weight} * (zs / total) : 0f);
-}}
-";
-        }
-
-        if (r.NoisyLoss is { } noisy)
-        {
-            body += NoisyLoss(noisy);
-        }
-
-        return body;
+        return body + string.Concat(r.RouteOps.Select(o => o.Op.IlgpuFinish(o.Node)));
     }
 
     /// <summary>The route's members besides its body: the rank-order sum of a float partial.</summary>
@@ -328,44 +200,5 @@ private static float RankSum(global::ILGPU.ArrayView<int> gathered, int ranks, i
 
     return s;
 }
-";
-
-    /// <summary>
-    /// nonfinite: tokens with a NaN or infinite value, each thread its strided share, added by an
-    /// exact integer atomic to <paramref name="target"/>, which must be 0 and settled by a barrier.
-    /// </summary>
-    private static string NonFinite(RouteKernel r, string target) => r.NonFinite is null ? "" : $@"
-// nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
-int mineBad = 0;
-for (int t = tid; t < tokens; t += g)
-{{
-    bool finite = true;
-    for (int d = 0; d < D; d++)
-    {{
-        finite &= x[((long)t * D) + d] * 0f == 0f;
-    }}
-
-    mineBad += finite ? 0 : 1;
-}}
-
-global::ILGPU.Atomic.Add(ref meta[{target}], mineBad);
-";
-
-    /// <summary>noisy_loss: the weighted CV² of the global importance and load (unbiased variance over E − 1, as torch's var).</summary>
-    private static string NoisyLoss((string Importance, string Load, string ImportanceWeight, string LoadWeight) noisy) => $@"
-// importance reuses the aux-loss scratch (noisy top-k has no aux loss): shared memory stays at 12 bytes per expert.
-var importance = partial;
-for (int e = tid; e < E; e += g)
-{{
-    importance[e] = RankSum(gathered, ranks, {RouteKernel.PartialImportance} + e);
-    load[e] = RankSum(gathered, ranks, {RouteKernel.PartialLoad} + e);
-}}
-
-global::ILGPU.Group.Barrier();
-if (tid == 0)
-{{
-    meta[{noisy.Importance}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.ImportanceWeight} * CvSquared(importance));
-    meta[{noisy.Load}] = (int)global::ILGPU.Interop.FloatAsInt({noisy.LoadWeight} * CvSquared(load));
-}}
 ";
 }

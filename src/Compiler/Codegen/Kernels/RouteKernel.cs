@@ -6,8 +6,9 @@ using Wudao.Compiler.Plan;
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
-/// The ordered pass over the batch: token-choice capacity (with its scan and any of the aux,
-/// z and noisy losses) or expert choice. Statistics land in the meta block at the named offsets.
+/// The ordered pass over the batch: token-choice capacity with its scan, then its other ops
+/// (nonfinite and the losses, each assembled from its <see cref="RouteOpFragments"/> entry), or
+/// expert choice. Statistics land in the meta block at the named offsets.
 /// </summary>
 public sealed class RouteKernel : KernelReading
 {
@@ -35,44 +36,23 @@ public sealed class RouteKernel : KernelReading
     /// <summary>Meta offset of the count of tokens with a NaN or infinite input value; null without it.</summary>
     public string? NonFinite { get; private set; }
 
-    /// <summary>The aux loss's meta offset; null without it.</summary>
-    public string? Aux { get; private set; }
-
-    /// <summary>The z-loss's meta offset and weight literal; null without it.</summary>
-    public (string Meta, string Weight)? ZLoss { get; private set; }
-
-    /// <summary>Noisy top-k's importance and load losses: meta offsets and weight literals; null without them.</summary>
-    public (string Importance, string Load, string ImportanceWeight, string LoadWeight)? NoisyLoss { get; private set; }
+    /// <summary>The token-choice route's ops beside capacity and scan (nonfinite, the losses), in node order, each with its fragments.</summary>
+    public IReadOnlyList<(Node Node, RouteOpFragments.RouteOp Op)> RouteOps { get; private set; } = new List<(Node, RouteOpFragments.RouteOp)>();
 
     /// <summary>
     /// One rank's route partials (token choice): the fields of its block of ints, in order, with
-    /// their lengths in terms of the <c>Kernels</c> constants. Counts are per (choice column,
-    /// expert); loss sums are float bits, added over ranks in rank order.
+    /// their lengths in terms of the <c>Kernels</c> constants: its tokens, its counts per (choice
+    /// column, expert), then each op's fields.
     /// </summary>
-    public IReadOnlyList<(string Name, string Length)> Partials
-    {
-        get
-        {
-            if (ExpertChoice)
-            {
-                return System.Array.Empty<(string, string)>();
-            }
-
-            var fields = new List<(string, string)> { (PartialTokens, "1"), (PartialNonFinite, "1"), (PartialCounts, "K * E") };
-            fields.AddRange(Aux != null ? new[] { (PartialProbs, "E") } : System.Array.Empty<(string, string)>());
-            fields.AddRange(ZLoss != null ? new[] { (PartialLse, "1") } : System.Array.Empty<(string, string)>());
-            fields.AddRange(NoisyLoss != null ? new[] { (PartialImportance, "E"), (PartialLoad, "E") } : System.Array.Empty<(string, string)>());
-            return fields;
-        }
-    }
+    public IReadOnlyList<(string Name, string Length)> Partials => ExpertChoice
+        ? System.Array.Empty<(string, string)>()
+        : new[] { (PartialTokens, "1"), (PartialCounts, "K * E") }.Concat(RouteOps.SelectMany(o => o.Op.Partials)).ToList();
 
     public const string PartialTokens = "Partial_tokens";
-    public const string PartialNonFinite = "Partial_nonfinite";
     public const string PartialCounts = "Partial_counts";
-    public const string PartialProbs = "Partial_probs";
-    public const string PartialLse = "Partial_lse2";
-    public const string PartialImportance = "Partial_importance";
-    public const string PartialLoad = "Partial_load";
+
+    /// <summary>The route's parameters in one order for every router, whichever op reads them.</summary>
+    private static readonly string[] ParameterOrder = { "experts", "probs", "slots", "meta", "lse", "pload", "gates", "x", "gathered", "args" };
 
     /// <summary>The token-choice route's body: its partials phase, then its slot phase, each run unless <c>args.Phase</c> names the other.</summary>
     internal static string Phased(string partials, string slots) => $@"if (args.Phase != (int)global::Wudao.RoutePhase.Slots)
@@ -119,53 +99,46 @@ if (args.Phase != (int)global::Wudao.RoutePhase.Partials)
             };
         }
 
-        var (noisy, capacity, aux, z) = (Find(Ops.NoisyLoss), Find(Ops.Capacity), Find(Ops.AuxLoss), Find(Ops.ZLoss));
-        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1] || k.Nodes.Count != 2 + (aux == null ? 0 : 1) + (z == null ? 0 : 1) + (noisy == null ? 0 : 1) + (bad == null ? 0 : 1))
+        var capacity = Find(Ops.Capacity);
+        if (capacity == null || scan == null || scan.Operands[0] != capacity.Results[1])
         {
             throw Unfused(k);
         }
 
-        if (aux != null && aux.Operands[1] != capacity.Operands[0])
+        var ops = new List<(Node, RouteOpFragments.RouteOp)>();
+        foreach (var n in k.Nodes.Where(n => n != capacity && n != scan))
+        {
+            ops.Add((n, RouteOpFragments.Find(n.Op) ?? throw new KernelAssemblyException($"k{k.Index}: no route fragment for %{n.Name} = {n.Op} in [{string.Join(", ", k.OpNames)}]")));
+        }
+
+        if (Find(Ops.AuxLoss) is { } aux && aux.Operands[1] != capacity.Operands[0])
         {
             throw new CompileException($"k{k.Index}: aux_loss must read the same expert choices as capacity");
         }
 
-
-        var ps = new List<KernelParam> { new(BindingKind.Buffer, capacity.Operands[0], I, "experts") };
-        if (aux != null)
+        var ps = new List<KernelParam>
         {
-            ps.Add(new(BindingKind.Buffer, aux.Operands[0], F, "probs"));
+            new(BindingKind.Buffer, capacity.Operands[0], I, "experts"),
+            new(BindingKind.Buffer, capacity.Results[0], I, "slots"),
+            new(BindingKind.Meta, "", I, "meta"),
+            new(BindingKind.Partials, "", I, "gathered"),
+            new(BindingKind.Args, "", Args, "args"),
+        };
+        var types = plan.Graph.ValueTypes();
+        foreach (var (n, op) in ops)
+        {
+            foreach (var (operand, name) in op.Reads)
+            {
+                var value = n.Operands[operand];
+                ps.Add(new(InputOrBuffer(plan, value), value, types[value]!.DType == DType.I32 ? I : F, name));
+            }
         }
 
-        ps.Add(new(BindingKind.Buffer, capacity.Results[0], I, "slots"));
-        ps.Add(new(BindingKind.Meta, "", I, "meta"));
-        if (z != null)
-        {
-            ps.Add(new(BindingKind.Buffer, z.Operands[0], F, "lse"));
-        }
-
-        if (noisy != null)
-        {
-            ps.Add(new(BindingKind.Buffer, noisy.Operands[0], F, "pload"));
-            ps.Add(new(BindingKind.Buffer, noisy.Operands[1], F, "gates"));
-        }
-
-        if (bad != null)
-        {
-            ps.Add(new(InputOrBuffer(plan, bad.Operands[0]), bad.Operands[0], F, "x"));
-        }
-
-        ps.Add(new(BindingKind.Partials, "", I, "gathered"));
-        ps.Add(new(BindingKind.Args, "", Args, "args"));
-        return new RouteKernel(k, ps, Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
+        return new RouteKernel(k, ps.OrderBy(p => System.Array.IndexOf(ParameterOrder, p.Name)).ToList(), Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
         {
             Routed = capacity.Attr("routed") ?? "E",
-            Aux = aux != null ? Meta(aux.Results[0]) : null,
             NonFinite = bad != null ? Meta(bad.Results[0]) : null,
-            ZLoss = z != null ? (Meta(z.Results[0]), CSharpNames.Float(z.FloatAttr("weight"))) : null,
-            NoisyLoss = noisy != null
-                ? (Meta(noisy.Results[0]), Meta(noisy.Results[1]), CSharpNames.Float(noisy.FloatAttr("importance")), CSharpNames.Float(noisy.FloatAttr("load")))
-                : null,
+            RouteOps = ops,
         };
     }
 }

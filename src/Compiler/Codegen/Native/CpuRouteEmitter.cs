@@ -1,3 +1,5 @@
+using System.Linq;
+
 namespace Wudao.Compiler.Codegen;
 
 /// <summary>
@@ -11,7 +13,7 @@ internal static class CpuRouteEmitter
     {
         if (k.ExpertChoice)
         {
-            return ExpertChoice(k) + NonFinite(k, "Kernels." + k.NonFinite);
+            return ExpertChoice(k) + (k.NonFinite is { } bad ? RouteOpFragments.NativeNonFinite("Kernels." + bad) : "");
         }
 
         return $@"int tokens = args.Tokens;
@@ -39,67 +41,7 @@ for (int c = 0; c < tokens * Kernels.K; c++)
     }}
 }}
 ";
-        body += NonFinite(k, "Kernels.PartialsAt + Kernels." + RouteKernel.PartialNonFinite);
-        if (k.Aux != null)
-        {
-            body += $@"
-// aux_loss's probability sums, per expert in token order.
-for (int e = 0; e < Kernels.E; e++)
-{{
-    float p = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        p += {At("probs", "(t * Kernels.E) + e")};
-    }}
-
-    {At("part", $"Kernels.{RouteKernel.PartialProbs} + e")} = global::System.BitConverter.SingleToInt32Bits(p);
-}}
-";
-        }
-
-        if (k.ZLoss != null)
-        {
-            body += $@"
-// z_loss's sum of squared logsumexps, in token order.
-float zs = 0f;
-for (int t = 0; t < tokens; t++)
-{{
-    float l = {At("lse", "t")};
-    zs += l * l;
-}}
-
-{At("part", "Kernels." + RouteKernel.PartialLse)} = global::System.BitConverter.SingleToInt32Bits(zs);
-";
-        }
-
-        if (k.NoisyLoss != null)
-        {
-            body += $@"
-// noisy_loss: importance = Σ gates, load = Σ P(x, e), per expert in token order.
-for (int e = 0; e < Kernels.E; e++)
-{{
-    float imp = 0f;
-    float ld = 0f;
-    for (int t = 0; t < tokens; t++)
-    {{
-        for (int j = 0; j < Kernels.K; j++)
-        {{
-            if ({At("experts", "(t * Kernels.K) + j")} == e)
-            {{
-                imp += {At("gates", "(t * Kernels.K) + j")};
-            }}
-        }}
-
-        ld += {At("pload", "(t * Kernels.E) + e")};
-    }}
-
-    {At("part", $"Kernels.{RouteKernel.PartialImportance} + e")} = global::System.BitConverter.SingleToInt32Bits(imp);
-    {At("part", $"Kernels.{RouteKernel.PartialLoad} + e")} = global::System.BitConverter.SingleToInt32Bits(ld);
-}}
-";
-        }
-
-        return body;
+        return body + string.Concat(k.RouteOps.Select(o => o.Op.NativePartial(o.Node)));
     }
 
     /// <summary>
@@ -184,67 +126,7 @@ for (int e = 0; e < Kernels.E; e++)
 {At("meta", $"Kernels.{k.Offsets} + Kernels.E")} = off;
 {At("meta", $"Kernels.{k.Dropped}")} = lost;
 ";
-        if (k.NonFinite is { } bad)
-        {
-            body += $@"
-int bad = 0;
-for (int r = 0; r < ranks; r++)
-{{
-    bad += {Gathered("r", "Kernels." + RouteKernel.PartialNonFinite)};
-}}
-
-{At("meta", "Kernels." + bad)} = bad;
-";
-        }
-
-        if (k.NoisyLoss is { } noisy)
-        {
-            body += $@"
-// noisy_loss: the weighted CV² of the global importance and load.
-global::System.Span<float> importance = stackalloc float[Kernels.E];
-global::System.Span<float> load = stackalloc float[Kernels.E];
-for (int e = 0; e < Kernels.E; e++)
-{{
-    importance[e] = {RankSum($"Kernels.{RouteKernel.PartialImportance} + e")};
-    load[e] = {RankSum($"Kernels.{RouteKernel.PartialLoad} + e")};
-}}
-
-{At("meta", "Kernels." + noisy.Importance)} = global::System.BitConverter.SingleToInt32Bits({noisy.ImportanceWeight} * Kernels.CvSquared(importance));
-{At("meta", "Kernels." + noisy.Load)} = global::System.BitConverter.SingleToInt32Bits({noisy.LoadWeight} * Kernels.CvSquared(load));
-";
-        }
-
-        if (k.ZLoss is { } z)
-        {
-            body += $@"
-// z_loss: weight · mean over the global batch of logsumexp².
-float zs = {RankSum("Kernels." + RouteKernel.PartialLse)};
-{At("meta", "Kernels." + z.Meta)} = global::System.BitConverter.SingleToInt32Bits(total > 0 ? {z.Weight} * (zs / total) : 0f);
-";
-        }
-
-        if (k.Aux is { } aux)
-        {
-            body += $@"
-// aux_loss: E·α·Σ_e f_e·P_e over the global batch (f: first-choice share, P: mean probability).
-float s = 0f;
-for (int e = 0; e < Kernels.E; e++)
-{{
-    int f = 0;
-    for (int r = 0; r < ranks; r++)
-    {{
-        f += {Gathered("r", $"Kernels.{RouteKernel.PartialCounts} + e")};
-    }}
-
-    float p = {RankSum($"Kernels.{RouteKernel.PartialProbs} + e")};
-    s += total > 0 ? (f / (float)total) * (p / total) : 0f;
-}}
-
-{At("meta", "Kernels." + aux)} = global::System.BitConverter.SingleToInt32Bits(args.AuxWeight * Kernels.E * s);
-";
-        }
-
-        return body;
+        return body + string.Concat(k.RouteOps.Select(o => o.Op.NativeFinish(o.Node)));
     }
 
     /// <summary>The route's members besides its body: the rank-order sum of a float partial.</summary>
@@ -262,14 +144,9 @@ private static float RankSum(ref int gathered, int ranks, int field)
 }
 ";
 
-    private static string At(string view, string index) => $"global::System.Runtime.CompilerServices.Unsafe.Add(ref {view}, {index})";
+    private static string At(string view, string index) => RouteOpFragments.At(view, index);
 
-    private static string Gathered(string rank, string field) => At("gathered", $"({rank} * Kernels.PartialsLength) + {field}");
-
-    /// <summary>A float partial summed over the ranks in rank order (its own value on one rank).</summary>
-    private static string RankSum(string field) =>
-        $"RankSum(ref gathered, args.Ranks, {field})";
-
+    private static string Gathered(string rank, string field) => RouteOpFragments.Gathered(rank, field);
 
     /// <summary>
     /// Expert choice: per expert, its column's tokens sorted by (score descending, token
@@ -336,31 +213,5 @@ for (int t = 0; t < tokens; t++)
 }}
 
 global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, Kernels.{k.Dropped}) = lost;
-";
-
-    /// <summary>nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).</summary>
-    private static string NonFinite(RouteKernel k, string target) => k.NonFinite is null ? "" : $@"
-// nonfinite: tokens with a NaN or infinite value (v·0 is 0 for finite v, NaN otherwise).
-int bad = 0;
-for (int t = 0; t < tokens; t++)
-{{
-    ref float xr = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref x, t * Kernels.D);
-    var zv = global::System.Numerics.Vector<float>.Zero;
-    int d = 0;
-    for (; d + global::System.Numerics.Vector<float>.Count <= Kernels.D; d += global::System.Numerics.Vector<float>.Count)
-    {{
-        zv += global::System.Numerics.Vector.LoadUnsafe(ref xr, (nuint)d) * global::System.Numerics.Vector<float>.Zero;
-    }}
-
-    float z = global::System.Numerics.Vector.Sum(zv);
-    for (; d < Kernels.D; d++)
-    {{
-        z += global::System.Runtime.CompilerServices.Unsafe.Add(ref xr, d) * 0f;
-    }}
-
-    bad += z == 0f ? 0 : 1;
-}}
-
-global::System.Runtime.CompilerServices.Unsafe.Add(ref meta, {target}) = bad;
 ";
 }
