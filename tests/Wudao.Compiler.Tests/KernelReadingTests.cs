@@ -51,6 +51,10 @@ public class KernelReadingTests
         var z = route.RouteOps.Single(o => o.Node.Op == "z_loss");
         Assert.Contains("meta[Meta_zloss] = (int)global::ILGPU.Interop.FloatAsInt(total > 0 ? 0.001f * (zs / total) : 0f);", z.Op.IlgpuFinish(z.Node));
         Assert.Contains("Kernels.Meta_zloss) = global::System.BitConverter.SingleToInt32Bits(total > 0 ? 0.001f * (zs / total) : 0f);", z.Op.NativeFinish(z.Node));
+        var aux = route.RouteOps.Single(o => o.Node.Op == "aux_loss");
+        Assert.Equal("0.01", aux.Node.Attr("alpha"));
+        Assert.Contains("meta[Meta_aux] = (int)global::ILGPU.Interop.FloatAsInt(0.01f * E * s);", aux.Op.IlgpuFinish(aux.Node));
+        Assert.Contains("SingleToInt32Bits(0.01f * Kernels.E * s);", aux.Op.NativeFinish(aux.Node));
     }
 
     [Fact]

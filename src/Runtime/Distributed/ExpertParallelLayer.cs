@@ -118,7 +118,7 @@ public sealed class ExpertParallelLayer
 
         var globalTokens = checked((int)total);
         var capacity = info.Capacity(globalTokens);
-        var args = new LayerArgs(t, capacity, _layer.RoutingSeed, _layer.Step++, info.AuxLossWeight, tokenBase, _layer.Training);
+        var args = new LayerArgs(t, capacity, _layer.RoutingSeed, _layer.Step++, tokenBase, _layer.Training);
         var session = _layer.Session;
         using var scope = session.Pool.BeginScope();
         var ids = info.Router == RouterKind.Hash ? MoeLayerRuntime.UploadTokenIds(session, scope, tokenIds, t, info.Options.Vocab) : default;

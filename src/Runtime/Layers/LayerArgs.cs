@@ -6,7 +6,7 @@ namespace Wudao;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct LayerArgs
 {
-    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, float auxWeight, int tokenBase = 0, bool training = true)
+    public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, int tokenBase = 0, bool training = true)
     {
         Training = training ? 1 : 0;
         TokenBase = tokenBase;
@@ -15,7 +15,6 @@ public readonly struct LayerArgs
         SeedLo = seed.Lo;
         SeedHi = seed.Hi;
         Step = step;
-        AuxWeight = auxWeight;
         Ranks = 1;
     }
 
@@ -39,9 +38,6 @@ public readonly struct LayerArgs
 
     /// <summary>Routing RNG counter of this call.</summary>
     public readonly int Step;
-
-    /// <summary>α of the load-balancing loss.</summary>
-    public readonly float AuxWeight;
 
     /// <summary>1 while training: routing draws its random numbers (noisy top-k's noise, Switch jitter, GShard's second-expert drop); 0 routes deterministically.</summary>
     public readonly int Training;

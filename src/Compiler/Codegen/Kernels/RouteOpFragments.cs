@@ -114,7 +114,7 @@ if (tid == 0)
         s += partial[e];
     }}
 
-    meta[{Meta(n)}] = (int)global::ILGPU.Interop.FloatAsInt(args.AuxWeight * E * s);
+    meta[{Meta(n)}] = (int)global::ILGPU.Interop.FloatAsInt({Weight(n, "alpha")} * E * s);
 }}
 ",
             n => $@"
@@ -132,7 +132,7 @@ for (int e = 0; e < Kernels.E; e++)
     s += total > 0 ? (f / (float)total) * (p / total) : 0f;
 }}
 
-{At("meta", "Kernels." + Meta(n))} = global::System.BitConverter.SingleToInt32Bits(args.AuxWeight * Kernels.E * s);
+{At("meta", "Kernels." + Meta(n))} = global::System.BitConverter.SingleToInt32Bits({Weight(n, "alpha")} * Kernels.E * s);
 "),
 
         [Ops.ZLoss] = new(
