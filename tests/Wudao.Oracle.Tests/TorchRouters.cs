@@ -45,7 +45,7 @@ public static class TorchRouters
             ["importance"] = info.Options.ImportanceWeight * CvSquared(importance),
             ["load"] = info.Options.LoadWeight * CvSquared(phi.sum(dim: 0)),
         };
-        return Finish(info, weights, xt, experts, gates, info.Capacity(tokens), losses);
+        return Finish(info, weights, xt, experts, gates, Wudao.Runtime.Tests.Reference.MoeReference.Capacity(info, tokens), losses);
     }
 
     /// <summary>Zhou 2022: each expert's top C tokens by softmax score, topk over dimension 0.</summary>
@@ -54,7 +54,7 @@ public static class TorchRouters
         TorchMoe.Initialise();
         using var scope = torch.NewDisposeScope();
         long t = tokens, e = info.Experts;
-        var capacity = info.Capacity(tokens);
+        var capacity = Wudao.Runtime.Tests.Reference.MoeReference.Capacity(info, tokens);
         var xt = torch.tensor(x, new[] { t, (long)info.Dim });
         var probs = xt.mm(TorchMoe.Weight(weights, "gate.weight")).softmax(1);
         var (top, chosen) = probs.topk(capacity, dim: 0, largest: true, sorted: true); // [C, E]: rank r of expert e is token chosen[r, e]
@@ -90,7 +90,7 @@ public static class TorchRouters
         var sharedExperts = (torch.arange(shared, ScalarType.Int64) + info.Experts).unsqueeze(0).expand(t, shared);
         var experts = torch.cat(new[] { routed, sharedExperts }, 1);
         gates = torch.cat(new[] { gates, torch.ones(new[] { t, shared }) }, 1);
-        return Finish(info, weights, xt, experts, gates, info.Capacity(tokens), new Dictionary<string, float>());
+        return Finish(info, weights, xt, experts, gates, Wudao.Runtime.Tests.Reference.MoeReference.Capacity(info, tokens), new Dictionary<string, float>());
     }
 
     /// <summary>

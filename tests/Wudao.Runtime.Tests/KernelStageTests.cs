@@ -170,7 +170,7 @@ public sealed class KernelStageTests
             var weights = MoeWeights.Random(info, 21);
             var x = Numerics.RandomInputs(tokens * info.Dim, seed: 17);
             var seed = new CounterSeed(21);
-            return new Stage(type, info, weights, x, MoeReference.Route(info, weights, x, tokens, seed, 0), new LayerArgs(tokens, info.Capacity(tokens), seed, 0));
+            return new Stage(type, info, weights, x, MoeReference.Route(info, weights, x, tokens, seed, 0), new LayerArgs(tokens, MoeReference.Capacity(info, tokens), seed, 0));
         }
 
         public int Const(string name) => Layers.Const(Type, name);

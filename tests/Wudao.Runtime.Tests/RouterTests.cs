@@ -196,7 +196,7 @@ public abstract class RouterTests
 
         using var result = Run(moe, x, 5, null);
 
-        var c = l.Info.Capacity(5);
+        var c = MoeReference.Capacity(l.Info, 5);
         var output = result.Output.ToArray();
         for (var t = 0; t < 5; t++)
         {
@@ -224,7 +224,7 @@ public abstract class RouterTests
         using var result = Run(moe, x, 3, null);
 
         var output = result.Output.ToArray();
-        var capacity = l.Info.Capacity(3);
+        var capacity = MoeReference.Capacity(l.Info, 3);
         for (var t = 0; t < 3; t++)
         {
             var kept = capacity == 0 || t < capacity;
@@ -245,7 +245,7 @@ public abstract class RouterTests
 
         using var result = Run(moe, x, _large, ids);
 
-        var capacity = l.Info.Capacity(_large);
+        var capacity = MoeReference.Capacity(l.Info, _large);
         Assert.True(capacity > 0);
         Assert.Equal(capacity, result.Stats.Capacity);
         Assert.All(result.Stats.TokensPerExpert, n => Assert.InRange(n, 0, capacity));
@@ -356,7 +356,7 @@ public abstract class RouterTests
         using var result = Run(moe, x, tokens, null);
 
         var routing = RouterReference.Route(l.Info, weights, x, tokens, new CounterSeed(Seed), 0);
-        Assert.Equal(l.Info.CapacityFactor > 0 ? Math.Min(tokens, l.Info.Capacity(tokens)) : tokens, result.Stats.TokensPerExpert[1]);
+        Assert.Equal(l.Info.CapacityFactor > 0 ? Math.Min(tokens, MoeReference.Capacity(l.Info, tokens)) : tokens, result.Stats.TokensPerExpert[1]);
         Numerics.Close(RouterLayers.ProbeOutput(l.Info, routing, tokens), result.Output.ToArray(), rtol: 1e-5f, atol: 1e-6f, what: $"{layer}: gates with a bias");
 
         // Shared experts (columns E..E+S−1) take every token with gate 1.

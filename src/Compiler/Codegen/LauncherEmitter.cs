@@ -119,6 +119,9 @@ public static partial class LauncherEmitter
         w.Line($"public const int PartialsAt = {statistics};");
         w.Line($"public const int PartialsLength = {Sum()};");
         w.Line($"public const int MetaLength = {statistics} + PartialsLength;");
+        var routing = kernels.Select(k => k.Reading).OfType<RouteKernel>().First();
+        w.Line($"/// <summary>Rows each routed expert may take for a batch of <paramref name=\"tokens\"/> ({routing.CapacityRule}).</summary>");
+        w.Line($"public static int Capacity(int tokens) => {routing.Capacity};");
         foreach (var k in kernels)
         {
             w.Line();

@@ -49,7 +49,7 @@ public static partial class LauncherEmitter
         w.Line("{");
         w.Line("    global::Wudao.MoeLayerRuntime.RequireFinite(x, Info);");
         w.Line("}");
-        w.Line("var args = new global::Wudao.LayerArgs(t, Info.Capacity(t), _seed, Step++, training: Training);");
+        w.Line("var args = new global::Wudao.LayerArgs(t, Kernels.Capacity(t), _seed, Step++, training: Training);");
         w.Line("using var scope = _session.Pool.BeginScope();");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");
         if (hash)

@@ -31,6 +31,8 @@ public static partial class LauncherEmitter
         w.Line("int global::Wudao.IMoeStages.PartialsLength => Kernels.PartialsLength;");
         w.Line();
         w.Line("global::Wudao.MoeStats global::Wudao.IMoeStages.Statistics(global::System.ReadOnlySpan<int> meta, int tokens, int capacity) => ReadStats(meta, tokens, capacity);");
+        w.Line();
+        w.Line("int global::Wudao.IMoeStages.Capacity(int tokens) => Kernels.Capacity(tokens);");
         const string F = "global::ILGPU.ArrayView<float>";
         const string I = "global::ILGPU.ArrayView<int>";
         const string A = "global::Wudao.LayerArgs";

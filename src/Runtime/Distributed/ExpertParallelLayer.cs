@@ -117,7 +117,7 @@ public sealed class ExpertParallelLayer
         }
 
         var globalTokens = checked((int)total);
-        var capacity = info.Capacity(globalTokens);
+        var capacity = _layer.Capacity(globalTokens);
         var args = new LayerArgs(t, capacity, _layer.RoutingSeed, _layer.Step++, tokenBase, _layer.Training);
         var session = _layer.Session;
         using var scope = session.Pool.BeginScope();

@@ -49,6 +49,9 @@ public interface IMoeStages : IMoeLayer
     /// <summary>The statistics a meta block holds after the route's slot phase, for <paramref name="tokens"/> tokens (the global batch).</summary>
     MoeStats Statistics(System.ReadOnlySpan<int> meta, int tokens, int capacity);
 
+    /// <summary>Rows each routed expert may take for a batch of <paramref name="tokens"/> (0 = unlimited): the route's capacity op, compiled with its factor.</summary>
+    int Capacity(int tokens);
+
     /// <summary>Scatter: choice c of token t with slot s ≥ 0 goes to row offsets[expert] + s.</summary>
     void Dispatch(ArrayView<float> x, ArrayView<int> experts, ArrayView<int> slots, ArrayView<int> meta, ArrayView<float> rows, LayerArgs args);
 

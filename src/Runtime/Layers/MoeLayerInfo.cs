@@ -71,13 +71,6 @@ public sealed class MoeLayerInfo
     /// <summary>The fusion plan: kernels, the ops each holds, and each fusion refused with its reason.</summary>
     public string PlanText { get; }
 
-    /// <summary>
-    /// Rows each routed expert may take for a batch of <paramref name="tokens"/>: ceil(factor·T·k/E),
-    /// or 0 (unlimited); under expert choice the C = min(T, ceil(c·T/E)) tokens each expert takes.
-    /// </summary>
-    public int Capacity(int tokens) => Router == RouterKind.ExpertChoice
-        ? (int)Math.Min(tokens, Math.Ceiling((double)CapacityFactor * tokens / Experts))
-        : CapacityFactor > 0f ? (int)Math.Ceiling((double)CapacityFactor * tokens * TopK / Experts) : 0;
 
     public override string ToString() =>
         $"{Name}: d={Dim}, E={Experts}{Choosing}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";

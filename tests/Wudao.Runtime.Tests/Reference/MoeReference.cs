@@ -17,6 +17,14 @@ public sealed record RoutingReference(float[] Probs, int[] Experts, float[] Gate
 /// </summary>
 public static class MoeReference
 {
+    /// <summary>
+    /// Rows each routed expert may take for a batch of <paramref name="tokens"/>, from the declaration:
+    /// ceil(factor·T·k/E), or 0 (unlimited); under expert choice C = min(T, ceil(c·T/E)).
+    /// </summary>
+    public static int Capacity(MoeLayerInfo info, int tokens) => info.Router == RouterKind.ExpertChoice
+        ? (int)System.Math.Min(tokens, System.Math.Ceiling((double)info.CapacityFactor * tokens / info.Experts))
+        : info.CapacityFactor > 0f ? (int)System.Math.Ceiling((double)info.CapacityFactor * tokens * info.TopK / info.Experts) : 0;
+
     public static RoutingReference Route(MoeLayerInfo info, MoeWeights w, float[] x, int tokens, CounterSeed seed, int step)
     {
         int d = info.Dim, e = info.Experts, k = info.TopK;
@@ -75,7 +83,7 @@ public static class MoeReference
         }
 
         // Capacity: first choices of all tokens take slots before any second choice (GShard order).
-        var capacity = info.Capacity(tokens);
+        var capacity = Capacity(info, tokens);
         var filled = new int[e];
         var slots = new int[tokens * k];
         for (var j = 0; j < k; j++)

@@ -33,6 +33,12 @@ public sealed class RouteKernel : KernelReading
     /// <summary>Experts below this bound are capacity-limited; "E" when every expert is (shared ones take every token).</summary>
     public string Routed { get; private set; } = "E";
 
+    /// <summary>The capacity of a batch of <c>tokens</c> as a C# expression, from the capacity (or expert_choice) op's factor and types.</summary>
+    public string Capacity { get; private set; } = "0";
+
+    /// <summary>The rule <see cref="Capacity"/> follows, in words.</summary>
+    public string CapacityRule { get; private set; } = "";
+
     /// <summary>Meta offset of the count of tokens with a NaN or infinite input value; null without it.</summary>
     public string? NonFinite { get; private set; }
 
@@ -96,6 +102,8 @@ if (args.Phase != (int)global::Wudao.RoutePhase.Partials)
             {
                 ExpertChoice = true,
                 NonFinite = bad != null ? Meta(bad.Results[0]) : null,
+                Capacity = $"(int)global::System.Math.Min(tokens, global::System.Math.Ceiling((double){CSharpNames.Float(choice.FloatAttr("factor"))} * tokens / {Width(plan, choice.Operands[0])}))",
+                CapacityRule = "expert choice: each expert takes C = min(T, ceil(c·T/E)) tokens",
             };
         }
 
@@ -137,8 +145,22 @@ if (args.Phase != (int)global::Wudao.RoutePhase.Partials)
         return new RouteKernel(k, ps.OrderBy(p => System.Array.IndexOf(ParameterOrder, p.Name)).ToList(), Meta(capacity.Results[1]), Meta(scan.Results[0]), Meta(capacity.Results[2]))
         {
             Routed = capacity.Attr("routed") ?? "E",
+            Capacity = TokenChoiceCapacity(capacity, Width(plan, capacity.Operands[0])),
+            CapacityRule = "ceil(factor·T·k/E) over the routed experts and choices; 0 = unlimited",
             NonFinite = bad != null ? Meta(bad.Results[0]) : null,
             RouteOps = ops,
         };
+    }
+
+    private static int Width(KernelPlan plan, string value) => plan.Graph.ValueTypes()[value]!.Shape[1].Value;
+
+    /// <summary>ceil(factor·T·k/E) with k and E the routed choices and experts (shared experts take every token), or 0 when the factor is 0.</summary>
+    private static string TokenChoiceCapacity(Node capacity, int choices)
+    {
+        var factor = capacity.FloatAttr("factor");
+        var experts = capacity.IntAttr("experts");
+        var routed = capacity.Attr("routed") != null ? capacity.IntAttr("routed") : experts;
+        var k = choices - (experts - routed);
+        return factor > 0f ? $"(int)global::System.Math.Ceiling((double){CSharpNames.Float(factor)} * tokens * {k} / {routed})" : "0";
     }
 }
