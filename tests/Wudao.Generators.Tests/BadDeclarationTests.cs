@@ -47,6 +47,7 @@ public class BadDeclarationTests
         { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, TopK = 2, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },
         { "WD0009", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { public void Generate() { } }" },
         { "WD0009", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { public int Sample(int x) => x; }" },
+        { "WD0009", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { public int Next(int x) => x; }" },
         { "WD0001", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public class M { }" },
         { "WD0007", "public class MMoe { }\n[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)]", "public partial class M { }" },
         { "WD0011", "[MoeTransformer(Vocab = 100, Dim = 64, Layers = 2, MaxSequence = 32)][Attention(Heads = 2)][MoeFeedForward(Experts = 4, Hidden = 64)][Router(RouterKind.ExpertChoice)]", "public partial class M { }" },

@@ -18,6 +18,7 @@ internal static class ModelDeviceEmitter
         NormEmitter.DeviceFields(w, plan);
         DeviceLinearEmitter.Fields(w, plan);
         DenseFfnEmitter.DeviceFields(w, plan);
+        IlgpuSampleEmitter.Fields(w);
         foreach (var b in plan.Weights)
         {
             w.Line($"private readonly global::Wudao.DeviceTensor? _d_{b.Value};");
@@ -37,6 +38,7 @@ internal static class ModelDeviceEmitter
         NormEmitter.DeviceInit(w, plan, model);
         DeviceLinearEmitter.Init(w, plan, model);
         DenseFfnEmitter.DeviceInit(w, plan, model);
+        IlgpuSampleEmitter.Init(w, plan, model);
         foreach (var b in plan.Weights)
         {
             w.Line($"_d_{b.Value} = session.Upload(weights[\"{b.Name}\"]);");
@@ -71,8 +73,11 @@ internal static class ModelDeviceEmitter
         var types = plan.Graph.ValueTypes();
         // Rows a MoE block reads are device tensors (the MoE layer's input type); the rest are scope views.
         var moeInputs = new HashSet<string>(plan.Kernels.Where(k => k.Space == IterationSpace.SubLayer).Select(k => k.Nodes[0].Operands[0]));
-        w.Line("/// <summary>The plan on the session's accelerator; as <see cref=\"Run\"/>, logits for every new token or only the last.</summary>");
-        w.Open("private float[] RunDevice(global::System.ReadOnlySpan<int> ids, bool lastOnly)");
+        w.Line("/// <summary>");
+        w.Line("/// The plan on the session's accelerator; as <see cref=\"Run\"/>, logits for every new token or only the last. With");
+        w.Line("/// <paramref name=\"greedy\"/>, the sample op's argmax runs on the device instead and only the token comes back, into greedy[0].");
+        w.Line("/// </summary>");
+        w.Open("private float[] RunDevice(global::System.ReadOnlySpan<int> ids, bool lastOnly, int[]? greedy)");
         w.Line("int t = ids.Length;");
         w.Line("int[] offsets = { 0, t };");
         w.Line("using var scope = _session.Pool.BeginScope();");
@@ -129,9 +134,15 @@ internal static class ModelDeviceEmitter
                     w.Line("int rows = lastOnly ? 1 : t;");
                     w.Line($"var v_logits = scope.F32((long)rows * {vocab});");
                     DeviceLinearEmitter.Linear(w, $"v_{n.Operands[0]}.SubView((long)(t - rows) * {width}, (long)rows * {width})", "rows", width, n.Operands[1], vocab, "v_logits");
-                    w.Line($"var logits = new float[(long)rows * {vocab}];");
+                    w.Line("float[] logits = global::System.Array.Empty<float>();");
+                    w.Open("if (greedy != null)");
+                    IlgpuSampleEmitter.Greedy(w, "v_logits", "rows", vocab);
+                    w.Close();
+                    w.Open("else");
+                    w.Line($"logits = new float[(long)rows * {vocab}];");
                     w.Line("_session.Accelerator.Synchronize();");
                     w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyToCPU(v_logits, _session.Accelerator.DefaultStream, global::System.MemoryExtensions.AsSpan(logits));");
+                    w.Close();
                     break;
                 case IterationSpace.DenseRows:
                     var inner = types[n.Operands[0]]!.Shape[1].Value;

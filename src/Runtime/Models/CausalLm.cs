@@ -25,6 +25,12 @@ public interface ICausalLm
     /// <paramref name="step"/> is the random draw's counter. Compiled from the model's plan (its sample op).
     /// </summary>
     int Sample(ReadOnlySpan<float> logits, Sampling sampling, int step);
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> and returns the next token, as <see cref="Sample"/> of the
+    /// step's logits would; a device session takes greedy's argmax where the logits are.
+    /// </summary>
+    int Next(ReadOnlySpan<int> tokens, Sampling sampling, int step);
 }
 
 /// <summary>Where a generation run is, for a progress display.</summary>
@@ -65,12 +71,11 @@ public static class TextGeneration
             return Array.Empty<int>();
         }
 
-        var logits = model.Step(prompt);
-        var clock = Stopwatch.StartNew();
         Span<int> next = stackalloc int[1];
+        next[0] = model.Next(prompt, sampling, 0);
+        var clock = Stopwatch.StartNew();
         while (true)
         {
-            next[0] = model.Sample(logits, sampling, output.Count);
             output.Add(next[0]);
             progress?.Invoke(new GenerationProgress(output.Count, maxNewTokens, next[0], output.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             if (output.Count == maxNewTokens || stops.Contains(next[0]))
@@ -78,7 +83,7 @@ public static class TextGeneration
                 return output.ToArray();
             }
 
-            logits = model.Step(next);
+            next[0] = model.Next(next, sampling, output.Count);
         }
     }
 }
