@@ -17,7 +17,8 @@ internal static class SampleEmitter
     /// <summary>The kernels a step runs: all but the sampler, which runs per generated token with options a step does not have.</summary>
     public static IEnumerable<PlannedKernel> StepKernels(KernelPlan plan) => plan.Kernels.Where(k => k.Space != IterationSpace.VocabRow);
 
-    private static (PlannedKernel Kernel, int Vocab) Of(KernelPlan plan)
+    /// <summary>The plan's sample kernel and the vocabulary its logits span.</summary>
+    internal static (PlannedKernel Kernel, int Vocab) Of(KernelPlan plan)
     {
         var k = plan.Kernels.Single(x => x.Space == IterationSpace.VocabRow);
         return (k, plan.Graph.ValueTypes()[k.Nodes[0].Operands[0]]!.Shape[1].Value);

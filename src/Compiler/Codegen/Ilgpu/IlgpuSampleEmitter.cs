@@ -1,5 +1,3 @@
-using System.Linq;
-using Wudao.Compiler.Ir;
 using Wudao.Compiler.Plan;
 
 namespace Wudao.Compiler.Codegen;
@@ -14,13 +12,7 @@ internal static class IlgpuSampleEmitter
     private const string View = "global::ILGPU.ArrayView<float>";
     private const string Ints = "global::ILGPU.ArrayView<int>";
 
-    private static int Vocab(KernelPlan plan)
-    {
-        var k = plan.Kernels.Single(x => x.Space == IterationSpace.VocabRow);
-        return plan.Graph.ValueTypes()[k.Nodes[0].Operands[0]]!.Shape[1].Value;
-    }
-
-    private static string Class(KernelPlan plan) => $"DeviceSampler{Vocab(plan)}";
+    private static string Class(KernelPlan plan) => $"DeviceSampler{SampleEmitter.Of(plan).Vocab}";
 
     public static void Fields(SourceWriter w)
     {
@@ -51,8 +43,8 @@ internal static class IlgpuSampleEmitter
     /// </summary>
     public static void Kernel(SourceWriter w, KernelPlan plan)
     {
-        var vocab = Vocab(plan);
-        w.Line($"/// <summary>%{plan.Kernels.Single(x => x.Space == IterationSpace.VocabRow).Nodes[0].Results[0]} = sample on the device, greedy: the argmax of a row of {vocab} logits in one group.</summary>");
+        var (kernel, vocab) = SampleEmitter.Of(plan);
+        w.Line($"/// <summary>%{kernel.Nodes[0].Results[0]} = sample on the device, greedy: the argmax of a row of {vocab} logits in one group.</summary>");
         w.Lines($$"""
             private static class {{Class(plan)}}
             {
