@@ -36,9 +36,9 @@ public static partial class LauncherEmitter
         EmitKernels(w, plan, kernels, meta);
         EmitFields(w, spec, plan, kernels);
         EmitForward(w, plan, kernels);
-        if (plan.Graph.Nodes.Any(n => n.Op == Ops.TopKBiased))
+        if (plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.TopKBiased) is { } biased)
         {
-            EmitBiasUpdate(w);
+            EmitBiasUpdate(w, biased);
         }
 
         if (stages)

@@ -151,9 +151,10 @@ public static partial class LauncherEmitter
         }
     }
 
-    /// <summary>DeepSeek's aux-loss-free balancing: the bias moves against each expert's excess load.</summary>
-    private static void EmitBiasUpdate(SourceWriter w)
+    /// <summary>DeepSeek's aux-loss-free balancing: the bias of <paramref name="biased"/> moves against each expert's excess load, at the op's rate.</summary>
+    private static void EmitBiasUpdate(SourceWriter w, Node biased)
     {
+        var rate = biased.Attr("rate") != null ? CSharpNames.Float(biased.FloatAttr("rate")) : "0f";
         w.Line();
         w.Line("/// <summary>");
         w.Line("/// Aux-loss-free balancing (DeepSeek-V3), called after a step: b_i ← b_i − γ·sign(load_i − mean load),");
@@ -162,8 +163,22 @@ public static partial class LauncherEmitter
         w.Line("/// </summary>");
         w.Open("public void UpdateBalanceBias(global::Wudao.MoeStats stats)");
         w.Open("lock (_calls)");
+        w.Line("global::System.ArgumentNullException.ThrowIfNull(stats);");
         w.Line("var bias = Weights[\"gate.bias\"].Data;");
-        w.Line("global::Wudao.Balance.UpdateBias(bias, stats, Info.Options.BiasUpdateRate);");
+        w.Open("if (stats.TokensPerExpert.Count != bias.Length)");
+        w.Line("throw new global::System.ArgumentException($\"the statistics count {stats.TokensPerExpert.Count} experts but the bias has {bias.Length}\", nameof(stats));");
+        w.Close();
+        w.Line();
+        w.Line("double mean = 0;");
+        w.Open("for (int i = 0; i < bias.Length; i++)");
+        w.Line("mean += stats.TokensPerExpert[i];");
+        w.Close();
+        w.Line();
+        w.Line("mean /= bias.Length;");
+        w.Open("for (int i = 0; i < bias.Length; i++)");
+        w.Line($"bias[i] -= {rate} * global::System.Math.Sign(stats.TokensPerExpert[i] - mean);");
+        w.Close();
+        w.Line();
         w.Line("global::ILGPU.Runtime.ArrayViewExtensions.CopyFromCPU(_w_bias.View.BaseView, _session.Accelerator.DefaultStream, bias);");
         w.Close();
         w.Close();

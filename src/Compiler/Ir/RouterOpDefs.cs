@@ -69,8 +69,9 @@ internal static class RouterOpDefs
         }),
         new OpDef(Ops.Sigmoid, 1, 1, IterationSpace.TokenRows, new AttrDef[0], (n, t) => new[] { Rows(n, t[0], 2, 0) }),
 
-        // top-k chosen on score + bias; the values returned are the scores without the bias.
-        new OpDef(Ops.TopKBiased, 2, 2, IterationSpace.TokenRows, new[] { AttrDef.Int("k") }, (n, t) =>
+        // top-k chosen on score + bias; the values returned are the scores without the bias. The bias
+        // learns by its sign rule at rate γ, not by gradient (DeepSeek-V3's aux-loss-free balancing).
+        new OpDef(Ops.TopKBiased, 2, 2, IterationSpace.TokenRows, new[] { AttrDef.Int("k"), AttrDef.Float("rate", required: false) }, (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Same(n, t[0].Shape[1], Rank(n, t[1], 1, 1).Shape[0], "expert counts");

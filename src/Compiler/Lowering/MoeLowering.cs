@@ -154,7 +154,7 @@ public static class MoeLowering
     {
         nodes.Add(N(Ops.MatMul, "logits", "x", "wg"));
         nodes.Add(N(Ops.Sigmoid, "scores", "logits"));
-        nodes.Add(N(Ops.TopKBiased, new[] { "top_s", "top_e" }, new[] { "scores", "bias" }, ("k", I(spec.TopK))));
+        nodes.Add(N(Ops.TopKBiased, new[] { "top_s", "top_e" }, new[] { "scores", "bias" }, ("k", I(spec.TopK)), ("rate", F(spec.BiasUpdateRate))));
         nodes.Add(N(Ops.Renorm, "routed", "top_s"));
         var (gates, experts) = ("routed", "top_e");
         if (spec.SharedExperts > 0)

@@ -31,23 +31,4 @@ public static class Balance
         var mean = load.Count == 0 ? 0 : load.Average();
         return mean == 0 ? 0 : load.Max() / mean;
     }
-
-    /// <summary>
-    /// DeepSeek-V3's aux-loss-free update: b_i ← b_i − γ·sign(load_i − mean load), where load is
-    /// the routed tokens per expert of one step. Overloaded experts become less likely picks.
-    /// </summary>
-    public static void UpdateBias(float[] bias, MoeStats stats, float rate)
-    {
-        ArgumentNullException.ThrowIfNull(stats);
-        if (stats.TokensPerExpert.Count != bias.Length)
-        {
-            throw new ArgumentException($"the statistics count {stats.TokensPerExpert.Count} experts but the bias has {bias.Length}", nameof(stats));
-        }
-
-        var mean = stats.TokensPerExpert.Sum(x => (double)x) / bias.Length;
-        for (var i = 0; i < bias.Length; i++)
-        {
-            bias[i] -= rate * Math.Sign(stats.TokensPerExpert[i] - mean);
-        }
-    }
 }
