@@ -224,6 +224,10 @@ internal static class SampleEmitter
             return global::System.BitConverter.UInt32BitsToSingle(bits);
         }
 
+        /// <summary>
+        /// Every key in order. They are made in id order, so a stable sort on their logit half alone
+        /// orders them as the whole keys: an LSD radix sort, four passes of 8 bits, O(Vocab) a token.
+        /// </summary>
         private static global::System.Span<ulong> All(global::System.ReadOnlySpan<float> logits, ulong[] keys)
         {
             var all = global::System.MemoryExtensions.AsSpan(keys, 0, Vocab);
@@ -232,7 +236,40 @@ internal static class SampleEmitter
                 all[i] = Key(logits[i], i);
             }
 
-            global::System.MemoryExtensions.Sort(all);
+            var spare = global::System.Buffers.ArrayPool<ulong>.Shared.Rent(Vocab);
+            try
+            {
+                global::System.Span<int> at = stackalloc int[256];
+                var from = all;
+                var to = global::System.MemoryExtensions.AsSpan(spare, 0, Vocab);
+                for (var shift = 32; shift < 64; shift += 8)
+                {
+                    at.Clear();
+                    foreach (var key in from)
+                    {
+                        at[(int)(key >> shift) & 0xFF]++;
+                    }
+
+                    for (int b = 0, sum = 0; b < 256; b++)
+                    {
+                        (at[b], sum) = (sum, sum + at[b]);
+                    }
+
+                    foreach (var key in from)
+                    {
+                        to[at[(int)(key >> shift) & 0xFF]++] = key;
+                    }
+
+                    var swap = from;
+                    from = to;
+                    to = swap;
+                }
+            }
+            finally
+            {
+                global::System.Buffers.ArrayPool<ulong>.Shared.Return(spare);
+            }
+
             return all;
         }
 
