@@ -61,7 +61,7 @@ public sealed class MoeWeights
         }));
     }
 
-    /// <summary>Reads weights from a safetensors file (F32 or BF16); check them with <see cref="CheckAgainst"/> or by creating a layer.</summary>
+    /// <summary>Reads weights from a safetensors file (F32 or BF16); check them with <see cref="CheckAgainst(MoeLayerInfo)"/> or by creating a layer.</summary>
     public static MoeWeights Load(string path) => new(SafeTensors.Load(path));
 
     /// <summary>Writes these weights to a safetensors file (F32); loading it back is bit-exact.</summary>
