@@ -18,8 +18,10 @@ public readonly struct AttentionKernelArgs
         Scale = shape.Scale;
     }
 
+    /// <summary>Query heads (<see cref="AttentionShape.Heads"/>).</summary>
     public readonly int Heads;
 
+    /// <summary>Key/value heads (<see cref="AttentionShape.KvHeads"/>).</summary>
     public readonly int KvHeads;
 
     /// <summary>1: query i of a sequence (after L cached tokens) sees keys 0..L + i; 0: every key of its sequence.</summary>
@@ -31,5 +33,6 @@ public readonly struct AttentionKernelArgs
     /// <summary>1: keys are the call's own rows, normalised (qk_norm) and rotated (RoPE) as they load; 0: they come from a KV cache, already normalised and rotated.</summary>
     public readonly int RawKeys;
 
+    /// <summary>Multiplies q·k before the softmax (<see cref="AttentionShape.Scale"/>).</summary>
     public readonly float Scale;
 }

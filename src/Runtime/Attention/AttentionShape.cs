@@ -17,6 +17,7 @@ public sealed class AttentionShape
 {
     private readonly float[] _inverseFrequencies;
 
+    /// <summary>Checks and fixes a layer's attention; throws when kvHeads does not divide heads, headDim is odd or below 2, or the RoPE base or scale is out of range.</summary>
     public AttentionShape(int heads, int kvHeads, int headDim, bool causal = true, bool rope = false, float ropeBase = 10000f, float? scale = null)
     {
         if (heads < 1)
@@ -60,16 +61,22 @@ public sealed class AttentionShape
         }
     }
 
+    /// <summary>Query heads.</summary>
     public int Heads { get; }
 
+    /// <summary>Key/value heads; divides <see cref="Heads"/> (equal: MHA, fewer: GQA, 1: MQA).</summary>
     public int KvHeads { get; }
 
+    /// <summary>Floats per head; even.</summary>
     public int HeadDim { get; }
 
+    /// <summary>Whether a query sees only keys at or before its own position.</summary>
     public bool Causal { get; }
 
+    /// <summary>Whether q and k are rotated by rotary position embedding (rotate-half form).</summary>
     public bool Rope { get; }
 
+    /// <summary>The RoPE base (θ), e.g. 10000.</summary>
     public float RopeBase { get; }
 
     /// <summary>Multiplies q·k before the softmax; 1/√HeadDim unless given.</summary>
@@ -81,6 +88,7 @@ public sealed class AttentionShape
     /// <summary>RopeBase^(−2i/HeadDim) for i &lt; HeadDim/2: the frequencies every kernel rotates by.</summary>
     public ReadOnlySpan<float> InverseFrequencies => _inverseFrequencies;
 
+    /// <summary>The shape in one line, for logs and errors.</summary>
     public override string ToString() =>
         $"attention(heads {Heads}, kv {KvHeads}, dim {HeadDim}{(Causal ? ", causal" : "")}{(Rope ? $", rope {RopeBase}" : "")}, scale {Scale})";
 }

@@ -43,26 +43,37 @@ public interface INativeAttentionKernel
 /// </summary>
 public readonly ref struct AttentionPackItem
 {
+    /// <summary>The layer's attention.</summary>
     public AttentionShape Shape { get; init; }
 
+    /// <summary>New keys, [T, KvHeads, HeadDim] row-major.</summary>
     public ReadOnlySpan<float> K { get; init; }
 
+    /// <summary>New values, [T, KvHeads, HeadDim] row-major.</summary>
     public ReadOnlySpan<float> V { get; init; }
 
+    /// <summary>Each token's position for RoPE; empty: positions run from <see cref="FirstPosition"/>.</summary>
     public ReadOnlySpan<int> Positions { get; init; }
 
+    /// <summary>First row of k/v this item packs.</summary>
     public int FirstToken { get; init; }
 
+    /// <summary>Tokens this item packs.</summary>
     public int Count { get; init; }
 
+    /// <summary>Cache position of the item's first token.</summary>
     public int FirstPosition { get; init; }
 
+    /// <summary>Destination of the keys, in the <see cref="KvTiles"/> layout.</summary>
     public Span<float> Keys { get; init; }
 
+    /// <summary>Destination of the values, in the <see cref="KvTiles"/> layout.</summary>
     public Span<float> Values { get; init; }
 
+    /// <summary>Index in <see cref="Keys"/> and <see cref="Values"/> where this sequence's tiles start.</summary>
     public int KeyBase { get; init; }
 
+    /// <summary>Key tiles per kv head.</summary>
     public int Tiles { get; init; }
 
     /// <summary>The keys' qk_norm γ (HeadDim floats) for a <see cref="INativeAttentionKernel.QkNorm"/> kernel; empty otherwise.</summary>
@@ -79,32 +90,46 @@ public readonly ref struct AttentionPackItem
 /// </summary>
 public readonly ref struct AttentionTileItem
 {
+    /// <summary>The layer's attention.</summary>
     public AttentionShape Shape { get; init; }
 
+    /// <summary>Queries, [T, Heads, HeadDim] row-major.</summary>
     public ReadOnlySpan<float> Q { get; init; }
 
+    /// <summary>Output, [T, Heads, HeadDim] row-major; the item writes its tokens' rows of its group's heads.</summary>
     public Span<float> Output { get; init; }
 
+    /// <summary>Log-sum-exp of each softmax, [T, Heads]; the item writes its tokens' and heads' entries.</summary>
     public Span<float> Lse { get; init; }
 
+    /// <summary>Each token's position (causal mask, RoPE); empty: positions run from <see cref="FirstPosition"/>.</summary>
     public ReadOnlySpan<int> Positions { get; init; }
 
+    /// <summary>First row of q this item reads.</summary>
     public int FirstToken { get; init; }
 
+    /// <summary>Query tokens in this item.</summary>
     public int Tokens { get; init; }
 
+    /// <summary>Position of the item's first query token.</summary>
     public int FirstPosition { get; init; }
 
+    /// <summary>Keys this item may see: indices 0..KeyEnd−1.</summary>
     public int KeyEnd { get; init; }
 
+    /// <summary>The kv head whose group of query heads this item computes.</summary>
     public int KvHead { get; init; }
 
+    /// <summary>This kv head's key tiles, from index 0 (<see cref="KvTiles"/> layout).</summary>
     public ReadOnlySpan<float> Keys { get; init; }
 
+    /// <summary>This kv head's value rows, from index 0 (<see cref="KvTiles"/> layout).</summary>
     public ReadOnlySpan<float> Values { get; init; }
 
+    /// <summary>The worker's scratch, <see cref="INativeAttentionKernel.WorkFloats"/> floats.</summary>
     public Span<float> Work { get; init; }
 
+    /// <summary>Scratch of one int per query row, for the rows' positions.</summary>
     public Span<int> RowPositions { get; init; }
 
     /// <summary>The queries' qk_norm γ (HeadDim floats) for a <see cref="INativeAttentionKernel.QkNorm"/> kernel; empty otherwise.</summary>

@@ -198,6 +198,7 @@ public sealed class IlgpuAttention : IDisposable
         Forward(shape, cache, q.View.BaseView, k.View.BaseView, v.View.BaseView, output.View.BaseView, lse.View.BaseView, seqOffsets);
     }
 
+    /// <summary>Frees the device buffers kept between calls.</summary>
     public void Dispose()
     {
         _tiles?.Dispose();

@@ -22,6 +22,7 @@ public sealed class IlgpuKvCache : KvCacheBase, IDisposable
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _keys;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _values;
 
+    /// <summary>Allocates keys and values of <paramref name="sequences"/> × <paramref name="capacity"/> tokens on <paramref name="accelerator"/>; throws when they exceed int indexing.</summary>
     public IlgpuKvCache(Accelerator accelerator, int sequences, int capacity, int kvHeads, int headDim)
         : base(sequences, capacity, kvHeads, headDim)
     {
@@ -87,6 +88,7 @@ public sealed class IlgpuKvCache : KvCacheBase, IDisposable
     public void ReadValue(int sequence, int position, int kvHead, Span<float> destination) =>
         ReadRow(_values, sequence, position, kvHead, destination);
 
+    /// <summary>Frees the device keys and values.</summary>
     public void Dispose()
     {
         _keys.Dispose();

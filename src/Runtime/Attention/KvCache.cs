@@ -19,6 +19,7 @@ public sealed class KvCache : KvCacheBase
     private readonly float[][] _keys;
     private readonly float[][] _values;
 
+    /// <summary>Allocates host keys and values of <paramref name="sequences"/> × <paramref name="capacity"/> tokens; throws when one sequence exceeds an array.</summary>
     public KvCache(int sequences, int capacity, int kvHeads, int headDim)
         : base(sequences, capacity, kvHeads, headDim)
     {

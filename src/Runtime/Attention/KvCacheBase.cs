@@ -11,6 +11,7 @@ public abstract class KvCacheBase
 {
     private readonly int[] _lengths;
 
+    /// <summary>Checks the sizes (each at least 1); every sequence starts empty.</summary>
     protected KvCacheBase(int sequences, int capacity, int kvHeads, int headDim)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
@@ -24,13 +25,16 @@ public abstract class KvCacheBase
         _lengths = new int[sequences];
     }
 
+    /// <summary>Sequences the cache holds (batch slots).</summary>
     public int Sequences { get; }
 
     /// <summary>Tokens each sequence can hold.</summary>
     public int Capacity { get; }
 
+    /// <summary>Key/value heads per token.</summary>
     public int KvHeads { get; }
 
+    /// <summary>Floats per head.</summary>
     public int HeadDim { get; }
 
     /// <summary>Tokens cached so far for a sequence.</summary>

@@ -30,6 +30,7 @@ public enum Position
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
 public sealed class MoeTransformerAttribute : Attribute
 {
+    /// <summary>Vocabulary size: token ids are in [0, Vocab).</summary>
     public int Vocab { get; set; }
 
     /// <summary>Model width d.</summary>
@@ -41,6 +42,7 @@ public sealed class MoeTransformerAttribute : Attribute
     /// <summary>Tokens the KV cache holds per sequence.</summary>
     public int MaxSequence { get; set; }
 
+    /// <summary>Normalisation of every block (and the final norm). Default RMSNorm.</summary>
     public Norm Norm { get; set; } = Norm.RmsNorm;
 
     /// <summary>ε of the norms.</summary>
@@ -57,8 +59,10 @@ public sealed class AttentionAttribute : Attribute
     /// <summary>Key/value heads (grouped-query attention); must divide Heads. 0 (default) = Heads.</summary>
     public int KvHeads { get; set; }
 
+    /// <summary>Whether a token attends only to itself and earlier tokens. Default on.</summary>
     public bool Causal { get; set; } = true;
 
+    /// <summary>How attention knows token positions. Default RoPE.</summary>
     public Position Position { get; set; } = Position.Rope;
 
     /// <summary>θ of RoPE's frequencies θ^(−2i/d).</summary>
@@ -75,6 +79,7 @@ public sealed class AttentionAttribute : Attribute
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
 public sealed class MoeFeedForwardAttribute : Attribute
 {
+    /// <summary>Routed experts per MoE block.</summary>
     public int Experts { get; set; }
 
     /// <summary>Experts per token (not for the ExpertChoice router).</summary>
@@ -83,6 +88,7 @@ public sealed class MoeFeedForwardAttribute : Attribute
     /// <summary>Hidden width of each expert.</summary>
     public int Hidden { get; set; }
 
+    /// <summary>Activation of the experts' (and dense blocks') feed-forward. Default GELU.</summary>
     public Activation Activation { get; set; } = Activation.Gelu;
 
     /// <summary>Block i is a MoE block when i % Every == Every − 1 (2: every other block, as Switch and GShard); the others are dense.</summary>

@@ -6,11 +6,13 @@ namespace Wudao;
 [AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
 public sealed class RouterAttribute : Attribute
 {
+    /// <summary>Chooses <paramref name="kind"/> as the layer's router.</summary>
     public RouterAttribute(RouterKind kind)
     {
         Kind = kind;
     }
 
+    /// <summary>The layer's router.</summary>
     public RouterKind Kind { get; }
 
     /// <summary>

@@ -8,6 +8,7 @@ namespace Wudao;
 /// </summary>
 public abstract class CpuKernelSet
 {
+    /// <summary>Generated code passes each kernel's role, in kernel order.</summary>
     protected CpuKernelSet(string[] roles)
     {
         Roles = roles;

@@ -30,6 +30,7 @@ public sealed class CpuWorkers : IDisposable
     private Exception? _error;
     private volatile bool _disposed;
 
+    /// <summary>Starts <paramref name="threads"/> − 1 background threads; the caller of <see cref="For"/> works as worker 0.</summary>
     public CpuWorkers(int threads)
     {
         if (threads < 1)
@@ -94,6 +95,7 @@ public sealed class CpuWorkers : IDisposable
         }
     }
 
+    /// <summary>Stops and joins the worker threads; waits for a running <see cref="For"/> first.</summary>
     public void Dispose()
     {
         // Taken after any running For, so workers never leave in the middle of a call.

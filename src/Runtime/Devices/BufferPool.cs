@@ -22,6 +22,7 @@ public sealed class BufferPool : IDisposable
         Accelerator = accelerator;
     }
 
+    /// <summary>The accelerator the pool allocates on.</summary>
     public Accelerator Accelerator { get; }
 
     /// <summary>Largest length the power-of-two buckets can round up to.</summary>
@@ -33,6 +34,7 @@ public sealed class BufferPool : IDisposable
     /// <summary>Bytes of device memory the pool holds.</summary>
     public long BytesHeld { get; private set; }
 
+    /// <summary>A buffer of at least <paramref name="length"/> elements (the length rounded up to a power of two), reused when a free one of that size exists, else newly allocated.</summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Rent<T>(long length)
         where T : unmanaged
     {
@@ -57,6 +59,7 @@ public sealed class BufferPool : IDisposable
         }
     }
 
+    /// <summary>Gives a buffer from <see cref="Rent{T}"/> back for later calls; it stays allocated.</summary>
     public void Return<T>(MemoryBuffer1D<T, Stride1D.Dense> buffer)
         where T : unmanaged
     {
@@ -107,6 +110,7 @@ public sealed class BufferPool : IDisposable
         }
     }
 
+    /// <summary>Frees every buffer the pool allocated, rented or not.</summary>
     public void Dispose()
     {
         lock (_lock)

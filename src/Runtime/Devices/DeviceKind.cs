@@ -12,7 +12,9 @@ public enum DeviceKind
     /// <summary>The native CPU target: the same plan emitted as vectorised, multi-threaded C#.</summary>
     Native,
 
+    /// <summary>An NVIDIA GPU through ILGPU's CUDA backend.</summary>
     Cuda,
 
+    /// <summary>A GPU through ILGPU's OpenCL backend.</summary>
     OpenCL,
 }

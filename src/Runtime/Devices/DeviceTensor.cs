@@ -22,8 +22,10 @@ public sealed class DeviceTensor : IDisposable
         Length = length;
     }
 
+    /// <summary>Dimensions, outermost first.</summary>
     public IReadOnlyList<int> Shape { get; }
 
+    /// <summary>Elements: the product of <see cref="Shape"/>.</summary>
     public long Length { get; }
 
     /// <summary>The tensor's elements (the pooled buffer may be larger).</summary>
@@ -58,6 +60,7 @@ public sealed class DeviceTensor : IDisposable
         }
     }
 
+    /// <summary>Returns the memory to the session's pool; later disposals do nothing.</summary>
     public void Dispose()
     {
         if (_buffer != null)

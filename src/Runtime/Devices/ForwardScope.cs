@@ -22,6 +22,7 @@ public readonly struct ForwardScope : IDisposable
         _generation = state.Generation;
     }
 
+    /// <summary>Rents <paramref name="length"/> floats of scratch, returned when the scope is disposed.</summary>
     public ArrayView<float> F32(long length)
     {
         var b = Live().Pool.Rent<float>(length);
@@ -29,6 +30,7 @@ public readonly struct ForwardScope : IDisposable
         return b.View.BaseView.SubView(0, length);
     }
 
+    /// <summary>Rents <paramref name="length"/> ints of scratch, returned when the scope is disposed.</summary>
     public ArrayView<int> I32(long length)
     {
         var b = Live().Pool.Rent<int>(length);
@@ -60,6 +62,7 @@ public readonly struct ForwardScope : IDisposable
         return host;
     }
 
+    /// <summary>Returns the call's buffers to the pool; a stale copy's disposal does nothing.</summary>
     public void Dispose()
     {
         // A second Dispose, from a stale copy, finds a newer generation and does nothing.

@@ -31,10 +31,13 @@ public sealed class Session : IDisposable
         Workers = kind == DeviceKind.Native ? new CpuWorkers(threads) : null;
     }
 
+    /// <summary>The ILGPU context that owns <see cref="Accelerator"/>.</summary>
     public Context Context { get; }
 
+    /// <summary>The accelerator kernels run on and tensors live on.</summary>
     public Accelerator Accelerator { get; }
 
+    /// <summary>The target the session runs (never <see cref="DeviceKind.Auto"/>: Auto is resolved at creation).</summary>
     public DeviceKind Kind { get; }
 
     /// <summary>Device memory reused across calls; its counters show whether a call allocated.</summary>
@@ -98,6 +101,7 @@ public sealed class Session : IDisposable
     public T Kernel<T>(string key, Func<Accelerator, T> load)
         where T : class => (T)_kernels.GetOrAdd(key, _ => load(Accelerator));
 
+    /// <summary>Stops the workers and frees the pool, the accelerator and the context; later calls do nothing.</summary>
     public void Dispose()
     {
         if (_disposed)

@@ -8,20 +8,24 @@ namespace Wudao.Distributed;
 /// </summary>
 public sealed class CommunicatorException : Exception
 {
+    /// <summary>A collective failed, with no message or rank.</summary>
     public CommunicatorException()
     {
     }
 
+    /// <summary>A collective failed, as <paramref name="message"/> says.</summary>
     public CommunicatorException(string message)
         : base(message)
     {
     }
 
+    /// <summary>A collective failed, as <paramref name="message"/> says, caused by <paramref name="innerException"/>.</summary>
     public CommunicatorException(string message, Exception? innerException)
         : base(message, innerException)
     {
     }
 
+    /// <summary>A collective failed because of rank <paramref name="failedRank"/> (null when unknown), as <paramref name="message"/> says.</summary>
     public CommunicatorException(string message, int? failedRank, Exception? innerException = null)
         : base(message, innerException)
     {

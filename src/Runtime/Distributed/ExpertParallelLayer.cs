@@ -28,6 +28,7 @@ public sealed class ExpertParallelLayer
     private readonly IMoeStages _layer;
     private readonly ICommunicator _comm;
 
+    /// <summary>Wraps <paramref name="layer"/> to run on the ranks of <paramref name="comm"/>; throws when the layer does not expose its stages (expert choice), its experts do not split evenly over the ranks, its session's tensors are not in CPU memory, or its declared rank count differs.</summary>
     public ExpertParallelLayer(IMoeLayer layer, ICommunicator comm)
     {
         ArgumentNullException.ThrowIfNull(layer);
@@ -62,8 +63,10 @@ public sealed class ExpertParallelLayer
     /// <summary>Experts the layer's feed-forward kernels run (routed, then shared), over all ranks.</summary>
     public int Experts { get; }
 
+    /// <summary>Experts each rank owns: <see cref="Experts"/> / ranks.</summary>
     public int ExpertsPerRank { get; }
 
+    /// <summary>The first expert this rank owns: Rank · <see cref="ExpertsPerRank"/>.</summary>
     public int FirstExpert { get; }
 
     /// <summary>Time the last call spent in the two row exchanges.</summary>

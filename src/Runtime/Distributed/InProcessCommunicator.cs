@@ -33,8 +33,10 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
     /// <summary>How long a collective waits for its peers when no timeout is given: 60 s.</summary>
     public static TimeSpan DefaultTimeout { get; } = TimeSpan.FromSeconds(60);
 
+    /// <inheritdoc/>
     public int Rank { get; }
 
+    /// <inheritdoc/>
     public int Size => _group.Size;
 
     /// <summary>How long a collective waits for all ranks to arrive before it fails the group.</summary>
@@ -137,6 +139,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         return results;
     }
 
+    /// <inheritdoc/>
     public void AllToAll(ReadOnlySpan<int> send, Span<int> recv)
     {
         ThrowIfDisposed();
@@ -164,6 +167,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts, int rowLength)
     {
         ThrowIfDisposed();
@@ -190,6 +194,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         AllToAllV(send, sendCounts, sendOffsets, recv, recvCounts, recvOffsets, rowLength);
     }
 
+    /// <inheritdoc/>
     public void AllToAllV(
         ReadOnlySpan<float> send,
         ReadOnlySpan<int> sendCounts,
@@ -235,6 +240,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllReduceSum(Span<float> values)
     {
         ThrowIfDisposed();
@@ -255,6 +261,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllReduceSum(Span<int> values)
     {
         ThrowIfDisposed();
@@ -275,6 +282,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void Barrier()
     {
         ThrowIfDisposed();
@@ -299,6 +307,7 @@ public sealed unsafe partial class InProcessCommunicator : ICommunicator
         _group.Break(Rank, $"rank {Rank} left the group (disposed)", null);
     }
 
+    /// <summary>"in-process rank r of n", for logs and errors.</summary>
     public override string ToString() => $"in-process rank {Rank} of {Size}";
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);

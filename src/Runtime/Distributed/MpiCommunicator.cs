@@ -46,8 +46,10 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
     /// <summary>The thread support MPI granted (MPI_THREAD_SINGLE = 0 … MPI_THREAD_MULTIPLE = 3), or -1 before initialisation.</summary>
     public static int ThreadLevel { get; private set; } = -1;
 
+    /// <inheritdoc/>
     public int Rank { get; }
 
+    /// <inheritdoc/>
     public int Size { get; }
 
     /// <summary>
@@ -172,6 +174,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         Environment.Exit(errorCode == 0 ? 1 : errorCode);
     }
 
+    /// <inheritdoc/>
     public void AllToAll(ReadOnlySpan<int> send, Span<int> recv)
     {
         ArgumentChecks.Block(Size, send.Length, recv.Length);
@@ -191,6 +194,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllToAllV(ReadOnlySpan<float> send, ReadOnlySpan<int> sendCounts, Span<float> recv, ReadOnlySpan<int> recvCounts, int rowLength)
     {
         if (sendCounts.Length != Size || recvCounts.Length != Size)
@@ -205,6 +209,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         AllToAllV(send, sendCounts, sendOffsets, recv, recvCounts, recvOffsets, rowLength);
     }
 
+    /// <inheritdoc/>
     public void AllToAllV(
         ReadOnlySpan<float> send,
         ReadOnlySpan<int> sendCounts,
@@ -240,6 +245,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllReduceSum(Span<float> values)
     {
         // Gather, then add in rank order: the same bits on every rank and as InProcessCommunicator.
@@ -280,6 +286,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void AllReduceSum(Span<int> values)
     {
         int dummy = 0;
@@ -296,6 +303,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <inheritdoc/>
     public void Barrier()
     {
         lock (Gate)
@@ -333,6 +341,7 @@ public sealed unsafe partial class MpiCommunicator : ICommunicator
         }
     }
 
+    /// <summary>"MPI rank r of n", for logs and errors.</summary>
     public override string ToString() => $"MPI rank {Rank} of {Size}";
 
     private static void Check(int code, string call, int rank)

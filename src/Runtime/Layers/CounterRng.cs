@@ -5,14 +5,17 @@ namespace Wudao;
 /// <summary>A 64-bit routing seed split in halves, as kernels take it.</summary>
 public readonly struct CounterSeed
 {
+    /// <summary>Splits <paramref name="seed"/> into its low and high 32 bits.</summary>
     public CounterSeed(ulong seed)
     {
         Lo = (uint)seed;
         Hi = (uint)(seed >> 32);
     }
 
+    /// <summary>Low 32 bits of the seed.</summary>
     public uint Lo { get; }
 
+    /// <summary>High 32 bits of the seed.</summary>
     public uint Hi { get; }
 }
 

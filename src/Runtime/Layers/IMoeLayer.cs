@@ -5,8 +5,10 @@ namespace Wudao;
 /// <summary>What every generated MoE layer offers.</summary>
 public interface IMoeLayer : IDisposable
 {
+    /// <summary>The layer as declared: sizes, router, weight specs.</summary>
     MoeLayerInfo Info { get; }
 
+    /// <summary>The layer's weights, by name.</summary>
     MoeWeights Weights { get; }
 
     /// <summary>Counter of the routing RNG; each forward call uses it, then increments it.</summary>

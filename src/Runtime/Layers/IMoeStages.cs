@@ -14,18 +14,22 @@ namespace Wudao;
 /// </remarks>
 public interface IMoeStages : IMoeLayer
 {
+    /// <summary>The session the layer's kernels run on.</summary>
     Session Session { get; }
 
     /// <summary>The routing RNG's seed (GShard's second-expert draw).</summary>
     CounterSeed RoutingSeed { get; }
 
+    /// <summary>Ints in the statistics (meta) block.</summary>
     int MetaLength { get; }
 
+    /// <summary>Index in the meta block of the E + 1 expert-contiguous row offsets.</summary>
     int MetaOffsetsAt { get; }
 
     /// <summary>Where the route writes this rank's partials in the meta block, and their length in ints.</summary>
     int PartialsAt { get; }
 
+    /// <summary>Ints of this rank's route partials in the meta block (from <see cref="PartialsAt"/>).</summary>
     int PartialsLength { get; }
 
     /// <summary>

@@ -6,6 +6,7 @@ namespace Wudao;
 [AttributeUsage(AttributeTargets.Method, Inherited = false)]
 public sealed class KernelEntryAttribute : Attribute
 {
+    /// <summary>Records a kernel's launch order, role and whether it is grouped.</summary>
     public KernelEntryAttribute(int index, string role, bool grouped)
     {
         Index = index;

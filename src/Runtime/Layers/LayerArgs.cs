@@ -6,6 +6,7 @@ namespace Wudao;
 [StructLayout(LayoutKind.Sequential)]
 public readonly struct LayerArgs
 {
+    /// <summary>The scalars of one call on one rank, running both route phases (<see cref="RoutePhase.Both"/>).</summary>
     public LayerArgs(int tokens, int capacity, CounterSeed seed, int step, int tokenBase = 0, bool training = true)
     {
         Training = training ? 1 : 0;
@@ -32,8 +33,10 @@ public readonly struct LayerArgs
     /// <summary>Rows each expert may take; 0 = unlimited (dropless).</summary>
     public readonly int Capacity;
 
+    /// <summary>Low half of the routing seed (<see cref="CounterSeed.Lo"/>).</summary>
     public readonly uint SeedLo;
 
+    /// <summary>High half of the routing seed (<see cref="CounterSeed.Hi"/>).</summary>
     public readonly uint SeedHi;
 
     /// <summary>Routing RNG counter of this call.</summary>
@@ -51,6 +54,7 @@ public readonly struct LayerArgs
     /// <summary>This rank, and the ranks whose route partials the route's slot phase reads (1 on one rank).</summary>
     public readonly int Rank;
 
+    /// <summary>Ranks of the expert-parallel group; 1 on one rank.</summary>
     public readonly int Ranks;
 
     /// <summary>These arguments for one phase of the route kernel, as rank <paramref name="rank"/> of <paramref name="ranks"/>.</summary>
@@ -65,7 +69,10 @@ public readonly struct LayerArgs
 /// </summary>
 public enum RoutePhase
 {
+    /// <summary>Partials and slots in one launch (one rank).</summary>
     Both = 0,
+    /// <summary>This rank's partials only: per-choice expert counts, non-finite tokens, loss sums.</summary>
     Partials = 1,
+    /// <summary>Slots only, from every rank's gathered partials: global positions, capacity decisions, send layout, statistics.</summary>
     Slots = 2,
 }

@@ -6,6 +6,7 @@ namespace Wudao;
 /// <summary>What the compiler knew about a layer, exposed by the generated <c>Info</c> property.</summary>
 public sealed class MoeLayerInfo
 {
+    /// <summary>Generated code passes what the compiler knew; not for hand-written use.</summary>
     public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f, RouterOptions? options = null)
     {
         Options = options ?? RouterOptions.None;
@@ -26,25 +27,34 @@ public sealed class MoeLayerInfo
         PlanText = planText;
     }
 
+    /// <summary>The layer's name.</summary>
     public string Name { get; }
 
+    /// <summary>Model width d: floats per token row in and out.</summary>
     public int Dim { get; }
 
+    /// <summary>Routed experts E (DeepSeek's shared experts not included; see <see cref="FfnExperts"/>).</summary>
     public int Experts { get; }
 
+    /// <summary>Experts each token is routed to (not used by expert choice).</summary>
     public int TopK { get; }
 
+    /// <summary>Hidden width of each expert's feed-forward.</summary>
     public int Hidden { get; }
 
+    /// <summary>The experts' activation.</summary>
     public Activation Activation { get; }
 
+    /// <summary>The router kind.</summary>
     public RouterKind Router { get; }
 
     /// <summary>0 means dropless.</summary>
     public float CapacityFactor { get; }
 
+    /// <summary>α of the load-balancing loss of the softmax routers (TopK, Switch, GShard).</summary>
     public float AuxLossWeight { get; }
 
+    /// <summary>Name and shape of every weight the layer loads.</summary>
     public IReadOnlyList<WeightSpec> Weights { get; }
 
     /// <summary>ε of the router-input jitter; 0 for none.</summary>
@@ -72,6 +82,7 @@ public sealed class MoeLayerInfo
     public string PlanText { get; }
 
 
+    /// <summary>The layer's sizes, activation, router and capacity factor in one line.</summary>
     public override string ToString() =>
         $"{Name}: d={Dim}, E={Experts}{Choosing}, h={Hidden}, {Activation}, router {Router}, capacity factor {CapacityFactor}";
 

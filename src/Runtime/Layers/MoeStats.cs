@@ -15,6 +15,7 @@ public sealed class MoeStats
         _hasBalanceLoss = losses.ContainsKey("load_balance");
     }
 
+    /// <summary>Statistics of a router with the load-balancing loss <paramref name="auxLoss"/> (reported as <c>load_balance</c>); any other losses come by name in <paramref name="otherLosses"/>.</summary>
     public MoeStats(int tokens, int capacity, int[] tokensPerExpert, int dropped, float auxLoss, IReadOnlyDictionary<string, float>? otherLosses = null, int nonFinite = 0)
     {
         NonFinite = nonFinite;
@@ -27,6 +28,7 @@ public sealed class MoeStats
         AuxLoss = auxLoss;
     }
 
+    /// <summary>Tokens in the call.</summary>
     public int Tokens { get; }
 
     /// <summary>Rows each expert could take; 0 = unlimited.</summary>
@@ -101,5 +103,6 @@ public sealed class MoeStats
         return sb.ToString();
     }
 
+    /// <summary>The same as <see cref="ToTable"/>.</summary>
     public override string ToString() => ToTable();
 }

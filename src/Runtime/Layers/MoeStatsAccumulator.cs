@@ -12,10 +12,13 @@ public sealed class MoeStatsAccumulator
     private long[] _load = Array.Empty<long>();
     private readonly Dictionary<string, double> _lossSums = new();
 
+    /// <summary>Calls added so far.</summary>
     public int Calls { get; private set; }
 
+    /// <summary>Tokens over all calls.</summary>
     public long Tokens { get; private set; }
 
+    /// <summary>Dropped choices (or, under expert choice, untaken tokens) over all calls.</summary>
     public long Dropped { get; private set; }
 
     /// <summary>Rows each expert processed, summed over the calls.</summary>
@@ -24,10 +27,13 @@ public sealed class MoeStatsAccumulator
     /// <summary>Each loss's mean over the calls.</summary>
     public IReadOnlyDictionary<string, double> MeanLosses => _lossSums.ToDictionary(kv => kv.Key, kv => Calls == 0 ? 0 : kv.Value / Calls);
 
+    /// <summary>Coefficient of variation of the summed per-expert load (0 = perfectly even).</summary>
     public double LoadCv => Balance.Cv(_load.Select(x => (double)x).ToArray());
 
+    /// <summary>Busiest expert's summed load over the mean load (1 = perfectly even).</summary>
     public double MaxOverMean => Balance.MaxOverMean(_load.Select(x => (double)x).ToArray());
 
+    /// <summary>Adds one call's statistics; throws when its expert count differs from the earlier calls'.</summary>
     public void Add(MoeStats stats)
     {
         ArgumentNullException.ThrowIfNull(stats);

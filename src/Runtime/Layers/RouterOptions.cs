@@ -8,5 +8,6 @@ namespace Wudao;
 /// <param name="Vocab">Hash: token ids lie in [0, Vocab).</param>
 public sealed record RouterOptions(float ImportanceWeight, float LoadWeight, int SharedExperts, float BiasUpdateRate, int Vocab)
 {
+    /// <summary>All zeros: the options of the routers that take none.</summary>
     public static RouterOptions None { get; } = new(0f, 0f, 0, 0f, 0);
 }

@@ -7,8 +7,10 @@ namespace Wudao.Models;
 /// <summary>A model that extends one sequence through its KV cache: what generation needs.</summary>
 public interface ICausalLm
 {
+    /// <summary>Vocabulary size: token ids are in [0, Vocab), and logits have Vocab entries.</summary>
     int Vocab { get; }
 
+    /// <summary>Tokens the KV cache holds: the longest sequence the model can extend.</summary>
     int MaxSequence { get; }
 
     /// <summary>Tokens in the cache.</summary>

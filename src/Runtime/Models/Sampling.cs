@@ -12,6 +12,7 @@ namespace Wudao.Models;
 /// </summary>
 public sealed record Sampling(float Temperature = 1f, int TopK = 0, float TopP = 1f, ulong Seed = 0, IReadOnlyList<int>? StopTokens = null)
 {
+    /// <summary>Temperature 0: always the most likely token.</summary>
     public static Sampling Greedy { get; } = new(Temperature: 0f);
 
     /// <summary>Throws on values that cannot mean anything (negative temperature, TopP outside (0, 1]).</summary>

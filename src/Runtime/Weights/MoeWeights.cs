@@ -12,6 +12,7 @@ public sealed class MoeWeights
 {
     private readonly Dictionary<string, HostTensor> _tensors = new();
 
+    /// <summary>Indexes <paramref name="tensors"/> by name; throws when a name is given twice.</summary>
     public MoeWeights(IEnumerable<HostTensor> tensors)
     {
         foreach (var t in tensors)
@@ -23,8 +24,10 @@ public sealed class MoeWeights
         }
     }
 
+    /// <summary>The names of the weights held.</summary>
     public IReadOnlyCollection<string> Names => _tensors.Keys;
 
+    /// <summary>The weight named <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> listing the names held when there is none.</summary>
     public HostTensor this[string name] => _tensors.TryGetValue(name, out var t)
         ? t
         : throw new KeyNotFoundException($"no weight named '{name}' (have: {string.Join(", ", _tensors.Keys)})");

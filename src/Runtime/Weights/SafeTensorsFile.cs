@@ -46,13 +46,16 @@ public sealed class SafeTensorsFile : IDisposable
         Metadata = metadata;
     }
 
+    /// <summary>The file's path, as given to <see cref="Open"/>.</summary>
     public string Path { get; }
 
+    /// <summary>Every tensor in the header, by name.</summary>
     public IReadOnlyDictionary<string, SafeTensorEntry> Entries { get; }
 
     /// <summary>The header's <c>__metadata__</c> strings.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>Opens and maps <paramref name="path"/> read-only after checking its header; throws <see cref="SafeTensorsException"/> when the file is malformed.</summary>
     public static SafeTensorsFile Open(string path)
     {
         var length = new FileInfo(path).Length;
@@ -127,6 +130,7 @@ public sealed class SafeTensorsFile : IDisposable
         return result;
     }
 
+    /// <summary>Unmaps the file.</summary>
     public void Dispose()
     {
         _view?.Dispose();
