@@ -19,7 +19,7 @@ internal static class ModelParser
     public const string FeedForwardAttribute = "Wudao.MoeFeedForwardAttribute";
 
     /// <summary>Members the generator adds to a model class.</summary>
-    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Create", "Load", "Forward", "Step", "Generate", "Sample", "Next", "Reset", "Weights", "ExpertLoad", "Vocab", "MaxSequence", "Length", "Dispose", "Run", "RunDevice", "KernelTicks", "KernelRoles", "Training", "UpdateBalanceBias", "Truncate", "Guarded", "Release" };
+    private static readonly HashSet<string> GeneratedMembers = new() { "Info", "Create", "Load", "Forward", "Step", "Generate", "Sample", "Next", "Reset", "Weights", "ExpertLoad", "Vocab", "MaxSequence", "Length", "Dispose", "Run", "RunDevice", "KernelTicks", "KernelRoles", "Training", "UpdateBalanceBias", "Truncate", "Guarded", "Append", "Release" };
 
     private static readonly HashSet<string> ModelProperties = new() { "Vocab", "Dim", "Layers", "MaxSequence", "Norm", "NormEpsilon" };
     private static readonly HashSet<string> AttentionProperties = new() { "Heads", "KvHeads", "Position", "RopeBase" };
