@@ -43,14 +43,14 @@ lm.Step(prompt);
 var prefillMs = prefill.Elapsed.TotalMilliseconds;
 
 var clock = Stopwatch.StartNew();
-var tokens = lm.Generate(prompt, options.Tokens, sampling, p =>
+var tokens = lm.Generate(prompt, options.Tokens, sampling, new OnThread<GenerationProgress>(p =>
 {
     // Progress on one line: count, rate, last token.
     if (p.Generated % 8 == 0 || p.Generated == p.MaxNewTokens)
     {
         Console.Write($"\r  {p.Generated,5}/{p.MaxNewTokens} tokens  {p.TokensPerSecond,8:F1} tok/s  last {p.LastToken,5}");
     }
-});
+}));
 var seconds = clock.Elapsed.TotalSeconds;
 Console.WriteLine();
 Console.WriteLine($"tokens: {string.Join(' ', tokens.Take(32))}{(tokens.Length > 32 ? " ..." : "")}");
@@ -105,4 +105,10 @@ internal sealed record Options(int Tokens, string? Weights, string? Save, float 
 
         return o;
     }
+}
+
+/// <summary>Reports on the generating thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+internal sealed class OnThread<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
 }

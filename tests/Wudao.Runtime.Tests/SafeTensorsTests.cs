@@ -47,6 +47,36 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void Loading_reports_each_tensor_and_can_be_cancelled()
+    {
+        var weights = MoeWeights.Random(TopK3SwiGlu.Info, 5);
+        var path = Path.Combine(_dir, "progress.safetensors");
+        weights.Save(path);
+        var seen = new System.Collections.Generic.List<WeightLoadProgress>();
+
+        var loaded = MoeWeights.Load(path, new Collect(seen.Add));
+
+        var names = weights.Names.Count;
+        Assert.Equal(Enumerable.Range(1, names), seen.Select(p => p.TensorsRead));
+        Assert.All(seen, p => Assert.Equal(names, p.Tensors));
+        Assert.Equal(loaded.Names.OrderBy(n => n), seen.Select(p => p.Tensor).OrderBy(n => n));
+        Assert.True(seen.Zip(seen.Skip(1)).All(pair => pair.First.BytesRead < pair.Second.BytesRead), "bytes read must grow with each tensor");
+        Assert.Equal(weights.Names.Sum(n => 4L * weights[n].Data.Length), seen[^1].Bytes);
+        Assert.Equal(1.0, seen[^1].Fraction);
+
+        using var cancel = new System.Threading.CancellationTokenSource();
+        var read = 0;
+        Assert.Throws<OperationCanceledException>(() => MoeWeights.Load(path, new Collect(_ =>
+        {
+            if (++read == 2)
+            {
+                cancel.Cancel();
+            }
+        }), cancel.Token));
+        Assert.Equal(2, read);
+    }
+
+    [Fact]
     public void Bf16_tensors_are_widened_on_load()
     {
         var values = new[] { 1.5f, -2.25f, 0f, 1024f }; // exactly representable in BF16
@@ -148,5 +178,10 @@ public sealed class SafeTensorsTests : IDisposable
         var path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".safetensors");
         File.WriteAllBytes(path, bytes);
         return path;
+    }
+
+    private sealed class Collect(Action<WeightLoadProgress> report) : IProgress<WeightLoadProgress>
+    {
+        public void Report(WeightLoadProgress value) => report(value);
     }
 }

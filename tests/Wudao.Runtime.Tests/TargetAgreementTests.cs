@@ -62,6 +62,19 @@ public sealed class TargetAgreementTests
     }
 
     [Fact]
+    public void A_session_names_its_device_and_threads()
+    {
+        using var native = Session.Create(DeviceKind.Native, threads: 3);
+        using var cpu = Session.Create(DeviceKind.Cpu);
+
+        Assert.StartsWith("Session: Native CPU: ", native.ToString(), System.StringComparison.Ordinal);
+        Assert.Contains(", 3 threads, ", native.ToString(), System.StringComparison.Ordinal);
+        Assert.Matches(@"^Session: Cpu: .+, \d+ multiprocessors × \d+ threads$", cpu.ToString());
+        native.Dispose();
+        Assert.Equal("Session: Native (disposed)", native.ToString());
+    }
+
+    [Fact]
     public void Large_layer_uses_full_and_partial_gemm_panels()
     {
         // Hidden 70 and Dim 10 leave partial micro-kernel panels and row blocks; 300 tokens give several tiles per expert.

@@ -216,7 +216,7 @@ public static partial class LauncherEmitter
         w.Line($"public static {name} Create(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed = 0) => new {name}(session, weights, routingSeed);");
         w.Line();
         w.Line("/// <summary>Creates the layer from a safetensors file (F32 or BF16); names and shapes are checked against <see cref=\"Info\"/>.</summary>");
-        w.Line($"public static {name} Load(global::Wudao.Session session, string path, ulong routingSeed = 0) => new {name}(session, global::Wudao.MoeWeights.Load(path), routingSeed);");
+        w.Line($"public static {name} Load(global::Wudao.Session session, string path, ulong routingSeed = 0, global::System.IProgress<global::Wudao.WeightLoadProgress>? progress = null, global::System.Threading.CancellationToken cancellationToken = default) => new {name}(session, global::Wudao.MoeWeights.Load(path, progress, cancellationToken), routingSeed);");
         w.Line();
         w.Line("/// <summary>The host copy of the weights this layer runs with.</summary>");
         w.Line("public global::Wudao.MoeWeights Weights { get; }");

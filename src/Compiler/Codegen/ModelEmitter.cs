@@ -141,7 +141,7 @@ public static class ModelEmitter
         w.Line($"public static {name} Create(global::Wudao.Session session, global::Wudao.MoeWeights weights, ulong routingSeed = 0) => new {name}(session, weights, routingSeed);");
         w.Line();
         w.Line("/// <summary>Loads the model from a safetensors file (F32 or BF16); names and shapes are checked against <see cref=\"Info\"/>.</summary>");
-        w.Line($"public static {name} Load(global::Wudao.Session session, string path, ulong routingSeed = 0) => new {name}(session, global::Wudao.MoeWeights.Load(path), routingSeed);");
+        w.Line($"public static {name} Load(global::Wudao.Session session, string path, ulong routingSeed = 0, global::System.IProgress<global::Wudao.WeightLoadProgress>? progress = null, global::System.Threading.CancellationToken cancellationToken = default) => new {name}(session, global::Wudao.MoeWeights.Load(path, progress, cancellationToken), routingSeed);");
         w.Line();
         w.Line("/// <summary>The host weights the model runs with (the MoE blocks' under layers.{i}.moe.).</summary>");
         w.Line("public global::Wudao.MoeWeights Weights { get; }");
@@ -250,10 +250,10 @@ public static class ModelEmitter
         w.Close();
         w.Close();
         w.Line();
-        w.Line("/// <summary>Generates after <paramref name=\"prompt\"/>: prefill, then one token at a time; see <see cref=\"global::Wudao.Models.Sampling\"/>. One generation at a time per model.</summary>");
-        w.Open("public int[] Generate(global::System.ReadOnlySpan<int> prompt, int maxNewTokens, global::Wudao.Models.Sampling sampling, global::System.Action<global::Wudao.Models.GenerationProgress>? progress = null)");
+        w.Line("/// <summary>Generates after <paramref name=\"prompt\"/>: prefill, then one token at a time; see <see cref=\"global::Wudao.Models.TextGeneration.Generate\"/>. One generation at a time per model.</summary>");
+        w.Open("public int[] Generate(global::System.ReadOnlySpan<int> prompt, int maxNewTokens, global::Wudao.Models.Sampling sampling, global::System.IProgress<global::Wudao.Models.GenerationProgress>? progress = null, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Open("lock (_calls)");
-        w.Line("return global::Wudao.Models.TextGeneration.Generate(this, prompt, maxNewTokens, sampling, progress);");
+        w.Line("return global::Wudao.Models.TextGeneration.Generate(this, prompt, maxNewTokens, sampling, progress, cancellationToken);");
         w.Close();
         w.Close();
         w.Line();

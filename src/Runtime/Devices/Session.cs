@@ -51,6 +51,14 @@ public sealed class Session : IDisposable
         ? $"Native CPU: {Environment.ProcessorCount} cores, {Workers!.Threads} threads, {(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit SIMD" : "portable SIMD")}"
         : $"{Kind}: {Accelerator.Name}";
 
+    /// <summary>
+    /// The device and the threads that run it, e.g. <c>Session: Native CPU: 2 cores, 2 threads, AVX-512</c>
+    /// or <c>Session: Cuda: NVIDIA H200, 132 multiprocessors × 2048 threads</c>.
+    /// </summary>
+    public override string ToString() => _disposed ? $"Session: {Kind} (disposed)"
+        : Kind == DeviceKind.Native ? "Session: " + DeviceName
+        : $"Session: {DeviceName}, {Accelerator.NumMultiprocessors} multiprocessors × {Accelerator.MaxNumThreadsPerMultiprocessor} threads";
+
     /// <summary>Opens a session; <paramref name="threads"/> (native target only) defaults to WUDAO_THREADS or the core count.</summary>
     public static Session Create(DeviceKind kind = DeviceKind.Auto, int threads = 0)
     {

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Threading;
 
 namespace Wudao.Models;
 
@@ -44,9 +45,13 @@ public static class TextGeneration
     /// <summary>
     /// Generates up to <paramref name="maxNewTokens"/> tokens after <paramref name="prompt"/> (the
     /// cache is reset first). Stops after emitting a stop token, which is included in the result.
+    /// <paramref name="progress"/> hears of each token as it is chosen (so a caller can stream it),
+    /// on the generating thread; <paramref name="cancellationToken"/> is checked before every step
+    /// and throws <see cref="OperationCanceledException"/>, leaving the cache to the next Generate's reset.
     /// </summary>
-    public static int[] Generate(ICausalLm model, ReadOnlySpan<int> prompt, int maxNewTokens, Sampling sampling, Action<GenerationProgress>? progress = null)
+    public static int[] Generate(ICausalLm model, ReadOnlySpan<int> prompt, int maxNewTokens, Sampling sampling, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(sampling);
         sampling.Validate();
         if (prompt.IsEmpty)
@@ -74,17 +79,19 @@ public static class TextGeneration
         }
 
         Span<int> next = stackalloc int[1];
+        cancellationToken.ThrowIfCancellationRequested();
         next[0] = model.Next(prompt, sampling, 0);
         var clock = Stopwatch.StartNew();
         while (true)
         {
             output.Add(next[0]);
-            progress?.Invoke(new GenerationProgress(output.Count, maxNewTokens, next[0], output.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            progress?.Report(new GenerationProgress(output.Count, maxNewTokens, next[0], output.Count / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             if (output.Count == maxNewTokens || stops.Contains(next[0]))
             {
                 return output.ToArray();
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             next[0] = model.Next(next, sampling, output.Count);
         }
     }

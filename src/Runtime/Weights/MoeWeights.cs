@@ -64,8 +64,12 @@ public sealed class MoeWeights
         }));
     }
 
-    /// <summary>Reads weights from a safetensors file (F32 or BF16); check them with <see cref="CheckAgainst(MoeLayerInfo)"/> or by creating a layer.</summary>
-    public static MoeWeights Load(string path) => new(SafeTensors.Load(path));
+    /// <summary>
+    /// Reads weights from a safetensors file (F32 or BF16), reporting each tensor read to
+    /// <paramref name="progress"/>; check them with <see cref="CheckAgainst(MoeLayerInfo)"/> or by creating a layer.
+    /// </summary>
+    public static MoeWeights Load(string path, IProgress<WeightLoadProgress>? progress = null, System.Threading.CancellationToken cancellationToken = default) =>
+        new(SafeTensors.Load(path, progress, cancellationToken));
 
     /// <summary>Writes these weights to a safetensors file (F32); loading it back is bit-exact.</summary>
     public void Save(string path) => SafeTensors.Save(path, _tensors.Values);

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using System.Threading;
 
 namespace Wudao;
 
@@ -55,12 +56,25 @@ public static class SafeTensors
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>Reads every tensor of a file as F32 (BF16 widened).</summary>
-    public static IReadOnlyList<HostTensor> Load(string path)
+    /// <summary>
+    /// Reads every tensor of a file as F32 (BF16 widened), in file order. <paramref name="progress"/>
+    /// hears after each tensor; <paramref name="cancellationToken"/> is checked before each one.
+    /// </summary>
+    public static IReadOnlyList<HostTensor> Load(string path, IProgress<WeightLoadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var file = SafeTensorsFile.Open(path);
-        return file.Entries.Values.OrderBy(e => e.Begin)
-            .Select(e => new HostTensor(e.Name, file.ReadF32(e.Name), e.Shape.Select(d => checked((int)d)).ToArray()))
-            .ToList();
+        var entries = file.Entries.Values.OrderBy(e => e.Begin).ToList();
+        var total = entries.Sum(e => e.End - e.Begin);
+        var tensors = new List<HostTensor>(entries.Count);
+        long done = 0;
+        foreach (var e in entries)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            tensors.Add(new HostTensor(e.Name, file.ReadF32(e.Name), e.Shape.Select(d => checked((int)d)).ToArray()));
+            done += e.End - e.Begin;
+            progress?.Report(new WeightLoadProgress(e.Name, tensors.Count, entries.Count, done, total));
+        }
+
+        return tensors;
     }
 }

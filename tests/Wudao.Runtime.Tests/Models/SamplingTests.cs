@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using Wudao.Models;
 using Xunit;
 
@@ -102,12 +103,36 @@ public sealed class SamplingTests : IDisposable
         var firstStop = Array.IndexOf(free, stop);
 
         var seen = new List<GenerationProgress>();
-        var stopped = lm.Generate(prompt, 12, Sampling.Greedy with { StopTokens = new[] { stop } }, seen.Add);
+        var stopped = lm.Generate(prompt, 12, Sampling.Greedy with { StopTokens = new[] { stop } }, new Collect<GenerationProgress>(seen));
 
         Assert.Equal(free.Take(firstStop + 1), stopped);
         Assert.Equal(Enumerable.Range(1, stopped.Length), seen.Select(p => p.Generated));
         Assert.All(seen, p => Assert.Equal(12, p.MaxNewTokens));
         Assert.Equal(prompt.Length + stopped.Length - 1, lm.Length); // the last token is sampled, not fed back
+    }
+
+    [Fact]
+    public void Generation_is_cancelled_between_tokens()
+    {
+        using var session = Session.Create(DeviceKind.Native, threads: 1);
+        using var lm = TinyLm.Create(session, seed: 3);
+        var prompt = new[] { 5, 17, 33 };
+        var free = lm.Generate(prompt, 12, Sampling.Greedy);
+        using var cancel = new CancellationTokenSource();
+        var seen = new List<GenerationProgress>();
+        var progress = new Collect<GenerationProgress>(seen, p =>
+        {
+            if (p.Generated == 3)
+            {
+                cancel.Cancel();
+            }
+        });
+
+        Assert.Throws<OperationCanceledException>(() => lm.Generate(prompt, 12, Sampling.Greedy, progress, cancel.Token));
+        Assert.Equal(free.Take(3), seen.Select(p => p.LastToken)); // the tokens streamed before the cancel
+        Assert.Equal(prompt.Length + 2, lm.Length);                 // the third was sampled, never fed back
+        Assert.Throws<OperationCanceledException>(() => lm.Generate(prompt, 12, Sampling.Greedy, cancellationToken: cancel.Token));
+        Assert.Equal(free, lm.Generate(prompt, 12, Sampling.Greedy)); // the next run resets and is whole
     }
 
     [Fact]
@@ -138,5 +163,15 @@ public sealed class SamplingTests : IDisposable
 
         Assert.Equal(a, b);
         Assert.NotEqual(a, c);
+    }
+
+    /// <summary>Reports on the calling thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Collect<T>(List<T> into, Action<T>? then = null) : IProgress<T>
+    {
+        public void Report(T value)
+        {
+            into.Add(value);
+            then?.Invoke(value);
+        }
     }
 }
