@@ -26,6 +26,12 @@ public sealed class ActivationDef
     /// <summary>The IR op name (<c>gelu</c>, <c>swiglu</c>).</summary>
     public string Op { get; }
 
+    /// <summary>The IR op of its gradient (<c>gelu_grad</c>).</summary>
+    public string GradOp => Op + "_grad";
+
+    /// <summary>f′, derived from <see cref="Function"/>'s formula.</summary>
+    public MathFunction Derivative => Math.Derivative.Of(Function);
+
     /// <summary>The member name of <c>Wudao.Activation</c> (<c>Gelu</c>, <c>SwiGlu</c>).</summary>
     public string Kind { get; }
 

@@ -42,8 +42,8 @@ public sealed record AttrDef(string Name, AttrKind Kind, bool Required = true)
 
 /// <summary>
 /// An op's definition, in one place: operands and results, attributes, its iteration space, its
-/// role in a kernel, its type rule (dtype-aware), and — for activations — the formula every target's
-/// code is rendered from (<see cref="ActivationDef"/>).
+/// role in a kernel, its type rule (dtype-aware), its gradient rule, and — for activations — the
+/// formula every target's code is rendered from (<see cref="ActivationDef"/>).
 /// </summary>
 public sealed class OpDef
 {
@@ -80,4 +80,10 @@ public sealed class OpDef
     public ActivationDef? Activation { get; }
 
     public bool IsEpilogue => Role == OpRole.Epilogue;
+
+    /// <summary>
+    /// The op's vector-Jacobian product (<see cref="Gradients.None"/> when no gradient flows through
+    /// it); null while no rule is written, which the autodiff pass refuses by name.
+    /// </summary>
+    public GradientRule? Gradient { get; init; }
 }

@@ -51,9 +51,28 @@ public static class Ops
     public const string NonFinite = "nonfinite";
     public const string Sample = "sample";
 
+    // Backward ops: each sits next to the forward op whose gradient rule emits it.
+    public const string Add = "add";
+    public const string MatMulNt = "matmul_nt";
+    public const string MatMulTn = "matmul_tn";
+    public const string SoftmaxGrad = "softmax_grad";
+    public const string TopKGrad = "topk_grad";
+    public const string RenormGrad = "renorm_grad";
+    public const string SigmoidGrad = "sigmoid_grad";
+    public const string AppendSharedGrad = "append_shared_grad";
+    public const string AuxLossGrad = "aux_loss_grad";
+    public const string LogSumExpGrad = "logsumexp_grad";
+    public const string ZLossGrad = "z_loss_grad";
+    public const string DispatchGrad = "dispatch_grad";
+    public const string GroupedMatMulDx = "grouped_matmul_dx";
+    public const string GroupedMatMulDw = "grouped_matmul_dw";
+    public const string BiasGrad = "bias_grad";
+    public const string CombineGradRows = "combine_grad_rows";
+    public const string CombineGradGates = "combine_grad_gates";
+
     private static readonly Dictionary<string, OpDef> Table =
         new[] { new OpDef(Param, 0, 1, IterationSpace.None, new[] { AttrDef.Text("name"), AttrDef.Int("fan_in") }, (n, _) => throw new CompileException($"%{n.Name} = param needs an explicit type"), OpRole.Param) }
-            .Concat(RouterOpDefs.All).Concat(RouteOpDefs.All).Concat(ExpertOpDefs.All).Concat(ModelOpDefs.All)
+            .Concat(RouterOpDefs.All).Concat(RouteOpDefs.All).Concat(ExpertOpDefs.All).Concat(ModelOpDefs.All).Concat(AutodiffOpDefs.All)
             .ToDictionary(o => o.Name);
 
     public static IEnumerable<string> Names => Table.Keys;

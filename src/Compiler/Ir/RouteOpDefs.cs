@@ -20,29 +20,61 @@ internal static class RouteOpDefs
             }
 
             return new[] { TensorType.I32(choices.Shape.ToArray()), TensorType.I32(e), TensorType.I32() };
-        }),
+        })
+        {
+            Gradient = Gradients.None,
+        },
         // Tokens whose input row holds a NaN or an infinity, counted for the statistics.
         new OpDef(Ops.NonFinite, 1, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             return new[] { TensorType.I32() };
-        }),
+        })
+        {
+            Gradient = Gradients.None,
+        },
         new OpDef(Ops.Scan, 1, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
         {
             var e = Constant(n, Rank(n, t[0], 1, 0).Shape[0], "length");
             return new[] { TensorType.I32(e + 1) };
-        }),
+        })
+        {
+            Gradient = Gradients.None,
+        },
         new OpDef(Ops.AuxLoss, 2, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("alpha") }, (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Rank(n, t[1], 2, 1);
             Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
             return new[] { TensorType.F32() };
+        })
+        {
+            // Through P only: f counts first choices, a constant (Switch, GShard).
+            Gradient = static (n, b) => b.With(0, dl => b.Accumulate(0, Ops.AuxLossGrad, new[] { dl, n.Operands[0], n.Operands[1] }, ("alpha", n.FloatAttr("alpha")))),
+        },
+
+        // d probs[t,e] = d aux · α·E·f_e / T, f_e the share of tokens whose first choice is e.
+        new OpDef(Ops.AuxLossGrad, 3, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("alpha") }, (n, t) =>
+        {
+            Rank(n, t[0], 0, 0);
+            Rows(n, t[1], 2, 1);
+            Same(n, t[1].Shape[0], Rank(n, t[2], 2, 2).Shape[0], "token dimensions");
+            return new[] { t[1] };
         }),
         new OpDef(Ops.ZLoss, 1, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("weight") }, (n, t) =>
         {
             Rows(n, t[0], 1, 0);
             return new[] { TensorType.F32() };
+        })
+        {
+            Gradient = static (n, b) => b.With(0, dz => b.Accumulate(0, Ops.ZLossGrad, new[] { dz, n.Operands[0] }, ("weight", n.FloatAttr("weight")))),
+        },
+
+        // z = w·mean(lse²): d lse[t] = d z · 2·w·lse[t] / T.
+        new OpDef(Ops.ZLossGrad, 2, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("weight") }, (n, t) =>
+        {
+            Rank(n, t[0], 0, 0);
+            return new[] { Rows(n, t[1], 1, 1) };
         }),
 
         // CV² of importance (gates summed per expert) and of load (load_prob summed per expert), weighted.

@@ -51,6 +51,13 @@ internal static class ShapeRules
         }
     }
 
+    /// <summary>A row-local backward op's saved value and cotangent: f32 rows of one shape, which the result has.</summary>
+    public static TensorType Pair(Node n, IReadOnlyList<TensorType> t)
+    {
+        SameShape(n, Rows(n, t[0], 2, 0), t[1]);
+        return t[0];
+    }
+
     public static int Constant(Node n, Dim d, string what) =>
         d.IsSymbolic ? throw new CompileException($"%{n.Name} = {n.Op}: {what} must be a compile-time constant, got {d}") : d.Value;
 
