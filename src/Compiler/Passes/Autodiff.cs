@@ -188,7 +188,7 @@ public static class Autodiff
 
             _sums.TryGetValue(value, out var terms);
             _sums[value] = terms = terms == 0 ? 2 : terms + 1;
-            var sum = $"d_{value}_sum{terms}";
+            var sum = Unused(value, $"d_{value}_sum{terms}");
             Emit(new Node(Ops.Add, new[] { sum }, new[] { existing, contribution }));
             Cotangents[value] = sum;
         }
@@ -197,16 +197,16 @@ public static class Autodiff
         {
             _contributions.TryGetValue(value, out var count);
             _contributions[value] = ++count;
-            return count == 1 ? "d_" + value : $"d_{value}_{count}";
+            return Unused(value, count == 1 ? "d_" + value : $"d_{value}_{count}");
         }
+
+        private string Unused(string value, string name) => _types.ContainsKey(name) || Defined.Contains(name)
+            ? throw new CompileException($"autodiff: the gradient of %{value} would be named %{name}, which the forward graph already uses; rename that value")
+            : name;
 
         private void Emit(Node node)
         {
-            if (_types.ContainsKey(node.Results[0]) || !Defined.Add(node.Results[0]))
-            {
-                throw new CompileException($"autodiff: the name %{node.Results[0]} is taken; rename the forward value");
-            }
-
+            Defined.Add(node.Results[0]);
             Nodes.Add(node);
         }
     }
