@@ -11,9 +11,10 @@ namespace Wudao.Compiler;
 /// <summary>The compiled form of one layer: its graph, plan and emitted C#.</summary>
 public sealed class CompiledLayer
 {
-    public CompiledLayer(Graph graph, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, string planText, string source)
+    public CompiledLayer(Graph graph, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, string planText, string source, string trainPlanText)
     {
         PlanText = planText;
+        TrainPlanText = trainPlanText;
         Graph = graph;
         Plan = plan;
         Kernels = kernels;
@@ -30,6 +31,9 @@ public sealed class CompiledLayer
     public string PlanText { get; }
 
     public string Source { get; }
+
+    /// <summary>The derived backward (saved, recomputed, graph, kernels), or why it cannot be derived yet.</summary>
+    public string TrainPlanText { get; }
 }
 
 /// <summary>Spec → IR → passes → plan → ILGPU C#. Pure: no Roslyn, no ILGPU, no I/O.</summary>
@@ -54,8 +58,22 @@ public static class MoeCompiler
             planText += ExpertPartition.Print(plan, ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks);
         }
 
-        var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText);
-        return new CompiledLayer(graph, plan, kernels, planText, source);
+        var trainPlanText = TrainPlan(graph);
+        var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText, trainPlanText);
+        return new CompiledLayer(graph, plan, kernels, planText, source, trainPlanText);
+    }
+
+    /// <summary>The backward of the typed forward graph, or the reason there is none yet.</summary>
+    public static string TrainPlan(Graph graph)
+    {
+        try
+        {
+            return Autodiff.Run(graph).ToString();
+        }
+        catch (CompileException e)
+        {
+            return $"not differentiable yet: {e.Message}\n";
+        }
     }
 
     /// <summary>The declaration as the generated <c>MoeLayerInfo</c> repeats it to the user.</summary>

@@ -38,11 +38,11 @@ public class AutodiffTests
             "  %wg = param {name=gate.weight, fan_in=64} : f32[64,8]",
             "  %w1 = param {name=experts.w1, fan_in=64} : f32[8,64,128]",
             "  %w2 = param {name=experts.w2, fan_in=128} : f32[8,128,64]",
-            "  %a = gelu %hb : f32[S,128]",
             "  %d_y = combine_grad_rows %d_out, %experts, %gates, %slots, %offsets : f32[S,64]",
             "  %d_gates = combine_grad_gates %d_out, %y, %experts, %slots, %offsets : f32[T,2]",
             "  %d_b2 = bias_grad %d_y, %offsets : f32[8,64]",
             "  %d_a = grouped_matmul_dx %d_y, %w2, %offsets : f32[S,128]",
+            "  %a = gelu %hb : f32[S,128]",
             "  %d_w2 = grouped_matmul_dw %a, %d_y, %offsets : f32[8,128,64]",
             "  %d_hb = gelu_grad %hb, %d_a : f32[S,128]",
             "  %d_b1 = bias_grad %d_hb, %offsets : f32[8,128]",
@@ -58,6 +58,37 @@ public class AutodiffTests
             "  %d_x_sum2 = add %d_x, %d_x_2 : f32[T,64]",
             "  %d_wg = matmul_tn %x, %d_logits : f32[64,8]",
         }, TestSpecs.Lines(IrPrinter.Print(b.Graph)));
+    }
+
+    [Fact]
+    public void The_backward_is_fused_and_planned_by_the_forward_s_passes()
+    {
+        var b = Backward(TestSpecs.Make(RouterKind.GShard));
+
+        Assert.Equal(new[]
+        {
+            new[] { "combine_grad_rows" },
+            new[] { "combine_grad_gates" },
+            new[] { "bias_grad" },
+            new[] { "grouped_matmul_dx", "gelu_grad" },
+            new[] { "gelu", "grouped_matmul_dw" },
+            new[] { "bias_grad" },
+            new[] { "grouped_matmul_dx" },
+            new[] { "grouped_matmul_dw" },
+            new[] { "dispatch_grad" },
+            new[] { "aux_loss_grad" },
+            new[] { "renorm_grad", "topk_grad", "add", "softmax_grad", "matmul_nt", "add" },
+            new[] { "matmul_tn" },
+        }, TestSpecs.KernelOps(b.Plan.Kernels));
+        var text = b.ToString();
+        Assert.Contains("  k3 expert_ffn [grouped_matmul_dx, gelu_grad]", text, StringComparison.Ordinal);
+        Assert.Contains("  k4 wgrad      [gelu, grouped_matmul_dw]", text, StringComparison.Ordinal);
+        Assert.Contains(b.Plan.Decisions, d => d.Fused && d.Op == "%d_w2 = grouped_matmul_dw" && d.Reason.StartsWith("prologue: the weight-gradient GEMM recomputes the activation", StringComparison.Ordinal));
+        Assert.Contains("  not fused: %d_wg = matmul_tn into k10 — a weight's gradient sums over every row that read the weight; row-parallel threads would need atomics and lose determinism, so it runs in tiles of the weight", text, StringComparison.Ordinal);
+        Assert.Contains("  not fused: %d_x = dispatch_grad into k6 — dispatch_grad sums rows written by different experts' tiles; fusing needs atomics and loses determinism", text, StringComparison.Ordinal);
+
+        // Saved activations are read where they are: the recomputed one never becomes a buffer.
+        Assert.DoesNotContain(b.Plan.Materialized, m => m.Value == "a");
     }
 
     public static TheoryData<RouterKind, ActivationKind> Differentiable => new()

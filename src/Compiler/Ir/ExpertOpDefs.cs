@@ -48,7 +48,7 @@ internal static class ExpertOpDefs
             Same(n, t[0].Shape[1], t[1].Shape[2], "output dimensions");
             return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[1]) };
         }),
-        new OpDef(Ops.GroupedMatMulDw, 3, 1, IterationSpace.ExpertRows, new AttrDef[0], (n, t) =>
+        new OpDef(Ops.GroupedMatMulDw, 3, 1, IterationSpace.WeightTiles, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Rows(n, t[1], 2, 1);
@@ -72,7 +72,7 @@ internal static class ExpertOpDefs
         },
 
         // Column sums of each expert's rows: the bias gradient, zero for an expert with no rows.
-        new OpDef(Ops.BiasGrad, 2, 1, IterationSpace.ExpertRows, new AttrDef[0], (n, t) =>
+        new OpDef(Ops.BiasGrad, 2, 1, IterationSpace.WeightTiles, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             var experts = Constant(n, Rank(n, t[1], 1, 1).Shape[0], "offsets length") - 1;
@@ -100,7 +100,7 @@ internal static class ExpertOpDefs
             SameShape(n, t[1], t[3]);
             return new[] { TensorType.F32(Dim.Sym("S"), t[0].Shape[1]) };
         }),
-        new OpDef(Ops.CombineGradGates, 5, 1, IterationSpace.TokenRows, new AttrDef[0], (n, t) =>
+        new OpDef(Ops.CombineGradGates, 5, 1, IterationSpace.TokenGather, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Rows(n, t[1], 2, 1);

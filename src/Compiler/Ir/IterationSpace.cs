@@ -35,4 +35,10 @@ public enum IterationSpace
 
     /// <summary>The last token's whole row of logits, once per generated token (sampling the next token).</summary>
     VocabRow,
+
+    /// <summary>
+    /// Tiles of a weight's gradient, each summing over every row that read the weight (an expert's
+    /// rows, or all tokens): a GEMM of Xᵀ·dY, ordered, with no atomics.
+    /// </summary>
+    WeightTiles,
 }

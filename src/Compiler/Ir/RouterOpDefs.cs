@@ -33,7 +33,7 @@ internal static class RouterOpDefs
         }),
 
         // A weight's gradient: a reduction over every token of the batch.
-        new OpDef(Ops.MatMulTn, 2, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
+        new OpDef(Ops.MatMulTn, 2, 1, IterationSpace.WeightTiles, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Rows(n, t[1], 2, 1);

@@ -10,7 +10,8 @@ namespace Wudao.Compiler.Passes;
 /// cotangents of its float outputs (the seeds, <c>%d_out</c>, <c>%d_aux</c>) to the gradients of
 /// its float inputs and weights. Each op contributes through its own <see cref="GradientRule"/>;
 /// this pass only walks the graph in reverse, sums contributions in a fixed order, decides what
-/// the backward graph saves from the forward and what it recomputes, and drops dead work.
+/// the backward graph saves from the forward and what it recomputes, and drops dead work. The
+/// backward is then fused and planned by the same passes as any forward graph.
 /// </summary>
 public static class Autodiff
 {
@@ -75,13 +76,14 @@ public static class Autodiff
         var saved = needed.Where(v => !recomputedValues.Contains(v) && !parameters.Any(p => p.Results[0] == v))
             .OrderBy(v => Position(forward, v)).Select(v => new KeyValuePair<string, TensorType>(v, types[v])).ToList();
 
-        var nodes = parameters.Concat(recomputed).Select(Copy).Concat(live).ToList();
-        var graph = new Graph(forward.Name + "_backward", seeds.Concat(saved).ToList(), nodes, outputs);
+        var graph = new Graph(forward.Name + "_backward", seeds.Concat(saved).ToList(), Order(parameters, recomputed, live), outputs);
         ShapeInference.Run(graph);
         Verifier.Verify(graph, requireTypes: true);
 
         var none = forward.Nodes.Where(n => n.Op == Ops.Param && !gradients.ContainsKey(n.Results[0])).Select(n => n.Results[0]).ToList();
-        return new BackwardGraph(graph, seeds.Select(s => s.Key).ToList(), saved.Select(s => s.Key).ToList(), recomputed.Select(n => (n, policy.Reason(n, types))).ToList(), gradients, none, forward);
+        var (kernels, decisions) = FusionPass.Run(graph);
+        var plan = KernelPlanner.Run(graph, kernels, decisions);
+        return new BackwardGraph(graph, plan, seeds.Select(s => s.Key).ToList(), saved.Select(s => s.Key).ToList(), recomputed.Select(n => (n, policy.Reason(n, types))).ToList(), gradients, none, forward);
     }
 
     /// <summary>Values the loss can differentiate: float inputs, weights, and float results of anything they reach.</summary>
@@ -114,6 +116,42 @@ public static class Autodiff
         }
 
         return nodes.Where((_, i) => keep[i]).ToList();
+    }
+
+    /// <summary>
+    /// Weights first, then the backward nodes, each recomputed node placed just before its first
+    /// reader: the fusion pass then sees it next to that reader (a GEMM recomputes it as it loads).
+    /// </summary>
+    private static List<Node> Order(List<Node> parameters, List<Node> recomputed, List<Node> live)
+    {
+        var nodes = parameters.Select(Copy).ToList();
+        var unplaced = recomputed.ToDictionary(n => n.Results[0]);
+
+        void Place(string value)
+        {
+            if (unplaced.TryGetValue(value, out var r))
+            {
+                unplaced.Remove(value);
+                foreach (var o in r.Operands)
+                {
+                    Place(o);
+                }
+
+                nodes.Add(Copy(r));
+            }
+        }
+
+        foreach (var n in live)
+        {
+            foreach (var o in n.Operands)
+            {
+                Place(o);
+            }
+
+            nodes.Add(n);
+        }
+
+        return nodes;
     }
 
     private static Node Copy(Node n) => new(n.Op, n.Results, n.Operands, n.Attributes, n.Types);

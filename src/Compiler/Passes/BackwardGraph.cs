@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using Wudao.Compiler.Ir;
+using Wudao.Compiler.Plan;
 
 namespace Wudao.Compiler.Passes;
 
@@ -11,9 +12,10 @@ namespace Wudao.Compiler.Passes;
 /// </summary>
 public sealed class BackwardGraph
 {
-    public BackwardGraph(Graph graph, IReadOnlyList<string> seeds, IReadOnlyList<string> saved, IReadOnlyList<(Node Node, string Reason)> recomputed, IReadOnlyDictionary<string, string> gradients, IReadOnlyList<string> noGradient, Graph forward)
+    public BackwardGraph(Graph graph, KernelPlan plan, IReadOnlyList<string> seeds, IReadOnlyList<string> saved, IReadOnlyList<(Node Node, string Reason)> recomputed, IReadOnlyDictionary<string, string> gradients, IReadOnlyList<string> noGradient, Graph forward)
     {
         Graph = graph;
+        Plan = plan;
         Seeds = seeds;
         Saved = saved;
         Recomputed = recomputed;
@@ -24,6 +26,9 @@ public sealed class BackwardGraph
 
     /// <summary>Inputs: the seeds, then the saved forward values. Outputs: the gradients.</summary>
     public Graph Graph { get; }
+
+    /// <summary>The backward's kernels, fused and planned by the forward's passes.</summary>
+    public KernelPlan Plan { get; }
 
     /// <summary>The cotangents of the forward's float outputs, one input each (<c>d_out</c>, <c>d_aux</c>).</summary>
     public IReadOnlyList<string> Seeds { get; }
@@ -42,7 +47,7 @@ public sealed class BackwardGraph
 
     public Graph Forward { get; }
 
-    /// <summary>The decisions, then the backward graph in IR text.</summary>
+    /// <summary>The train plan: the decisions, the backward graph in IR text, then its kernels.</summary>
     public override string ToString()
     {
         var types = Forward.ValueTypes();
@@ -63,6 +68,6 @@ public sealed class BackwardGraph
             sb.Append("  no gradient: ").Append(Named(v)).Append(" — no float path from it reaches a seed (it only chooses, or is not read)\n");
         }
 
-        return sb.Append(IrPrinter.Print(Graph)).ToString();
+        return sb.Append(IrPrinter.Print(Graph)).Append(PlanPrinter.Print(Plan)).ToString();
     }
 }

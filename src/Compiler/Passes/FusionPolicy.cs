@@ -26,7 +26,7 @@ public static class FusionPolicy
             case (IterationSpace.TokenScan, IterationSpace.Choices):
                 return (false, "scatter needs every expert's final offset, known only after the ordered pass; it is bandwidth-bound and must span the grid");
             case (IterationSpace.Choices, IterationSpace.ExpertRows):
-                return (false, "GEMM tiles read expert-contiguous rows that dispatch writes (the all-to-all send buffer under expert parallelism)");
+                return (false, $"GEMM tiles read expert-contiguous rows that {producer.Op} writes (the all-to-all send buffer under expert parallelism)");
             case (IterationSpace.ExpertRows, IterationSpace.ExpertRows):
                 if (Ops.Get(consumer.Op).IsEpilogue)
                 {
@@ -51,15 +51,23 @@ public static class FusionPolicy
                 return (false, "the MoE feed-forward is a layer with its own plan (gate, route, dispatch, experts, combine)");
             case (IterationSpace.DenseRows, IterationSpace.VocabRow):
                 return (false, "sampling reads the last token's whole row of logits (a max, or a sort and a scan); a GEMM tile holds a block of its columns, and it runs per generated token with options a step does not have");
+            case (IterationSpace.ExpertRows, IterationSpace.WeightTiles) when IsPrologue(producer, consumer):
+                return (true, "prologue: the weight-gradient GEMM recomputes the activation as it loads each row, so the recomputed rows never reach memory");
+            case (IterationSpace.ExpertRows, IterationSpace.WeightTiles):
+            case (IterationSpace.Choices, IterationSpace.WeightTiles):
+            case (IterationSpace.TokenRows, IterationSpace.WeightTiles):
+                return (false, "a weight's gradient sums over every row that read the weight; row-parallel threads would need atomics and lose determinism, so it runs in tiles of the weight");
             case (IterationSpace.ExpertRows, IterationSpace.TokenGather):
-                return (false, "combine sums rows written by different experts' tiles; fusing needs atomics and loses determinism");
+                return (false, $"{consumer.Op} sums rows written by different experts' tiles; fusing needs atomics and loses determinism");
             default:
                 return (false, $"iteration spaces differ ({from} -> {to})");
         }
     }
 
     /// <summary>A row-local op that a consumer with a wider iteration space applies as it loads its input: the fused kernel runs in the consumer's space.</summary>
-    public static bool IsPrologue(Node producer, Node consumer) => producer.Op == Ops.QkNorm && consumer.Op == Ops.Attention;
+    public static bool IsPrologue(Node producer, Node consumer) =>
+        (producer.Op == Ops.QkNorm && consumer.Op == Ops.Attention)
+        || (Ops.Get(producer.Op).Activation != null && consumer.Op == Ops.GroupedMatMulDw && consumer.Operands[0] == producer.Results[0]);
 
     /// <summary>
     /// May combine's gate weight be applied in the expert kernel's second-GEMM epilogue? Legal when

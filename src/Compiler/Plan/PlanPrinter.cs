@@ -43,6 +43,7 @@ public static class PlanPrinter
         IterationSpace.Sequences => "grid: sequences x heads x query tiles",
         IterationSpace.SubLayer => "the MoE layer's own plan",
         IterationSpace.VocabRow => "per generated token: one row of logits, options at run time",
+        IterationSpace.WeightTiles => "grid: weight tiles",
         _ => "none",
     };
 }

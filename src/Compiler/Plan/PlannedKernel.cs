@@ -35,6 +35,7 @@ public sealed class PlannedKernel
         IterationSpace.ExpertRows => "expert_ffn",
         IterationSpace.TokenGather => "combine",
         IterationSpace.VocabRow => "sample",
+        IterationSpace.WeightTiles => "wgrad",
         _ => "kernel",
     };
 

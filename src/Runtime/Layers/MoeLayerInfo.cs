@@ -7,8 +7,9 @@ namespace Wudao;
 public sealed class MoeLayerInfo
 {
     /// <summary>Generated code passes what the compiler knew; not for hand-written use.</summary>
-    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f, RouterOptions? options = null)
+    public MoeLayerInfo(string name, int dim, int experts, int topK, int hidden, Activation activation, RouterKind router, float capacityFactor, float auxLossWeight, WeightSpec[] weights, string graphText, string planText, int ranks = 0, float jitter = 0f, float zLossWeight = 0f, RouterOptions? options = null, string trainPlanText = "")
     {
+        TrainPlanText = trainPlanText;
         Options = options ?? RouterOptions.None;
         Jitter = jitter;
         ZLossWeight = zLossWeight;
@@ -80,6 +81,13 @@ public sealed class MoeLayerInfo
 
     /// <summary>The fusion plan: kernels, the ops each holds, and each fusion refused with its reason.</summary>
     public string PlanText { get; }
+
+    /// <summary>
+    /// The backward the compiler derived for training: what the forward saves, what the backward
+    /// recomputes and why, the backward graph and its fused kernels; or why the layer cannot be
+    /// differentiated yet (an op without a gradient rule). Backward kernels are not emitted yet.
+    /// </summary>
+    public string TrainPlanText { get; }
 
 
     /// <summary>The layer's sizes, activation, router and capacity factor in one line.</summary>
