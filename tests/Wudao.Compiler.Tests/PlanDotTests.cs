@@ -58,6 +58,10 @@ public class PlanDotTests
         var dispatch = "n" + IndexOf(Layer.Graph.Nodes.First(n => n.Op == "dispatch"));
         var up = "n" + IndexOf(Layer.Graph.Nodes.First(n => n.Op == "grouped_matmul"));
         Assert.Contains($"\"{dispatch}\" -> \"{up}\" [penwidth=2, label=\"%rows\"];", dot, System.StringComparison.Ordinal);
+        // %probs is materialized (the route reads it) but softmax → topk stays inside the gate kernel: thin.
+        var softmax = "n" + IndexOf(Layer.Graph.Nodes.First(n => n.Op == "softmax"));
+        var topk = "n" + IndexOf(Layer.Graph.Nodes.First(n => n.Op == "topk"));
+        Assert.Contains($"\"{softmax}\" -> \"{topk}\";", dot, System.StringComparison.Ordinal);
         var edges = Regex.Matches(dot, " -> ").Count;
         Assert.Equal(Layer.Graph.Nodes.Sum(n => n.Operands.Distinct().Count()) + Layer.Graph.Outputs.Count, edges);
     }

@@ -8,8 +8,8 @@ namespace Wudao.Compiler.Plan;
 /// <summary>
 /// Draws a plan in Graphviz's DOT language: one cluster per kernel (<c>k0 gate</c>, …) holding its
 /// ops, graph inputs, weights and outputs as distinct shapes outside the clusters, and an edge
-/// per value read. Values that cross a kernel boundary (materialized in device memory) are bold
-/// and named on their edge; values that stay inside a kernel are thin and unnamed.
+/// per value read. A value one kernel writes to device memory and another reads back is a bold,
+/// named edge; a value that stays inside its kernel is a thin one.
 /// </summary>
 public static class PlanDot
 {
@@ -68,21 +68,25 @@ public static class PlanDot
               .Append(Quote("%" + output)).Append("];\n");
         }
 
-        var materialized = new HashSet<string>(plan.Materialized.Select(m => m.Value));
+        // An edge between two kernels is a value read back from device memory: bold, and named.
+        var kernelOf = plan.Kernels.SelectMany(k => k.Nodes.Select(n => (n, k.Index))).ToDictionary(x => ids[x.n], x => x.Index);
         foreach (var node in graph.Nodes)
         {
             foreach (var operand in node.Operands.Distinct())
             {
                 if (source.TryGetValue(operand, out var from))
                 {
-                    sb.Append("  ").Append(Edge(from, ids[node], operand, materialized.Contains(operand))).Append('\n');
+                    var crosses = kernelOf.TryGetValue(from, out var a) && kernelOf.TryGetValue(ids[node], out var b) && a != b;
+                    sb.Append("  ").Append(crosses
+                        ? $"{Quote(from)} -> {Quote(ids[node])} [penwidth=2, label={Quote("%" + operand)}];"
+                        : $"{Quote(from)} -> {Quote(ids[node])};").Append('\n');
                 }
             }
         }
 
         foreach (var output in graph.Outputs.Where(source.ContainsKey))
         {
-            sb.Append("  ").Append(Edge(source[output], "out_" + output, output, materialized.Contains(output))).Append('\n');
+            sb.Append("  ").Append($"{Quote(source[output])} -> {Quote("out_" + output)} [penwidth=2];").Append('\n');
         }
 
         sb.Append("}\n");
@@ -102,10 +106,6 @@ public static class PlanDot
         var types = node.Types.All(t => t != null) ? "\n" + string.Join(", ", node.Types.Select(t => t!.ToString())) : "";
         return $"{Quote(id)} [shape=box, style=\"rounded,filled\", fillcolor=white, label={Quote($"{results} = {node.Op}{types}")}];";
     }
-
-    private static string Edge(string from, string to, string value, bool materialized) => materialized
-        ? $"{Quote(from)} -> {Quote(to)} [penwidth=2, label={Quote("%" + value)}];"
-        : $"{Quote(from)} -> {Quote(to)};";
 
     /// <summary>A DOT quoted string: backslashes and quotes escaped, line breaks as DOT's <c>\n</c> (centred line).</summary>
     public static string Quote(string text) =>
