@@ -7,6 +7,14 @@ public static class Sizes
 {
     public static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 
+    /// <summary><c>2,294,000 bytes (2.2 MiB)</c>: a size in a sentence.</summary>
+    public static string BytesInWords(long bytes)
+    {
+        var text = Bytes(bytes);
+        var unit = text.IndexOf(' ', System.StringComparison.Ordinal);
+        return unit < 0 ? text + " bytes" : text.Insert(unit, " bytes");
+    }
+
     /// <summary><c>262,144</c> for small sizes; <c>8,388,608 (8.0 MiB)</c> once a unit helps.</summary>
     public static string Bytes(long bytes)
     {

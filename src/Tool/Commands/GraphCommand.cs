@@ -52,7 +52,7 @@ public static class GraphCommand
             if (parsed.GetValue(output) is { } file)
             {
                 File.WriteAllText(file.FullName, text);
-                console.Error.WriteLine($"wrote {DeclarationLoader.Display(file.FullName)}");
+                console.Error.WriteLine($"wrote {DisplayPath.Of(file.FullName)}");
             }
             else
             {

@@ -21,7 +21,8 @@ public static class InspectCommand
         command.SetAction(parsed => Cli.Guarded(console, () =>
         {
             var target = parsed.GetValue(path)!;
-            var full = Path.GetFullPath(target);
+            // Problems name files as the report does: relative to the working folder where they lie under it.
+            var full = DisplayPath.Of(Path.GetFullPath(target));
             System.Collections.Generic.IReadOnlyList<string> problems;
             if (Directory.Exists(full))
             {

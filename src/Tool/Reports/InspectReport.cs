@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Wudao.Tool.Checkpoints;
-using Wudao.Tool.Sources;
 
 namespace Wudao.Tool.Reports;
 
@@ -16,8 +15,8 @@ public static class InspectReport
     /// <summary>Writes one file's report; returns its problems.</summary>
     public static IReadOnlyList<string> Write(TextWriter w, ShardCheck shard)
     {
-        var name = DeclarationLoader.Display(shard.Path);
-        w.WriteLine($"{name}: {Sizes.Bytes(shard.FileBytes)} bytes, header {Sizes.Count(shard.HeaderBytes)} bytes");
+        var name = DisplayPath.Of(shard.Path);
+        w.WriteLine($"{name}: {Sizes.BytesInWords(shard.FileBytes)}, header {Sizes.Count(shard.HeaderBytes)} bytes");
         if (shard.Entries.Count == 0 && shard.Problems.Count > 0)
         {
             w.WriteLine("  unreadable: see the problems reported");
@@ -49,8 +48,8 @@ public static class InspectReport
         }
 
         var entries = checkpoint.Shards.SelectMany(s => s.Entries).ToList();
-        w.WriteLine($"{DeclarationLoader.Display(folder)}: {checkpoint.Shards.Count} {(checkpoint.Shards.Count == 1 ? "shard" : "shards")}, "
-            + $"{Sizes.Count(entries.Count)} tensors ({Dtypes(entries)}), {Sizes.Count(checkpoint.Shards.Sum(s => s.Parameters))} parameters, {Sizes.Bytes(checkpoint.Shards.Sum(s => s.TensorBytes))} bytes");
+        w.WriteLine($"{DisplayPath.Of(folder)}: {checkpoint.Shards.Count} {(checkpoint.Shards.Count == 1 ? "shard" : "shards")}, "
+            + $"{Sizes.Count(entries.Count)} tensors ({Dtypes(entries)}), {Sizes.Count(checkpoint.Shards.Sum(s => s.Parameters))} parameters, {Sizes.BytesInWords(checkpoint.Shards.Sum(s => s.TensorBytes))}");
         w.WriteLine(checkpoint.Index == null
             ? $"  index: none ({CheckpointFolder.IndexName} absent)"
             : $"  index: {Path.GetFileName(checkpoint.Index)} maps {Sizes.Count(checkpoint.Indexed)} tensors{TotalSize(checkpoint)}");

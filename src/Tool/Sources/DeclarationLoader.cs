@@ -32,7 +32,7 @@ public static class DeclarationLoader
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new ToolException($"{Display(file)}: cannot be read ({e.Message})");
+                throw new ToolException($"{DisplayPath.Of(file)}: cannot be read ({e.Message})");
             }
 
             trees.Add(CSharpSyntaxTree.ParseText(text, ParseOptions, file, Encoding.UTF8));
@@ -61,20 +61,13 @@ public static class DeclarationLoader
             var severity = d.Severity.ToString().ToLowerInvariant();
             var span = d.Location.GetMappedLineSpan();
             var where = span.IsValid && span.Path.Length > 0
-                ? $"{Display(span.Path)}:{span.StartLinePosition.Line + 1}:{span.StartLinePosition.Character + 1}: "
+                ? $"{DisplayPath.Of(span.Path)}:{span.StartLinePosition.Line + 1}:{span.StartLinePosition.Character + 1}: "
                 : "";
             error.WriteLine($"{where}{severity} {d.Id}: {d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}");
             errors += d.Severity == DiagnosticSeverity.Error ? 1 : 0;
         }
 
         return errors;
-    }
-
-    /// <summary>A path relative to the working folder when it lies under it, else as it is.</summary>
-    public static string Display(string path)
-    {
-        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
-        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
     }
 
     /// <summary>
