@@ -40,6 +40,18 @@ public class GraphCommandTests
         Assert.StartsWith("digraph \"MyMoe\"", File.ReadAllText(file), System.StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void An_output_file_that_cannot_be_written_is_named()
+    {
+        using var temp = new TempFolder();
+        var file = Path.Combine(temp.FullName, "no", "such", "folder", "moe.dot");
+
+        var run = ToolRun.Of("graph", QuickStart, "--output", file);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"wudao: cannot write {file}: ", run.Error, System.StringComparison.Ordinal);
+    }
+
     [SkippableFact]
     public void Svg_is_drawn_by_Graphviz()
     {

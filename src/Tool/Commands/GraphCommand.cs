@@ -51,7 +51,15 @@ public static class GraphCommand
 
             if (parsed.GetValue(output) is { } file)
             {
-                File.WriteAllText(file.FullName, text);
+                try
+                {
+                    File.WriteAllText(file.FullName, text);
+                }
+                catch (System.Exception e) when (e is IOException or System.UnauthorizedAccessException)
+                {
+                    throw new ToolException($"cannot write {DisplayPath.Of(file.FullName)}: {e.Message}");
+                }
+
                 console.Error.WriteLine($"wrote {DisplayPath.Of(file.FullName)}");
             }
             else
