@@ -10,10 +10,11 @@ namespace Wudao.Compiler;
 /// <summary>The compiled form of a model: its graph, plan, the model's source and its MoE layer's.</summary>
 public sealed class CompiledModel
 {
-    public CompiledModel(Graph graph, KernelPlan plan, string source, CompiledLayer moe)
+    public CompiledModel(Graph graph, KernelPlan plan, string planText, string source, CompiledLayer moe)
     {
         Graph = graph;
         Plan = plan;
+        PlanText = planText;
         Source = source;
         Moe = moe;
     }
@@ -21,6 +22,9 @@ public sealed class CompiledModel
     public Graph Graph { get; }
 
     public KernelPlan Plan { get; }
+
+    /// <summary>The printed plan with its schedule, then the MoE layer's (as the generated <c>Info.PlanText</c>).</summary>
+    public string PlanText { get; }
 
     public string Source { get; }
 
@@ -45,7 +49,7 @@ public static class ModelCompiler
         // The model's plan and its GEMM tiles, then the MoE layer's (each MoE block runs that plan).
         var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
         var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText);
-        return new CompiledModel(graph, plan, source, moe);
+        return new CompiledModel(graph, plan, planText, source, moe);
     }
 
     /// <summary>The declaration's C# names, all the model emitter reads of the spec.</summary>

@@ -24,6 +24,14 @@ public static class DTypes
         _ => "i8",
     };
 
+    /// <summary>Bytes per element (an i8 weight's block scales are not counted here).</summary>
+    public static int Size(this DType type) => type switch
+    {
+        DType.F32 or DType.I32 => 4,
+        DType.BF16 or DType.F16 => 2,
+        _ => 1,
+    };
+
     /// <summary>Whether a weight may be stored in this type.</summary>
     public static bool IsWeight(this DType type) => type != DType.I32;
 

@@ -1,0 +1,3 @@
+using Wudao.Tool;
+
+return Cli.Run(args, ToolConsole.System());
