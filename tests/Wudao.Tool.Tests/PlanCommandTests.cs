@@ -31,6 +31,21 @@ public class PlanCommandTests
     }
 
     [Fact]
+    public void Train_adds_the_derived_backward()
+    {
+        var layer = ToolRun.Of("plan", QuickStart, "--train");
+        var model = ToolRun.Of("plan", Repo.Path("examples", "TinyMoeLm"), "--train");
+
+        Assert.True(layer.ExitCode == 0, layer.ToString());
+        Assert.Contains("train plan\n  backward MyMoe: seeds %d_out: f32[T,512], %d_aux: f32[]", layer.Out, System.StringComparison.Ordinal);
+        Assert.Contains("    %d_hb = gelu_grad %hb, %d_a : f32[S,2048]", layer.Out, System.StringComparison.Ordinal);
+        Assert.DoesNotContain("backward MyMoe", ToolRun.Of("plan", QuickStart).Out, System.StringComparison.Ordinal);
+        Assert.True(model.ExitCode == 0, model.ToString());
+        Assert.Contains("not differentiable yet: ", model.Out, System.StringComparison.Ordinal);
+        Assert.Contains("backward TinyMoeLmMoe: seeds", model.Out, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Tokens_sets_T_and_bounds_S()
     {
         var run = ToolRun.Of("plan", QuickStart, "--tokens", "10");

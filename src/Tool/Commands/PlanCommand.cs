@@ -22,13 +22,20 @@ public static class PlanCommand
             }
         });
 
+        var train = new Option<bool>("--train")
+        {
+            Description = "Also print the backward the compiler derives for training: what is saved, what is recomputed and why, the backward graph and its kernels",
+        };
+
         var command = new Command("plan", "Print each declaration's graph, fusion plan (kernels, refused fusions and why, schedules), and the dtype and bytes of every buffer and weight");
         input.AddTo(command);
         command.Add(tokens);
+        command.Add(train);
         command.SetAction(parsed => Cli.Guarded(console, () =>
         {
             var declarations = input.Load(parsed, console, out var errors);
             var t = parsed.GetValue(tokens);
+            var withTrain = parsed.GetValue(train);
             var first = true;
             foreach (var d in declarations)
             {
@@ -39,7 +46,7 @@ public static class PlanCommand
 
                 first = false;
                 var report = new System.IO.StringWriter();
-                var ok = Progress.Run(console, $"planning {d.FullName}", _ => DeclarationOptions.TryCompile(console, d, () => PlanReport.Write(report, d, t)));
+                var ok = Progress.Run(console, $"planning {d.FullName}", _ => DeclarationOptions.TryCompile(console, d, () => PlanReport.Write(report, d, t, withTrain)));
                 console.Out.Write(report.ToString());
                 errors += ok ? 0 : 1;
             }

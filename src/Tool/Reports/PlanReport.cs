@@ -18,7 +18,7 @@ namespace Wudao.Tool.Reports;
 /// </summary>
 public static class PlanReport
 {
-    public static void Write(TextWriter w, Declared declared, int tokens)
+    public static void Write(TextWriter w, Declared declared, int tokens, bool train = false)
     {
         switch (declared)
         {
@@ -28,6 +28,11 @@ public static class PlanReport
                 Section(w, "graph", compiled.Graph.ToString());
                 Section(w, "plan", compiled.PlanText);
                 Memory(w, compiled.Plan, tokens);
+                if (train)
+                {
+                    Section(w, "train plan", compiled.TrainPlanText);
+                }
+
                 break;
 
             case DeclaredModel model:
@@ -41,6 +46,12 @@ public static class PlanReport
                 w.WriteLine();
                 Header(w, new DeclaredLayer(model.Spec.Moe, $"MoeFeedForward of {model.Spec.ClassName}"), Describe(model.Spec.Moe));
                 Section(w, "graph", m.Moe.Graph.ToString());
+                if (train)
+                {
+                    Section(w, "train plan of the model", MoeCompiler.TrainPlan(m.Graph));
+                    Section(w, "train plan of each MoE block", m.Moe.TrainPlanText);
+                }
+
                 var blocks = m.Graph.Nodes.Where(n => n.Op == Ops.Moe).Select(n => n.Attr("weights") ?? "").ToList();
                 Memory(w, m.Moe.Plan, tokens, $"weights of each MoE block, named under {string.Join(", ", blocks)}");
 
