@@ -10,8 +10,9 @@ namespace Wudao.Compiler;
 /// <summary>The compiled form of a model: its graph, plan, the model's source and its MoE layer's.</summary>
 public sealed class CompiledModel
 {
-    public CompiledModel(Graph graph, KernelPlan plan, string planText, string source, CompiledLayer moe)
+    public CompiledModel(Graph graph, KernelPlan plan, string planText, string source, CompiledLayer moe, string trainPlanText)
     {
+        TrainPlanText = trainPlanText;
         Graph = graph;
         Plan = plan;
         PlanText = planText;
@@ -29,6 +30,9 @@ public sealed class CompiledModel
     public string Source { get; }
 
     public CompiledLayer Moe { get; }
+
+    /// <summary>The derived backward of the training graph (logits → cross-entropy), or why there is none yet.</summary>
+    public string TrainPlanText { get; }
 }
 
 /// <summary>Model spec → IR → passes → plan → C#; the MoE feed-forward compiles as its own layer.</summary>
@@ -48,8 +52,9 @@ public static class ModelCompiler
 
         // The model's plan and its GEMM tiles, then the MoE layer's (each MoE block runs that plan).
         var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
-        var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText);
-        return new CompiledModel(graph, plan, planText, source, moe);
+        var trainPlanText = MoeCompiler.TrainPlan(ModelLowering.Training(graph));
+        var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText, trainPlanText);
+        return new CompiledModel(graph, plan, planText, source, moe, trainPlanText);
     }
 
     /// <summary>The declaration's C# names, all the model emitter reads of the spec.</summary>

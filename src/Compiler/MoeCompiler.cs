@@ -63,11 +63,12 @@ public static class MoeCompiler
         return new CompiledLayer(graph, plan, kernels, planText, source, trainPlanText);
     }
 
-    /// <summary>The backward of the typed forward graph, or the reason there is none yet.</summary>
+    /// <summary>The backward of a forward graph (types inferred here where missing), or the reason there is none yet.</summary>
     public static string TrainPlan(Graph graph)
     {
         try
         {
+            ShapeInference.Run(graph);
             return Autodiff.Run(graph).ToString();
         }
         catch (CompileException e)

@@ -202,7 +202,7 @@ public class AutodiffTests
             "  %d_x = matmul %x, %w\n" +
             "  %p = softmax %d_x {axis=1}\n"));
 
-        Assert.Equal("autodiff: the gradient of %x would be named %d_x, which the forward graph already uses; rename that value", ex.Message);
+        Assert.Equal("autodiff: the backward of %x names a value %d_x, which the forward graph already uses; rename that value", ex.Message);
     }
 
     [Fact]

@@ -34,56 +34,84 @@ public class GradientCheckTests
     public void Every_gradient_of_a_layer_matches_finite_differences(RouterKind router, ActivationKind activation, float capacity, int tokens)
     {
         var spec = TestSpecs.Make(router, activation, dim: 4, experts: 4, hidden: 3, capacityFactor: capacity);
-        var forward = MoeLowering.Lower(spec);
-        ShapeInference.Run(forward);
-        var backward = Autodiff.Run(forward);
-        var rng = new Random(tokens * 31 + (int)router);
-        var inputs = new Dictionary<string, Value> { ["x"] = Random(rng, tokens, spec.Dim) };
-        var weights = forward.Nodes.Where(n => n.Op == Ops.Param)
-            .ToDictionary(n => n.Results[0], n => Random(rng, n.Types[0]!.Shape.Select(d => d.Value).ToArray()));
-        var seeds = new Dictionary<string, Value>
-        {
-            ["d_out"] = Random(rng, tokens, spec.Dim),
-            ["d_aux"] = new Value(new[] { 0.7 }, Array.Empty<int>()),
-        };
+        var rng = new Random((tokens * 31) + (int)router);
+        var (backward, saved) = Check(MoeLowering.Lower(spec), rng, new Dictionary<string, Value> { ["x"] = Random(rng, tokens, spec.Dim) });
 
-        // L = Σ out·d_out + d_aux·aux: its gradient is what the backward computes from these seeds.
-        double Loss(IReadOnlyDictionary<string, Value> x, IReadOnlyDictionary<string, Value> w)
-        {
-            var env = IrInterpreter.Run(forward, x, w);
-            return env["out"].Data.Zip(seeds["d_out"].Data, (a, b) => a * b).Sum()
-                + (backward.Seeds.Contains("d_aux") ? env["aux"].Data[0] * seeds["d_aux"].Data[0] : 0);
-        }
-
-        var saved = IrInterpreter.Run(forward, inputs, weights);
-        var backwardInputs = backward.Graph.Inputs.ToDictionary(i => i.Key, i => seeds.TryGetValue(i.Key, out var s) ? s : saved[i.Key]);
-        var result = IrInterpreter.Run(backward.Graph, backwardInputs, weights);
         Assert.True(saved["kept"].Data.Sum() > 0, "no row reached an expert: the check would prove nothing");
         if (capacity is > 0f and < 1f && tokens > 1)
         {
             Assert.True(saved["dropped"].Data[0] > 0, "the capacity drops no choice: the dropped path goes unchecked");
         }
 
+        Assert.Equal(router == RouterKind.DeepSeek ? new[] { "bias" } : Array.Empty<string>(), backward.NoGradient);
+    }
+
+    public static TheoryData<NormKind, bool, bool, bool, ActivationKind> Models => new()
+    {
+        { NormKind.RmsNorm, true, true, false, ActivationKind.SwiGlu },
+        { NormKind.LayerNorm, true, false, false, ActivationKind.Gelu },
+        { NormKind.RmsNorm, false, true, true, ActivationKind.Silu },
+    };
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Every_gradient_of_a_dense_model_s_next_token_loss_matches_finite_differences(NormKind norm, bool causal, bool rope, bool qkNorm, ActivationKind activation)
+    {
+        // Two blocks with no MoE block (every = 3): embedding, norms, attention (GQA: 4 heads on 2 kv heads), the MLPs, the LM head, the loss.
+        var moe = TestSpecs.Make(RouterKind.TopK, activation, dim: 32, experts: 4, hidden: 5) with { ClassName = "LmMoe" };
+        var spec = new ModelSpec("N", "Lm", "public", 7, 32, 2, 16, norm, 1e-5f, 4, 2, causal, rope ? PositionKind.Rope : PositionKind.None, 100f, moe, 3, 5) { QkNorm = qkNorm };
+        var rng = new Random(5);
+        var ids = new Value(new double[] { 3, 0, 6, 3, 1 }, new[] { 5 });
+        var targets = new Value(new double[] { 0, 6, 3, 1, 2 }, new[] { 5 });
+        var (backward, _) = Check(ModelLowering.Training(ModelLowering.Lower(spec)), rng, new Dictionary<string, Value> { ["ids"] = ids, ["targets"] = targets });
+
+        Assert.Equal(new[] { "d_loss" }, backward.Seeds);
+        Assert.Empty(backward.NoGradient);
+        Assert.Contains(backward.Graph.Nodes, n => n.Op == Ops.AttentionGrad);
+    }
+
+    /// <summary>
+    /// Runs the forward and its derived backward in the interpreter with random weights and seeds,
+    /// and checks every element of every gradient against central differences of
+    /// L = Σ_outputs ⟨output, seed⟩.
+    /// </summary>
+    private static (BackwardGraph Backward, Dictionary<string, Value> Saved) Check(Graph forward, Random rng, Dictionary<string, Value> inputs)
+    {
+        ShapeInference.Run(forward);
+        var backward = Autodiff.Run(forward);
+        var weights = forward.Nodes.Where(n => n.Op == Ops.Param)
+            .ToDictionary(n => n.Results[0], n => Random(rng, n.Types[0]!.Shape.Select(d => d.Value).ToArray()));
+        var probe = IrInterpreter.Run(forward, inputs, weights);
+        var seeds = backward.Seeds.ToDictionary(s => s, s => Random(rng, probe[s.Substring(2)].Shape));
+
+        double Loss()
+        {
+            var env = IrInterpreter.Run(forward, inputs, weights);
+            return seeds.Sum(s => env[s.Key.Substring(2)].Data.Zip(s.Value.Data, (a, b) => a * b).Sum());
+        }
+
+        var backwardInputs = backward.Graph.Inputs.ToDictionary(i => i.Key, i => seeds.TryGetValue(i.Key, out var s) ? s : probe[i.Key]);
+        var result = IrInterpreter.Run(backward.Graph, backwardInputs, weights);
+        Assert.NotEmpty(backward.Gradients);
         foreach (var (value, gradient) in backward.Gradients)
         {
-            var isInput = inputs.ContainsKey(value);
-            var target = isInput ? inputs[value] : weights[value];
+            var target = inputs.TryGetValue(value, out var input) ? input : weights[value];
             var analytic = result[gradient].Data;
             for (var i = 0; i < target.Data.Length; i++)
             {
                 const double eps = 1e-6;
                 var keep = target.Data[i];
                 target.Data[i] = keep + eps;
-                var up = Loss(inputs, weights);
+                var up = Loss();
                 target.Data[i] = keep - eps;
-                var down = Loss(inputs, weights);
+                var down = Loss();
                 target.Data[i] = keep;
                 var numeric = (up - down) / (2 * eps);
-                Assert.True(Math.Abs(numeric - analytic[i]) <= 1e-6 + (1e-5 * Math.Abs(numeric)), $"{router}/{activation}: d{value}[{i}] = {analytic[i]}, finite differences give {numeric}");
+                Assert.True(Math.Abs(numeric - analytic[i]) <= 1e-6 + (1e-5 * Math.Abs(numeric)), $"{forward.Name}: d{value}[{i}] = {analytic[i]}, finite differences give {numeric}");
             }
         }
 
-        Assert.Equal(router == RouterKind.DeepSeek ? new[] { "bias" } : Array.Empty<string>(), backward.NoGradient);
+        return (backward, probe);
     }
 
     private static Value Random(Random rng, params int[] shape)

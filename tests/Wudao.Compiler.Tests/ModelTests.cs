@@ -145,7 +145,7 @@ public class ModelTests
         var qkv = plan.Kernels.First(k => k.OpNames.SequenceEqual(new[] { Ops.Linear }));
         qkv.Nodes.Add(new Node(Ops.Relu, new[] { "extra" }, new[] { qkv.Nodes[0].Results[0] }));
 
-        var ex = Assert.Throws<KernelAssemblyException>(() => Codegen.ModelEmitter.Emit(ModelCompiler.Declaration(spec), plan, "", ""));
+        var ex = Assert.Throws<KernelAssemblyException>(() => Codegen.ModelEmitter.Emit(ModelCompiler.Declaration(spec), plan, "", "", ""));
 
         Assert.Equal($"k{qkv.Index} gemm: the model schedules have no fragment for %extra = relu fused after [linear]", ex.Message);
     }

@@ -13,7 +13,7 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 public static class ModelEmitter
 {
-    public static string Emit(ModelDeclaration decl, KernelPlan plan, string graphText, string planText)
+    public static string Emit(ModelDeclaration decl, KernelPlan plan, string graphText, string planText, string trainPlanText)
     {
         foreach (var k in plan.Kernels)
         {
@@ -34,7 +34,7 @@ public static class ModelEmitter
 
         var name = decl.ClassName;
         w.Open($"{decl.Accessibility} partial class {name} : global::Wudao.Models.ICausalLm, global::System.IDisposable");
-        ModelInfoEmitter.Emit(w, decl, plan, graphText, planText);
+        ModelInfoEmitter.Emit(w, decl, plan, graphText, planText, trainPlanText);
         EmitFields(w, plan, name, decl.MoeClassName);
         ModelNativeEmitter.Run(w, plan);
         ModelDeviceEmitter.Run(w, plan);

@@ -13,7 +13,7 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 internal static class ModelInfoEmitter
 {
-    public static void Emit(SourceWriter w, ModelDeclaration decl, KernelPlan plan, string graphText, string planText)
+    public static void Emit(SourceWriter w, ModelDeclaration decl, KernelPlan plan, string graphText, string planText, string trainPlanText)
     {
         var graph = plan.Graph;
         var types = graph.ValueTypes();
@@ -41,7 +41,8 @@ internal static class ModelInfoEmitter
         w.Line($"    new string[] {{ {string.Join(", ", moeBlocks)} }},");
         w.Line($"    {CSharpNames.Verbatim(graphText)},");
         w.Line($"    {CSharpNames.Verbatim(planText)},");
-        w.Line($"    qkNorm: {Bool(graph.Nodes.Any(n => n.Op == Ops.QkNorm))});");
+        w.Line($"    qkNorm: {Bool(graph.Nodes.Any(n => n.Op == Ops.QkNorm))},");
+        w.Line($"    trainPlanText: {CSharpNames.Verbatim(trainPlanText)});");
         w.Line();
     }
 

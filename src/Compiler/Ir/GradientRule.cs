@@ -22,9 +22,14 @@ public interface IGradientBuilder
 
     /// <summary>
     /// Emits <c>%name = op operands {attributes}</c> as the next contribution to operand
-    /// <paramref name="operand"/>'s cotangent; several contributions are summed in the order written.
+    /// <paramref name="operand"/>'s cotangent; several contributions are summed in the order
+    /// written. Returns the contribution's name, or null when the operand learns nothing (then
+    /// nothing is emitted).
     /// </summary>
-    void Accumulate(int operand, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes);
+    string? Accumulate(int operand, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes);
+
+    /// <summary>Emits an intermediate the rule needs (a recomputed hidden row, say), named after the node and <paramref name="hint"/>.</summary>
+    string Temp(string hint, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes);
 
     /// <summary>Adds an existing value (an identity's cotangent passed through) to operand <paramref name="operand"/>'s cotangent.</summary>
     void Pass(int operand, string cotangent);

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using static Wudao.Compiler.Ir.ShapeRules;
 
 namespace Wudao.Compiler.Ir;
@@ -13,28 +14,52 @@ internal static class ModelOpDefs
             var ids = Rank(n, t[0], 1, 0);
             Weight(n, t[1], 2, 1);
             return new[] { TensorType.F32(ids.Shape[0], t[1].Shape[1]) };
-        }),
-        new OpDef(Ops.RmsNorm, 2, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) }),
-        new OpDef(Ops.LayerNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) }),
+        })
+        {
+            // Rows gathered by id: their cotangents add into the rows of the table (ids learn nothing).
+            Gradient = static (n, b) => b.With(0, dh => b.Accumulate(1, Ops.EmbedGrad, new[] { n.Operands[0], dh }, ("vocab", b.Type(n.Operands[1]).Shape[0].Value))),
+        },
+        new OpDef(Ops.RmsNorm, 2, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) })
+        {
+            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, n.Operands[0], dy, 1)),
+        },
+        new OpDef(Ops.LayerNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) })
+        {
+            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, n.Operands[0], dy, 1)),
+        },
 
         // The residual add fused with the next norm: the sum (the new residual) and its normalised rows.
         new OpDef(Ops.AddRmsNorm, 3, 2, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) =>
         {
             SameShape(n, t[0], t[1]);
             return new[] { t[0], Norm(n, t, 2) };
-        }),
+        })
+        {
+            Gradient = AddNormGradient,
+        },
         new OpDef(Ops.AddLayerNorm, 4, 2, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) =>
         {
             SameShape(n, t[0], t[1]);
             return new[] { t[0], Norm(n, t, 2) };
-        }),
+        })
+        {
+            Gradient = AddNormGradient,
+        },
         new OpDef(Ops.Linear, 2, 1, IterationSpace.DenseRows, new AttrDef[0], (n, t) =>
         {
             Rows(n, t[0], 2, 0);
             Weight(n, t[1], 2, 1);
             Same(n, t[0].Shape[1], t[1].Shape[0], "inner dimensions");
             return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[1]) };
-        }),
+        })
+        {
+            // As matmul: dx = dy·Wᵀ, dW = xᵀ·dy.
+            Gradient = static (n, b) => b.With(0, dy =>
+            {
+                b.Accumulate(0, Ops.MatMulNt, new[] { dy, n.Operands[1] });
+                b.Accumulate(1, Ops.MatMulTn, new[] { n.Operands[0], dy });
+            }),
+        },
 
         // qkv [T, (heads + 2·kv_heads)·head_dim] → [T, heads·head_dim]; RoPE, when declared, on load.
         new OpDef(Ops.Attention, 1, 1, IterationSpace.Sequences, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Int("head_dim"), AttrDef.Flag("causal"), AttrDef.Flag("rope"), AttrDef.Float("rope_base", required: false), AttrDef.Int("max_seq", required: false) }, (n, t) =>
@@ -48,7 +73,11 @@ internal static class ModelOpDefs
 
             Same(n, qkv.Shape[1], (heads + (2 * kv)) * hd, "qkv width");
             return new[] { TensorType.F32(qkv.Shape[0], heads * hd) };
-        }),
+        })
+        {
+            // Q, K and V's cotangents from the output's; P is recomputed from Q and K (FlashAttention-2), not saved.
+            Gradient = static (n, b) => b.With(0, dout => b.Accumulate(0, Ops.AttentionGrad, new[] { n.Operands[0], n.Results[0], dout }, n.Attributes.Select(a => (a.Key, (object)a.Value)).ToArray())),
+        },
         // Per-head RMSNorm of the query and key heads of fused qkv rows (own γ each, [head_dim]); the value heads pass unchanged.
         new OpDef(Ops.QkNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Float("eps") }, (n, t) =>
         {
@@ -64,8 +93,22 @@ internal static class ModelOpDefs
             Same(n, Rank(n, t[1], 1, 1).Shape[0], hd, "query γ and head dim");
             Same(n, Rank(n, t[2], 1, 2).Shape[0], hd, "key γ and head dim");
             return new[] { qkv };
-        }),
-        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false), AttrDef.Flag("balance_bias", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
+        })
+        {
+            Gradient = static (n, b) => b.With(0, dy =>
+            {
+                (string, object)[] attrs = { ("heads", n.IntAttr("heads")), ("kv_heads", n.IntAttr("kv_heads")), ("eps", n.FloatAttr("eps")) };
+                b.Accumulate(0, Ops.QkNormGrad, new[] { n.Operands[0], n.Operands[1], n.Operands[2], dy }, attrs);
+                b.Accumulate(1, Ops.QkNormGradWeight, new[] { n.Operands[0], dy }, attrs.Append(("part", (object)0)).ToArray());
+                b.Accumulate(2, Ops.QkNormGradWeight, new[] { n.Operands[0], dy }, attrs.Append(("part", (object)1)).ToArray());
+            }),
+        },
+
+        // The sub-layer's backward is its own derived backward (its Info.TrainPlanText); its weights' gradients stay inside it.
+        new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false), AttrDef.Flag("balance_bias", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) })
+        {
+            Gradient = static (n, b) => b.With(0, dy => b.Accumulate(0, Ops.MoeGrad, new[] { n.Operands[0], dy }, n.Attributes.Select(a => (a.Key, (object)a.Value)).ToArray())),
+        },
 
         // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.
         new OpDef(Ops.DenseFfn, 5, 1, IterationSpace.DenseRows, new[] { AttrDef.Text("activation") }, (n, t) =>
@@ -76,7 +119,10 @@ internal static class ModelOpDefs
             var act = Activations.ByOp(n.Attr("activation")!);
             Same(n, w1.Shape[1], Constant(n, Weight(n, t[3], 2, 3).Shape[0], "hidden width") * act.Width, $"up width and hidden width × {act.Width} ({act.Op})");
             return new[] { t[0] };
-        }),
+        })
+        {
+            Gradient = DenseFfnGradient,
+        },
 
         // The next token from the last row of logits [T, V]. Its options (temperature, top-k, top-p,
         // seed, step) are run-time arguments, as a MoE block's Training is: one compiled sampler serves all.
@@ -84,6 +130,76 @@ internal static class ModelOpDefs
         {
             Constant(n, Rows(n, t[0], 2, 0).Shape[1], "vocabulary");
             return new[] { TensorType.I32(1) };
-        }),
+        })
+        {
+            Gradient = Gradients.None,
+        },
+
+        // Training's loss: the mean over tokens of −log softmax(logits)[target].
+        new OpDef(Ops.CrossEntropy, 2, 1, IterationSpace.TokenScan, new AttrDef[0], (n, t) =>
+        {
+            Same(n, Rows(n, t[0], 2, 0).Shape[0], Rank(n, t[1], 1, 1).Shape[0], "token dimensions");
+            return new[] { TensorType.F32() };
+        })
+        {
+            Gradient = static (n, b) => b.With(0, dl => b.Accumulate(0, Ops.CrossEntropyGrad, new[] { n.Operands[0], n.Operands[1], dl })),
+        },
     };
+
+    /// <summary>A norm's input and weight cotangents: dx through the norm, dγ (and dβ) summed over the tokens.</summary>
+    private static void NormGradient(Node n, IGradientBuilder b, string x, string dy, int weight)
+    {
+        var layer = n.Op is Ops.LayerNorm or Ops.AddLayerNorm;
+        var eps = ("eps", (object)n.FloatAttr("eps"));
+        var dx = layer ? Ops.LayerNormGrad : Ops.RmsNormGrad;
+        var dw = layer ? Ops.LayerNormGradWeight : Ops.RmsNormGradWeight;
+        b.Accumulate(weight, dw, new[] { x, dy }, eps);
+        if (layer)
+        {
+            b.Accumulate(weight + 1, Ops.SumRows, new[] { dy });
+        }
+
+        // The input's cotangent: for an add+norm it reaches both summands.
+        var through = b.Accumulate(0, dx, new[] { x, n.Operands[weight], dy }, eps);
+        if (weight == 2)
+        {
+            if (through == null)
+            {
+                b.Accumulate(1, dx, new[] { x, n.Operands[weight], dy }, eps);
+            }
+            else
+            {
+                b.Pass(1, through);
+            }
+        }
+    }
+
+    /// <summary>h = a + b, y = norm(h): both summands get h's cotangent and the norm's.</summary>
+    private static void AddNormGradient(Node n, IGradientBuilder b)
+    {
+        b.With(0, dh =>
+        {
+            b.Pass(0, dh);
+            b.Pass(1, dh);
+        });
+        b.With(1, dy => NormGradient(n, b, n.Results[0], dy, 2));
+    }
+
+    /// <summary>
+    /// The fused MLP's backward, unfused: the hidden pre-activation is recomputed (one GEMM)
+    /// rather than saved, then each GEMM's and bias's rules in reverse.
+    /// </summary>
+    private static void DenseFfnGradient(Node n, IGradientBuilder b) => b.With(0, dy =>
+    {
+        var act = Activations.ByOp(n.Attr("activation")!);
+        var hb = b.Temp("hb", Ops.DenseUp, new[] { n.Operands[0], n.Operands[1], n.Operands[2] });
+        var a = b.Temp("a", act.Op, new[] { hb });
+        b.Accumulate(4, Ops.SumRows, new[] { dy });
+        b.Accumulate(3, Ops.MatMulTn, new[] { a, dy });
+        var da = b.Temp("da", Ops.MatMulNt, new[] { dy, n.Operands[3] });
+        var dhb = b.Temp("dhb", act.GradOp, new[] { hb, da });
+        b.Accumulate(2, Ops.SumRows, new[] { dhb });
+        b.Accumulate(1, Ops.MatMulTn, new[] { n.Operands[0], dhb });
+        b.Accumulate(0, Ops.MatMulNt, new[] { dhb, n.Operands[1] });
+    });
 }

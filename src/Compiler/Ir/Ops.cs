@@ -63,6 +63,19 @@ public static class Ops
     public const string AuxLossGrad = "aux_loss_grad";
     public const string LogSumExpGrad = "logsumexp_grad";
     public const string ZLossGrad = "z_loss_grad";
+    public const string EmbedGrad = "embed_grad";
+    public const string RmsNormGrad = "rms_norm_grad";
+    public const string RmsNormGradWeight = "rms_norm_grad_weight";
+    public const string LayerNormGrad = "layer_norm_grad";
+    public const string LayerNormGradWeight = "layer_norm_grad_weight";
+    public const string SumRows = "sum_rows";
+    public const string QkNormGrad = "qk_norm_grad";
+    public const string QkNormGradWeight = "qk_norm_grad_weight";
+    public const string AttentionGrad = "attention_grad";
+    public const string MoeGrad = "moe_grad";
+    public const string DenseUp = "dense_up";
+    public const string CrossEntropy = "cross_entropy";
+    public const string CrossEntropyGrad = "cross_entropy_grad";
     public const string DispatchGrad = "dispatch_grad";
     public const string GroupedMatMulDx = "grouped_matmul_dx";
     public const string GroupedMatMulDw = "grouped_matmul_dw";
@@ -72,7 +85,7 @@ public static class Ops
 
     private static readonly Dictionary<string, OpDef> Table =
         new[] { new OpDef(Param, 0, 1, IterationSpace.None, new[] { AttrDef.Text("name"), AttrDef.Int("fan_in") }, (n, _) => throw new CompileException($"%{n.Name} = param needs an explicit type"), OpRole.Param) }
-            .Concat(RouterOpDefs.All).Concat(RouteOpDefs.All).Concat(ExpertOpDefs.All).Concat(ModelOpDefs.All).Concat(AutodiffOpDefs.All)
+            .Concat(RouterOpDefs.All).Concat(RouteOpDefs.All).Concat(ExpertOpDefs.All).Concat(ModelOpDefs.All).Concat(ModelGradOpDefs.All).Concat(AutodiffOpDefs.All)
             .ToDictionary(o => o.Name);
 
     public static IEnumerable<string> Names => Table.Keys;

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using Wudao.Compiler.Ir;
 using Wudao.Compiler.Spec;
 using static Wudao.Compiler.Lowering.NodeBuilder;
@@ -103,6 +104,18 @@ public static class ModelLowering
         nodes.Add(N(Ops.Sample, "next", "logits"));
         var inputs = new[] { new KeyValuePair<string, TensorType>("ids", TensorType.I32(Dim.Sym("T"))) };
         return new Graph(spec.ClassName, inputs, nodes, new[] { "logits", "next" });
+    }
+
+    /// <summary>
+    /// The training graph of a lowered model: the sampler replaced by the next-token loss,
+    /// <c>%loss = cross_entropy %logits, %targets</c>, the targets an input beside the ids.
+    /// </summary>
+    public static Graph Training(Graph forward)
+    {
+        var nodes = forward.Nodes.Where(n => n.Op != Ops.Sample).ToList();
+        nodes.Add(N(Ops.CrossEntropy, "loss", "logits", "targets"));
+        var inputs = forward.Inputs.Append(new KeyValuePair<string, TensorType>("targets", TensorType.I32(Dim.Sym("T")))).ToList();
+        return new Graph(forward.Name, inputs, nodes, new[] { "loss" });
     }
 
     /// <summary>The norm's weight (γ, starting at 1) and, for LayerNorm, its bias (β, starting at 0).</summary>

@@ -193,19 +193,29 @@ public static class Autodiff
 
         public bool Needs(int operand) => _learns.Contains(Node.Operands[operand]);
 
-        public void Accumulate(int operand, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes)
+        public string? Accumulate(int operand, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes)
         {
             var v = Node.Operands[operand];
             if (!_learns.Contains(v))
             {
-                return;
+                return null;
             }
 
             var name = Fresh(v);
-            var attrs = attributes.Select(a => new KeyValuePair<string, string>(a.Key, System.Convert.ToString(a.Value, CultureInfo.InvariantCulture)!)).ToList();
-            Emit(new Node(op, new[] { name }, operands.ToList(), attrs));
+            Emit(new Node(op, new[] { name }, operands.ToList(), Attributes(attributes)));
             Sum(v, name);
+            return name;
         }
+
+        public string Temp(string hint, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes)
+        {
+            var name = Unused(Node.Name, $"{Node.Name}_{hint}");
+            Emit(new Node(op, new[] { name }, operands.ToList(), Attributes(attributes)));
+            return name;
+        }
+
+        private static List<KeyValuePair<string, string>> Attributes((string Key, object Value)[] attributes) =>
+            attributes.Select(a => new KeyValuePair<string, string>(a.Key, System.Convert.ToString(a.Value, CultureInfo.InvariantCulture)!)).ToList();
 
         public void Pass(int operand, string cotangent)
         {
@@ -239,7 +249,7 @@ public static class Autodiff
         }
 
         private string Unused(string value, string name) => _types.ContainsKey(name) || Defined.Contains(name)
-            ? throw new CompileException($"autodiff: the gradient of %{value} would be named %{name}, which the forward graph already uses; rename that value")
+            ? throw new CompileException($"autodiff: the backward of %{value} names a value %{name}, which the forward graph already uses; rename that value")
             : name;
 
         private void Emit(Node node)

@@ -8,8 +8,9 @@ namespace Wudao.Models;
 public sealed class ModelInfo
 {
     /// <summary>Generated code passes what the compiler knew; not for hand-written use.</summary>
-    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText, bool qkNorm = false)
+    public ModelInfo(string name, int vocab, int dim, int layers, int maxSequence, Norm norm, float normEpsilon, int heads, int kvHeads, bool causal, Position position, float ropeBase, int denseHidden, MoeLayerInfo moe, WeightSpec[] weights, string[] moePrefixes, string graphText, string planText, bool qkNorm = false, string trainPlanText = "")
     {
+        TrainPlanText = trainPlanText;
         QkNorm = qkNorm;
         Name = name;
         Vocab = vocab;
@@ -97,6 +98,12 @@ public sealed class ModelInfo
 
     /// <summary>The fusion plan: kernels, the ops each holds, and each fusion refused with its reason.</summary>
     public string PlanText { get; }
+
+    /// <summary>
+    /// The backward the compiler derived for training the model on next-token cross-entropy (saved,
+    /// recomputed, graph, kernels), or why it cannot be derived yet. Backward kernels are not emitted yet.
+    /// </summary>
+    public string TrainPlanText { get; }
 
     /// <summary>Parameters in <see cref="AllWeights"/>: the sum of their element counts.</summary>
     public long Parameters => AllWeights.Sum(w => w.Shape.Aggregate(1L, (a, d) => a * d));

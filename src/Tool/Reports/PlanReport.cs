@@ -48,7 +48,7 @@ public static class PlanReport
                 Section(w, "graph", m.Moe.Graph.ToString());
                 if (train)
                 {
-                    Section(w, "train plan of the model", MoeCompiler.TrainPlan(m.Graph));
+                    Section(w, "train plan of the model", m.TrainPlanText);
                     Section(w, "train plan of each MoE block", m.Moe.TrainPlanText);
                 }
 

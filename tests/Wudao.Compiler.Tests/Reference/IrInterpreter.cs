@@ -23,7 +23,7 @@ internal sealed record Value(double[] Data, int[] Shape)
 /// emit. It shares no code with the emitters; a gradient check of its backward against finite
 /// differences of its forward checks the rules and the backward ops' meaning at once.
 /// </summary>
-internal static class IrInterpreter
+internal static partial class IrInterpreter
 {
     /// <summary>Values by name after running <paramref name="graph"/> on <paramref name="inputs"/> and <paramref name="weights"/> (by param value name).</summary>
     public static Dictionary<string, Value> Run(Graph graph, IReadOnlyDictionary<string, Value> inputs, IReadOnlyDictionary<string, Value> weights)
@@ -86,7 +86,7 @@ internal static class IrInterpreter
             Ops.Combine => new[] { Combine(v[0], v[1], v[2], v[3], v[4]) },
             Ops.CombineGradRows => new[] { CombineGradRows(v[0], v[1], v[2], v[3], v[4]) },
             Ops.CombineGradGates => new[] { CombineGradGates(v[0], v[1], v[2], v[3], v[4]) },
-            _ => throw new NotSupportedException($"the interpreter has no '{n.Op}'"),
+            _ => Model(n, v) ?? throw new NotSupportedException($"the interpreter has no '{n.Op}'"),
         };
     }
 
