@@ -100,7 +100,16 @@ internal static class ChartScales
     }
 
     /// <summary><paramref name="text"/> cut to <paramref name="max"/> characters, an ellipsis marking the cut.</summary>
-    public static string Shorten(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 1), "…");
+    public static string Shorten(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+
+        var keep = char.IsHighSurrogate(text[max - 2]) ? max - 2 : max - 1; // never split a surrogate pair
+        return string.Concat(text.AsSpan(0, keep), "…");
+    }
 
     private static byte Mix(byte a, byte b, double f) => (byte)Math.Round(a + ((b - a) * f));
 

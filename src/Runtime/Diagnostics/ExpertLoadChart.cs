@@ -30,10 +30,9 @@ internal static class ExpertLoadChart
 
     private static XElement Empty(ExpertLoadHistory history, string title)
     {
-        const double w = 520, h = 120;
-        var root = Document(w, h, title);
+        var root = Document(Math.Max(520, TitleWidth(title)), 160, title); // headless Chromium clips pages much shorter than this
         root.Add(
-            Text(Pad, 34, title, 18, "bold"),
+            Heading(title),
             Text(Pad, 66, history.Blocks.Count == 0 ? "No expert load recorded yet." : $"No steps recorded yet for the {history.Blocks.Count} blocks.", 13, cls: "empty"),
             Text(Pad, 88, "Record a step after each call or training step, then write the chart.", 12, fill: "#555"));
         return root;
@@ -54,16 +53,16 @@ internal static class ExpertLoadChart
         var barHeight = Math.Max(heatBottom - heatTop, 140);
         var heatWidth = heatLeft + (maxExperts * cellW) + 24 + 14 + 100;
         var lineLegendWidth = Math.Clamp((labels.Max(l => l.Length) * CharWidth) + 40, 120, 300);
-        var width = Math.Ceiling(Math.Max(heatWidth + Pad, 820));
-        var cvTop = Math.Max(heatBottom + 44, heatTop + barHeight + 20) + 28;
+        var width = Math.Ceiling(Math.Max(Math.Max(heatWidth + Pad, 820), TitleWidth(title)));
+        var cvTop = Math.Max(heatBottom + 44, heatTop + barHeight + 30) + 28;
         var plot = (Left: Pad + 48, Top: cvTop + 24, Width: width - Pad - 48 - Pad - lineLegendWidth, Height: PlotHeight);
         var height = Math.Ceiling(Math.Max(plot.Top + plot.Height, plot.Top + (names.Length * 18)) + 48 + Pad);
 
         var root = Document(width, height, title);
         var steps = history.Steps;
         root.Add(
-            Text(Pad, 34, title, 18, "bold"),
-            Text(Pad, 56, $"{names.Length} MoE block{(names.Length == 1 ? "" : "s")}, {steps} step{(steps == 1 ? "" : "s")}, up to {maxExperts} experts", 12, fill: "#555"),
+            Heading(title),
+            Text(Pad, 56, $"{names.Length} block{(names.Length == 1 ? "" : "s")}, {steps} step{(steps == 1 ? "" : "s")}, up to {maxExperts} experts", 12, fill: "#555"),
             Text(Pad, heatTop - 32, "Share of each block's routed tokens per expert, over all steps", 13, "bold"));
         root.Add(HeatMap(history, names, labels, experts, heatLeft, heatTop, cellW, cellH));
         root.Add(ColourLegend(history, experts, heatLeft + (maxExperts * cellW) + 24, heatTop, barHeight));
@@ -151,9 +150,11 @@ internal static class ExpertLoadChart
         {
             var even = 1.0 / experts.First(n => n > 0);
             var y = top + height - (even / scaleTop * height);
+            // Marked on the bar, named under it (beside the bar it would collide with the ticks).
             g.Add(
                 Line(x - 3, y, x + 17, y, "#d62728", "2"),
-                Text(x + 21, y + 12, $"even {Percent(even)}", 11, fill: "#d62728", cls: "legend-even"));
+                Line(x - 3, top + height + 18, x + 17, top + height + 18, "#d62728", "2"),
+                Text(x + 21, top + height + 18, $"even {Percent(even)}", 11, fill: "#d62728", cls: "legend-even"));
         }
 
         g.Add(Text(x, top - 10, $"share (top {Percent(scaleTop)})", 11, cls: "legend-title"));
@@ -186,7 +187,7 @@ internal static class ExpertLoadChart
 
         // Step numbers count from 1, as a user counts calls.
         var (_, xTicks) = Nice(1, Math.Max(2, steps), 8);
-        foreach (var s in xTicks.Where(s => s >= 1 && s <= steps))
+        foreach (var s in xTicks.Where(s => s >= 1 && s <= steps && s == Math.Floor(s)))
         {
             var x = X(s - 1);
             g.Add(Line(x, plot.Top + plot.Height, x, plot.Top + plot.Height + 4, "#333"), Text(x, plot.Top + plot.Height + 16, Num(s, 0), 11, anchor: "middle", cls: "x-tick"));
@@ -249,6 +250,18 @@ internal static class ExpertLoadChart
     {
         var max = shares.SelectMany(s => s).DefaultIfEmpty(0).Max();
         return max > 0 ? max : 1;
+    }
+
+    // A bold 18 px character is about 11 px wide: the page widens for a title up to this many.
+    private const int TitleChars = 110;
+
+    private static double TitleWidth(string title) => (Math.Min(title.Length, TitleChars) * 11) + (2 * Pad);
+
+    private static XElement Heading(string title)
+    {
+        var heading = Text(Pad, 34, Shorten(title, TitleChars), 18, "bold");
+        heading.Add(Title(title));
+        return heading;
     }
 
     private static XElement Document(double width, double height, string title) => new(

@@ -153,6 +153,11 @@ public sealed class ExpertLoadSvgTests
         }
 
         Assert.Equal(bottom, chart.StepLines[1][0].Y, tolerance: 0.011); // an even step sits on the axis
+
+        // Step numbers count from 1, whole, each under its points.
+        var xTicks = chart.ByClass("text", "x-tick");
+        Assert.Equal(["1", "2", "3", "4"], xTicks.Select(t => t.Value));
+        Assert.All(xTicks.Select((t, s) => (t, s)), p => Assert.Equal(chart.StepLines[0][p.s].X, SvgChart.Number(p.t, "x"), tolerance: 0.011));
     }
 
     [Fact]
