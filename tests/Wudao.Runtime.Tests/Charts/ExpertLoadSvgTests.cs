@@ -198,6 +198,20 @@ public sealed class ExpertLoadSvgTests
     }
 
     [Fact]
+    public void Blocks_of_different_sizes_and_a_block_without_steps_still_draw()
+    {
+        var history = new ExpertLoadHistory(["four", "idle", "eight"]);
+        history.Record("four", [1, 2, 3, 4]);
+        history.Record("eight", [1, 1, 1, 1, 1, 1, 1, 9]);
+        var chart = new SvgChart(history.ToSvg());
+
+        Assert.Equal(["four", "idle", "eight"], chart.BlockLabels);
+        Assert.Equal(12, chart.Cells.Length);
+        Assert.Equal([1, 0, 1], chart.StepLines.Select(l => l.Length));
+        Assert.Empty(chart.ByClass("text", "legend-even")); // no one even share to mark
+    }
+
+    [Fact]
     public void Sixty_four_experts_over_a_thousand_steps_keep_every_step_in_a_modest_file()
     {
         var history = Random(blocks: 4, experts: 64, steps: 1000);
