@@ -9,6 +9,7 @@ using Wudao.Models;
 
 // Usage: dotnet run -c Release --project examples/TinyMoeLm [-- --tokens N] [--weights file.safetensors]
 //        [--save file.safetensors] [--temperature T] [--top-p P] [--top-k K] [--seed S] [--plan]
+//        [--load-chart file.svg]
 var options = Options.Parse(args);
 if (options == null)
 {
@@ -25,7 +26,7 @@ if (options.Plan)
 using var session = Session.Create(DeviceKind.Native);
 Console.WriteLine($"device: {session.DeviceName}");
 var load = Stopwatch.StartNew();
-using var lm = options.Weights != null ? TinyMoeLm.Load(session, options.Weights) : TinyMoeLm.Create(session, seed: 1);
+using var lm = options.Weights != null ? ProgressBars.LoadWeights(options.Weights, p => TinyMoeLm.Load(session, options.Weights, progress: p)) : TinyMoeLm.Create(session, seed: 1);
 Console.WriteLine(options.Weights != null ? $"loaded {options.Weights} in {load.Elapsed.TotalMilliseconds:F0} ms" : "created random weights (seed 1): the tokens are noise, the speed is real");
 if (options.Save != null)
 {
@@ -42,17 +43,12 @@ var prefill = Stopwatch.StartNew();
 lm.Step(prompt);
 var prefillMs = prefill.Elapsed.TotalMilliseconds;
 
+// Expert load per generated token (the first step is the prompt's prefill), for --load-chart.
+var history = new ExpertLoadHistory(TinyMoeLm.Info.MoePrefixes.Select(p => p.TrimEnd('.')));
+history.StartFrom(lm.ExpertLoad);
 var clock = Stopwatch.StartNew();
-var tokens = lm.Generate(prompt, options.Tokens, sampling, new OnThread<GenerationProgress>(p =>
-{
-    // Progress on one line: count, rate, last token.
-    if (p.Generated % 8 == 0 || p.Generated == p.MaxNewTokens)
-    {
-        Console.Write($"\r  {p.Generated,5}/{p.MaxNewTokens} tokens  {p.TokensPerSecond,8:F1} tok/s  last {p.LastToken,5}");
-    }
-}));
+var tokens = ProgressBars.Generate(options.Tokens, p => lm.Generate(prompt, options.Tokens, sampling, p), _ => history.Record(lm.ExpertLoad));
 var seconds = clock.Elapsed.TotalSeconds;
-Console.WriteLine();
 Console.WriteLine($"tokens: {string.Join(' ', tokens.Take(32))}{(tokens.Length > 32 ? " ..." : "")}");
 Console.WriteLine($"prefill {prompt.Length} tokens: {prefillMs:F1} ms; decode: {tokens.Length} tokens in {seconds * 1000:F0} ms = {tokens.Length / seconds:F1} tokens/s (includes one prefill)");
 // Where the time went, by kernel role (summed over every call, prefill included).
@@ -71,13 +67,20 @@ for (var b = 0; b < lm.ExpertLoad.Length; b++)
     Console.Write(lm.ExpertLoad[b].ToTable());
 }
 
+if (options.LoadChart != null)
+{
+    history.WriteSvg(options.LoadChart, $"TinyMoeLm: expert load per generated token (step 1: the {prompt.Length}-token prompt)");
+    Console.WriteLine();
+    Console.WriteLine($"expert-load chart ({history.Steps} steps, {history.Blocks.Count} MoE blocks): {Path.GetFullPath(options.LoadChart)}");
+}
+
 return 0;
 
-internal sealed record Options(int Tokens, string? Weights, string? Save, float Temperature, float TopP, int TopK, ulong Seed, bool Plan)
+internal sealed record Options(int Tokens, string? Weights, string? Save, float Temperature, float TopP, int TopK, ulong Seed, bool Plan, string? LoadChart)
 {
     public static Options? Parse(string[] args)
     {
-        var o = new Options(64, null, null, 0.8f, 0.9f, 0, 1, false);
+        var o = new Options(64, null, null, 0.8f, 0.9f, 0, 1, false, null);
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -93,22 +96,17 @@ internal sealed record Options(int Tokens, string? Weights, string? Save, float 
                     "--top-k" => o with { TopK = int.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--seed" => o with { Seed = ulong.Parse(Value(), CultureInfo.InvariantCulture) },
                     "--plan" => o with { Plan = true },
+                    "--load-chart" => o with { LoadChart = Value() },
                     _ => throw new ArgumentException($"unknown option '{args[i]}'"),
                 };
             }
             catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
             {
-                Console.Error.WriteLine($"{e.Message} (options: --tokens N, --weights F, --save F, --temperature T, --top-p P, --top-k K, --seed S, --plan)");
+                Console.Error.WriteLine($"{e.Message} (options: --tokens N, --weights F, --save F, --temperature T, --top-p P, --top-k K, --seed S, --plan, --load-chart F.svg)");
                 return null;
             }
         }
 
         return o;
     }
-}
-
-/// <summary>Reports on the generating thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
-internal sealed class OnThread<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }
