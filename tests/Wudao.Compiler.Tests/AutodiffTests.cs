@@ -206,6 +206,24 @@ public class AutodiffTests
     }
 
     [Fact]
+    public void A_moe_model_s_training_graph_differentiates_with_no_work_done_twice()
+    {
+        var moe = TestSpecs.Make(RouterKind.TopK, ActivationKind.SwiGlu, dim: 64, experts: 4, hidden: 32) with { ClassName = "LmMoe" };
+        var spec = new ModelSpec("N", "Lm", "public", 100, 64, 4, 32, NormKind.LayerNorm, 1e-5f, 8, 2, true, PositionKind.Rope, 10000f, moe, 2, 48) { QkNorm = true };
+        var training = ModelLowering.Training(ModelLowering.Lower(spec));
+        ShapeInference.Run(training);
+
+        var b = Autodiff.Run(training);
+
+        Assert.Equal(new[] { "d_loss" }, b.Seeds);
+        Assert.Equal(2, b.Graph.Nodes.Count(n => n.Op == Ops.MoeGrad));
+        Assert.Equal(4, b.Graph.Nodes.Count(n => n.Op == Ops.AttentionGrad));
+        Assert.Empty(b.NoGradient);
+        var work = b.Graph.Nodes.Where(n => n.Op != Ops.Param).Select(n => $"{n.Op} {string.Join(",", n.Operands)} {string.Join(",", n.Attributes)}").ToList();
+        Assert.Equal(work.Count, work.Distinct().Count());
+    }
+
+    [Fact]
     public void The_backward_graph_round_trips_through_the_ir_text()
     {
         var b = Backward(TestSpecs.Make(RouterKind.DeepSeek, ActivationKind.SwiGlu));

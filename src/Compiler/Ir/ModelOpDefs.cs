@@ -21,11 +21,11 @@ internal static class ModelOpDefs
         },
         new OpDef(Ops.RmsNorm, 2, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) })
         {
-            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, n.Operands[0], dy, 1)),
+            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, dy)),
         },
         new OpDef(Ops.LayerNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Norm(n, t, 1) })
         {
-            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, n.Operands[0], dy, 1)),
+            Gradient = static (n, b) => b.With(0, dy => NormGradient(n, b, dy)),
         },
 
         // The residual add fused with the next norm: the sum (the new residual) and its normalised rows.
@@ -147,43 +147,41 @@ internal static class ModelOpDefs
     };
 
     /// <summary>A norm's input and weight cotangents: dx through the norm, dγ (and dβ) summed over the tokens.</summary>
-    private static void NormGradient(Node n, IGradientBuilder b, string x, string dy, int weight)
+    private static void NormGradient(Node n, IGradientBuilder b, string dy)
     {
-        var layer = n.Op is Ops.LayerNorm or Ops.AddLayerNorm;
-        var eps = ("eps", (object)n.FloatAttr("eps"));
-        var dx = layer ? Ops.LayerNormGrad : Ops.RmsNormGrad;
-        var dw = layer ? Ops.LayerNormGradWeight : Ops.RmsNormGradWeight;
-        b.Accumulate(weight, dw, new[] { x, dy }, eps);
-        if (layer)
+        WeightGradients(n, b, n.Operands[0], dy, 1);
+        b.Accumulate(0, IsLayer(n) ? Ops.LayerNormGrad : Ops.RmsNormGrad, new[] { n.Operands[0], n.Operands[1], dy }, ("eps", n.FloatAttr("eps")));
+    }
+
+    /// <summary>h = a + b, y = norm(h): h's cotangent plus the norm's, summed once, reaches both summands.</summary>
+    private static void AddNormGradient(Node n, IGradientBuilder b)
+    {
+        string? through = null;
+        b.With(1, dy =>
+        {
+            WeightGradients(n, b, n.Results[0], dy, 2);
+            through = b.Temp("dnorm", IsLayer(n) ? Ops.LayerNormGrad : Ops.RmsNormGrad, new[] { n.Results[0], n.Operands[2], dy }, ("eps", n.FloatAttr("eps")));
+        });
+        var dh = b.Cotangent(0);
+        var total = dh == null ? through : through == null ? dh : b.Temp("dsum", Ops.Add, new[] { dh, through });
+        if (total != null)
+        {
+            b.Pass(0, total);
+            b.Pass(1, total);
+        }
+    }
+
+    /// <summary>dγ = Σ_t dy·x̂ (and dβ = Σ_t dy) of a norm whose γ is operand <paramref name="weight"/>.</summary>
+    private static void WeightGradients(Node n, IGradientBuilder b, string x, string dy, int weight)
+    {
+        b.Accumulate(weight, IsLayer(n) ? Ops.LayerNormGradWeight : Ops.RmsNormGradWeight, new[] { x, dy }, ("eps", n.FloatAttr("eps")));
+        if (IsLayer(n))
         {
             b.Accumulate(weight + 1, Ops.SumRows, new[] { dy });
         }
-
-        // The input's cotangent: for an add+norm it reaches both summands.
-        var through = b.Accumulate(0, dx, new[] { x, n.Operands[weight], dy }, eps);
-        if (weight == 2)
-        {
-            if (through == null)
-            {
-                b.Accumulate(1, dx, new[] { x, n.Operands[weight], dy }, eps);
-            }
-            else
-            {
-                b.Pass(1, through);
-            }
-        }
     }
 
-    /// <summary>h = a + b, y = norm(h): both summands get h's cotangent and the norm's.</summary>
-    private static void AddNormGradient(Node n, IGradientBuilder b)
-    {
-        b.With(0, dh =>
-        {
-            b.Pass(0, dh);
-            b.Pass(1, dh);
-        });
-        b.With(1, dy => NormGradient(n, b, n.Results[0], dy, 2));
-    }
+    private static bool IsLayer(Node n) => n.Op is Ops.LayerNorm or Ops.AddLayerNorm;
 
     /// <summary>
     /// The fused MLP's backward, unfused: the hidden pre-activation is recomputed (one GEMM)
