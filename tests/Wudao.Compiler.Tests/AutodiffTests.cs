@@ -98,6 +98,8 @@ public class AutodiffTests
         { RouterKind.GShard, ActivationKind.Silu },
         { RouterKind.DeepSeek, ActivationKind.GeGlu },
         { RouterKind.Hash, ActivationKind.Gelu },
+        { RouterKind.NoisyTopK, ActivationKind.Relu },
+        { RouterKind.ExpertChoice, ActivationKind.SwiGlu },
     };
 
     [Theory]
@@ -186,11 +188,28 @@ public class AutodiffTests
     [Fact]
     public void An_op_without_a_gradient_rule_is_refused_by_name()
     {
-        var noisy = MoeLowering.Lower(TestSpecs.Make(RouterKind.NoisyTopK));
-        ShapeInference.Run(noisy);
+        // Backward ops have no rules of their own (no second derivatives): one in a forward graph is refused.
+        var ex = Assert.Throws<CompileException>(() => Backward(
+            "graph g(%x: f32[T,4]) -> (%y)\n" +
+            "  %w = param {name=w, fan_in=4} : f32[4,3]\n" +
+            "  %p = matmul %x, %w\n" +
+            "  %y = softmax_grad %p, %p\n"));
 
-        var ex = Assert.Throws<CompileException>(() => Autodiff.Run(noisy));
-        Assert.Equal("%importance = noisy_loss: no gradient rule is written for 'noisy_loss' yet, so the graph cannot be differentiated through it", ex.Message);
+        Assert.Equal("%y = softmax_grad: no gradient rule is written for 'softmax_grad' yet, so the graph cannot be differentiated through it", ex.Message);
+    }
+
+    [Fact]
+    public void Every_forward_op_a_lowering_writes_has_a_gradient_rule()
+    {
+        var lowered = Enum.GetValues<RouterKind>().SelectMany(r => Enum.GetValues<ActivationKind>().Select(a =>
+            MoeLowering.Lower(TestSpecs.Make(r, a, topK: r == RouterKind.ExpertChoice ? 0 : null) with { Jitter = 0.1f, ZLossWeight = 0.1f, SharedExperts = r == RouterKind.DeepSeek ? 1 : 0 })))
+            .Append(ModelLowering.Training(ModelLowering.Lower(new ModelSpec("N", "Lm", "public", 100, 64, 2, 32, NormKind.LayerNorm, 1e-5f, 8, 2, true, PositionKind.Rope, 10000f, TestSpecs.Make() with { ClassName = "M" }, 2, 48) { QkNorm = true })))
+            .Append(ModelLowering.Lower(new ModelSpec("N", "Lm", "public", 100, 64, 2, 32, NormKind.RmsNorm, 1e-5f, 8, 2, true, PositionKind.Rope, 10000f, TestSpecs.Make() with { ClassName = "M" }, 1, 48)));
+        var ops = lowered.SelectMany(g => g.Nodes).Select(n => n.Op).Where(op => op != Ops.Param).Distinct().OrderBy(op => op).ToList();
+
+        Assert.Contains(Ops.NoisyLoss, ops);
+        Assert.Contains(Ops.Sample, ops);
+        Assert.DoesNotContain(ops, op => Ops.Get(op).Gradient == null);
     }
 
     [Fact]

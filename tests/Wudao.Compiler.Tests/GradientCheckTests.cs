@@ -27,18 +27,29 @@ public class GradientCheckTests
         { RouterKind.DeepSeek, ActivationKind.SwiGlu, 0f, 7 },
         { RouterKind.DeepSeek, ActivationKind.Gelu, 0.5f, 5 },
         { RouterKind.TopK, ActivationKind.Silu, 1f, 1 },
+        { RouterKind.NoisyTopK, ActivationKind.Gelu, 0f, 7 },
+        { RouterKind.NoisyTopK, ActivationKind.SwiGlu, 0.5f, 9 },
+        { RouterKind.ExpertChoice, ActivationKind.Silu, 1f, 8 },
+        { RouterKind.ExpertChoice, ActivationKind.GeGlu, 0.5f, 6 },
     };
 
     [Theory]
     [MemberData(nameof(Layers))]
     public void Every_gradient_of_a_layer_matches_finite_differences(RouterKind router, ActivationKind activation, float capacity, int tokens)
     {
-        var spec = TestSpecs.Make(router, activation, dim: 4, experts: 4, hidden: 3, capacityFactor: capacity);
+        // Every optional loss and noise on: noisy top-k's importance and load losses, the z-loss and Switch-style jitter of the softmax routers.
+        var spec = TestSpecs.Make(router, activation, dim: 4, experts: 4, topK: router == RouterKind.ExpertChoice ? 0 : null, hidden: 3, capacityFactor: capacity) with
+        {
+            ImportanceWeight = router == RouterKind.NoisyTopK ? 0.3f : 0f,
+            LoadWeight = router == RouterKind.NoisyTopK ? 0.2f : 0f,
+            ZLossWeight = router is RouterKind.TopK or RouterKind.Switch or RouterKind.GShard ? 0.1f : 0f,
+            Jitter = router is RouterKind.Switch ? 0.05f : 0f,
+        };
         var rng = new Random((tokens * 31) + (int)router);
         var (backward, saved) = Check(MoeLowering.Lower(spec), rng, new Dictionary<string, Value> { ["x"] = Random(rng, tokens, spec.Dim) });
 
         Assert.True(saved["kept"].Data.Sum() > 0, "no row reached an expert: the check would prove nothing");
-        if (capacity is > 0f and < 1f && tokens > 1)
+        if (capacity is > 0f and < 1f && tokens > 1 && router != RouterKind.ExpertChoice)
         {
             Assert.True(saved["dropped"].Data[0] > 0, "the capacity drops no choice: the dropped path goes unchecked");
         }

@@ -18,8 +18,12 @@ public sealed class TrainPlanTests
     }
 
     [Fact]
-    public void A_layer_with_an_op_that_has_no_gradient_rule_says_which()
+    public void Noisy_top_k_seeds_its_backward_with_both_balance_losses()
     {
-        Assert.Equal("not differentiable yet: %importance = noisy_loss: no gradient rule is written for 'noisy_loss' yet, so the graph cannot be differentiated through it\n", NoisyTopK2.Info.TrainPlanText);
+        var text = NoisyTopK2.Info.TrainPlanText;
+
+        Assert.StartsWith("backward NoisyTopK2: seeds %d_out: f32[T,8], %d_importance: f32[], %d_load: f32[]\n", text, StringComparison.Ordinal);
+        Assert.Contains("load_prob_grad", text, StringComparison.Ordinal);
+        Assert.Contains("noisy_grad", text, StringComparison.Ordinal);
     }
 }

@@ -63,6 +63,12 @@ public static class Ops
     public const string AuxLossGrad = "aux_loss_grad";
     public const string LogSumExpGrad = "logsumexp_grad";
     public const string ZLossGrad = "z_loss_grad";
+    public const string JitterGrad = "jitter_grad";
+    public const string NoisyGrad = "noisy_grad";
+    public const string LoadProbGrad = "load_prob_grad";
+    public const string ImportanceLossGrad = "importance_loss_grad";
+    public const string LoadLossGrad = "load_loss_grad";
+    public const string ExpertChoiceGrad = "expert_choice_grad";
     public const string EmbedGrad = "embed_grad";
     public const string RmsNormGrad = "rms_norm_grad";
     public const string RmsNormGradWeight = "rms_norm_grad_weight";

@@ -84,6 +84,27 @@ internal static class RouteOpDefs
             SameShape(n, t[1], t[2]);
             Same(n, t[0].Shape[0], t[1].Shape[0], "token dimensions");
             return new[] { TensorType.F32(), TensorType.F32() };
+        })
+        {
+            // w·CV²(x): d x_e = w·(2(x_e − μ)/(n − 1) − V·2μ/(n·M))/M with V the variance, M = μ² + 1e-10; importance's
+            // x_e sums the gates choosing e, load's sums P(·, e).
+            Gradient = static (n, b) =>
+            {
+                var experts = Constant(n, b.Type(n.Operands[0]).Shape[1], "expert count");
+                b.With(0, di => b.Accumulate(1, Ops.ImportanceLossGrad, new[] { di, n.Operands[1], n.Operands[2] }, ("weight", n.FloatAttr("importance")), ("experts", experts)));
+                b.With(1, dl => b.Accumulate(0, Ops.LoadLossGrad, new[] { dl, n.Operands[0] }, ("weight", n.FloatAttr("load"))));
+            },
+        },
+        new OpDef(Ops.ImportanceLossGrad, 3, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("weight"), AttrDef.Int("experts") }, (n, t) =>
+        {
+            Rank(n, t[0], 0, 0);
+            SameShape(n, Rows(n, t[1], 2, 1), t[2]);
+            return new[] { t[1] };
+        }),
+        new OpDef(Ops.LoadLossGrad, 2, 1, IterationSpace.TokenScan, new[] { AttrDef.Float("weight") }, (n, t) =>
+        {
+            Rank(n, t[0], 0, 0);
+            return new[] { Rows(n, t[1], 2, 1) };
         }),
 
         // Every expert takes its top-C tokens by score: per-token choice slots over all E experts.
@@ -93,6 +114,15 @@ internal static class RouteOpDefs
             var e = Constant(n, probs.Shape[1], "expert count");
             var shape = probs.Shape.ToArray();
             return new[] { TensorType.I32(shape), TensorType.F32(shape), TensorType.I32(shape), TensorType.I32(e), TensorType.I32() };
+        })
+        {
+            // A chosen (token, expert)'s gate is its probability; the choice itself has no gradient.
+            Gradient = static (n, b) => b.With(1, dg => b.Accumulate(0, Ops.ExpertChoiceGrad, new[] { dg, n.Results[2] })),
+        },
+        new OpDef(Ops.ExpertChoiceGrad, 2, 1, IterationSpace.TokenRows, new AttrDef[0], (n, t) =>
+        {
+            SameShape(n, Rows(n, t[0], 2, 0), t[1]);
+            return new[] { t[0] };
         }),
     };
 }

@@ -89,7 +89,12 @@ internal static class RouterOpDefs
         {
             Gradient = Gradients.None,
         },
-        new OpDef(Ops.Jitter, 1, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
+        new OpDef(Ops.Jitter, 1, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Rows(n, t[0], 2, 0) })
+        {
+            // x' = x·u, u the forward's draw: dx = dx'·u, the same draws made again from the layer's seed and step.
+            Gradient = static (n, b) => b.With(0, d => b.Accumulate(0, Ops.JitterGrad, new[] { d }, ("eps", n.FloatAttr("eps")))),
+        },
+        new OpDef(Ops.JitterGrad, 1, 1, IterationSpace.TokenRows, new[] { AttrDef.Float("eps") }, (n, t) => new[] { Rows(n, t[0], 2, 0) }),
         new OpDef(Ops.LogSumExp, 1, 1, IterationSpace.TokenRows, new AttrDef[0], (n, t) => new[] { TensorType.F32(Rows(n, t[0], 2, 0).Shape[0]) })
         {
             // d logits = softmax(logits)·d lse = exp(logits − lse)·d lse.
@@ -107,7 +112,16 @@ internal static class RouterOpDefs
         {
             SameShape(n, Rows(n, t[0], 2, 0), t[1]);
             return new[] { t[0] };
-        }),
+        })
+        {
+            // d logits = dH; d raw = dH·ε·softplus′(raw), ε recovered as (H − logits)/softplus(raw): no draw is repeated.
+            Gradient = static (n, b) => b.With(0, dh =>
+            {
+                b.Pass(0, dh);
+                b.Accumulate(1, Ops.NoisyGrad, new[] { dh, n.Operands[0], n.Operands[1], n.Results[0] });
+            }),
+        },
+        new OpDef(Ops.NoisyGrad, 4, 1, IterationSpace.TokenRows, new AttrDef[0], (n, t) => new[] { Same4(n, t) }),
 
         // Shazeer's smooth load estimator P(x, e) = Φ((logits_e − kth_excl(H, k, e)) / softplus(raw_e)).
         new OpDef(Ops.LoadProb, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Int("k") }, (n, t) =>
@@ -115,7 +129,18 @@ internal static class RouterOpDefs
             SameShape(n, Rows(n, t[0], 2, 0), t[1]);
             SameShape(n, t[0], t[2]);
             return new[] { t[0] };
-        }),
+        })
+        {
+            // Through z = (logits_e − threshold_e)/σ_e: to logits_e, to raw_e through σ, and to the H entry that is the threshold.
+            Gradient = static (n, b) => b.With(0, dp =>
+            {
+                for (var part = 0; part < 3; part++)
+                {
+                    b.Accumulate(part, Ops.LoadProbGrad, new[] { dp, n.Operands[0], n.Operands[1], n.Operands[2] }, ("k", n.IntAttr("k")), ("part", part));
+                }
+            }),
+        },
+        new OpDef(Ops.LoadProbGrad, 4, 1, IterationSpace.TokenRows, new[] { AttrDef.Int("k"), AttrDef.Int("part") }, (n, t) => new[] { Same4(n, t) }),
         new OpDef(Ops.HashRoute, 1, 2, IterationSpace.TokenRows, new[] { AttrDef.Int("experts") }, (n, t) =>
         {
             var ids = Rank(n, t[0], 1, 0);
@@ -170,6 +195,16 @@ internal static class RouterOpDefs
             return new[] { TensorType.F32(dg.Shape[0], Constant(n, dg.Shape[1], "choices") - n.IntAttr("shared")) };
         }),
     };
+
+    private static TensorType Same4(Node n, IReadOnlyList<TensorType> t)
+    {
+        for (var i = 1; i < 4; i++)
+        {
+            SameShape(n, Rows(n, t[0], 2, 0), t[i]);
+        }
+
+        return t[0];
+    }
 
     private static void TopKGradient(Node n, IGradientBuilder b) =>
         b.With(0, dv => b.Accumulate(0, Ops.TopKGrad, new[] { dv, n.Results[1] }, ("experts", Constant(n, b.Type(n.Operands[0]).Shape[1], "expert count"))));

@@ -86,7 +86,7 @@ internal static partial class IrInterpreter
             Ops.Combine => new[] { Combine(v[0], v[1], v[2], v[3], v[4]) },
             Ops.CombineGradRows => new[] { CombineGradRows(v[0], v[1], v[2], v[3], v[4]) },
             Ops.CombineGradGates => new[] { CombineGradGates(v[0], v[1], v[2], v[3], v[4]) },
-            _ => Model(n, v) ?? throw new NotSupportedException($"the interpreter has no '{n.Op}'"),
+            _ => Model(n, v) ?? Routers(n, v) ?? throw new NotSupportedException($"the interpreter has no '{n.Op}'"),
         };
     }
 
