@@ -62,7 +62,7 @@ public static class BenchCommand
                 rows.AddRange(got);
                 foreach (var r in got)
                 {
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {r.Benchmark} | {r.Implementation} | {r.Measure} | {r.MedianMs:0.####} ms | {ResultRow.Number(r.Rate)} {r.Unit} | {r.Fraction:P1} of {r.Of} | {r.Note}"));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {r.Benchmark} | {r.Implementation} | {r.Measure} | {r.MedianMs:0.####} ms | {ResultRow.Number(r.Rate)} {r.Unit}{(r.Fraction is { } f ? $" | {f:P1} of {r.Of}" : "")} | {r.Note}"));
                 }
             }
             catch (Exception e)

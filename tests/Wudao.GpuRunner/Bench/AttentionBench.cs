@@ -29,7 +29,7 @@ public static class AttentionBench
         using var dv = session.Upload(v, tokens, heads, HeadDim);
         using var output = session.Pool.RentTensor(tokens, heads, HeadDim);
         using var lse = session.Pool.RentTensor(tokens, heads);
-        var sample = Timing.Measure(() => attention.Forward(shape, dq, dk, dv, output, lse, offsets), () => session.Accelerator.Synchronize(), settings.Warmup, settings.Runs);
+        var sample = Timing.Measure(() => attention.Forward(shape, dq, dk, dv, output, lse, offsets), () => session.Accelerator.Synchronize(), settings.Warmup, settings.Runs, budgetMs: settings.BudgetMs);
         var flops = 2.0 * heads * HeadDim * tokens * (tokens + 1.0);
         var tflops = flops / (sample.Median * 1e-3) / 1e12;
         if (settings.Exchange != null)

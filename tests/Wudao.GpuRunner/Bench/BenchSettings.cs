@@ -17,6 +17,9 @@ public sealed record BenchSettings(bool Quick, double PeakTflops, double HbmGbps
 
     public int Runs => Quick ? 3 : 10;
 
+    /// <summary>Milliseconds one measurement may take after its first warm-up (see <see cref="Timing.Measure"/>); unlimited with --quick.</summary>
+    public double BudgetMs => Quick ? double.PositiveInfinity : 10_000;
+
     public string FlopCeiling => string.Create(CultureInfo.InvariantCulture, $"fp32 peak {PeakTflops:0.#} TFLOP/s ({PeakSource})");
 
     public string MemoryCeiling => string.Create(CultureInfo.InvariantCulture, $"HBM {HbmGbps:0} GB/s ({PeakSource})");

@@ -52,7 +52,7 @@ public static class MoeBench
         {
             var x = BenchData.Inputs(t * info.Dim, seed: (ulong)t + 7);
             using var input = session.Upload(x, t, info.Dim);
-            var whole = Timing.Measure(() => layer.Forward(input).Dispose(), sync, settings.Warmup, settings.Runs);
+            var whole = Timing.Measure(() => layer.Forward(input).Dispose(), sync, settings.Warmup, settings.Runs, budgetMs: settings.BudgetMs);
             var flops = ExpertFlops(info, t);
             var plan = info.PlanText.Split('\n')[0];
             var syncs = plan.Contains('(', StringComparison.Ordinal) ? plan[(plan.IndexOf('(', StringComparison.Ordinal) + 1)..].TrimEnd(')') : plan;
@@ -143,7 +143,7 @@ public static class MoeBench
         meta.SubView(stages.MetaOffsetsAt + e, 1).CopyToCPU(session.Accelerator.DefaultStream, bound);
         session.Accelerator.Synchronize();
         var sync = () => session.Accelerator.Synchronize();
-        Sample Time(Action stage) => Timing.Measure(stage, sync, 0, settings.Runs, Timing.RepeatFor(stage, sync, settings.Quick ? 1 : 5));
+        Sample Time(Action stage) => Timing.Measure(stage, sync, 1, settings.Runs, Timing.RepeatFor(stage, sync, settings.Quick ? 1 : 5), settings.BudgetMs);
         var dispatch = Time(() => stages.Dispatch(x, experts, slots, meta, rows, args));
         var ffn = Time(() => stages.Experts(rows, meta, y, bound[0]));
         var combine = Time(() => stages.Combine(y, experts, gates, slots, meta, output, args));
@@ -158,11 +158,11 @@ public static class MoeBench
             note += string.Create(CultureInfo.InvariantCulture, $"; {gbps / copy:P0} of the device copy measured in this run ({copy:0} GB/s)");
         }
 
-        yield return new ResultRow("moe-stage", benchmark, implementation, "gate + dispatch + combine", ms, gate.Min + dispatch.Min + combine.Min, settings.Runs,
+        yield return new ResultRow("moe-stage", benchmark, implementation, "gate + dispatch + combine", ms, gate.Min + dispatch.Min + combine.Min, Math.Min(gate.Ms.Length, Math.Min(dispatch.Ms.Length, combine.Ms.Length)),
             gbps, "GB/s", gbps * 1e9 / (settings.HbmGbps * 1e9), settings.MemoryCeiling, Note: note);
         var tflops = ExpertFlops(info, t) / (ffn.Median * 1e-3) / 1e12;
         var weightGbps = ExpertWeightBytes(info, t) / (ffn.Median * 1e-3) / 1e9;
-        yield return new ResultRow("moe-stage", benchmark, implementation, "expert FFN", ffn.Median, ffn.Min, settings.Runs,
+        yield return new ResultRow("moe-stage", benchmark, implementation, "expert FFN", ffn.Median, ffn.Min, ffn.Ms.Length,
             tflops, "TFLOP/s", tflops / settings.PeakTflops, settings.FlopCeiling,
             Note: string.Create(CultureInfo.InvariantCulture, $"expert weights read at {weightGbps:0} GB/s = {weightGbps / settings.HbmGbps:P0} of HBM"));
     }

@@ -23,20 +23,34 @@ public sealed record Sample(double[] Ms)
 /// Wall-clock timing on an accelerator: warm-up calls first (kernel compilation, the JIT's tiers),
 /// then each run ends with the accelerator's synchronisation, so the time is the work's, not the
 /// launches'. A run repeats a short call <c>repeat</c> times before synchronising, so one host
-/// round trip does not swamp a kernel of microseconds.
+/// round trip does not swamp a kernel of microseconds. Within <c>budgetMs</c> a slow call gets
+/// fewer warm-ups and runs (at least 3), as the last warm-up's time predicts: the benchmark phase
+/// has a time limit, and a kernel far slower than hoped must not take the other rows with it.
 /// </summary>
 public static class Timing
 {
-    public static Sample Measure(Action call, Action synchronize, int warmup, int runs, int repeat = 1)
+    public static Sample Measure(Action call, Action synchronize, int warmup, int runs, int repeat = 1, double budgetMs = double.PositiveInfinity)
     {
         ArgumentNullException.ThrowIfNull(call);
         ArgumentNullException.ThrowIfNull(synchronize);
+        var estimate = 0.0;
         for (var i = 0; i < warmup; i++)
         {
+            var begin = Stopwatch.GetTimestamp();
             call();
+            synchronize();
+            estimate = Stopwatch.GetElapsedTime(begin).TotalMilliseconds;
+            if (i >= 1 && estimate * (runs * repeat) > budgetMs)
+            {
+                break;
+            }
         }
 
-        synchronize();
+        if (estimate > 0 && !double.IsPositiveInfinity(budgetMs))
+        {
+            runs = (int)Math.Clamp(Math.Floor(budgetMs / (estimate * repeat)), 3, runs);
+        }
+
         var ms = new double[runs];
         for (var r = 0; r < runs; r++)
         {
