@@ -28,8 +28,8 @@ public static class BenchCommand
         var errors = new JsonArray();
         double? copy = null;
         var mixtral = options.Quick
-            ? new MoeShape("Mixtral (quick stand-in)", QuickMixtralLayer.Info, (s, w) => QuickMixtralLayer.Create(s, w), new[] { 64, 1 })
-            : new MoeShape("Mixtral", MixtralLayer.Info, (s, w) => MixtralLayer.Create(s, w), new[] { 4096, 1 });
+            ? new MoeShape("Mixtral (quick stand-in)", QuickMixtralLayer.Info, (s, w) => QuickMixtralLayer.Create(s, w), new[] { 1, 64 })
+            : new MoeShape("Mixtral", MixtralLayer.Info, (s, w) => MixtralLayer.Create(s, w), new[] { 1, 4096 });
         var suite = options.Quick
             ? new MoeShape("CPU-suite (quick stand-in)", QuickSuiteLayer.Info, (s, w) => QuickSuiteLayer.Create(s, w), new[] { 64 })
             : new MoeShape("CPU-suite", SuiteLayer.Info, (s, w) => SuiteLayer.Create(s, w), new[] { 4096 });

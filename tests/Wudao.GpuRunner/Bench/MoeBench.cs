@@ -31,53 +31,34 @@ public static class MoeBench
         ArgumentNullException.ThrowIfNull(settings);
         var info = shape.Info;
         var weights = BenchData.Weights(info.Weights, seed: 1);
+        var inputs = shape.Tokens.ToDictionary(t => t, t => BenchData.Inputs(t * info.Dim, seed: (ulong)t + 7));
+
+        // The peer's files first, Wudao's outputs as they come: a run cut short still leaves the
+        // PyTorch peer its weights and inputs.
         var folder = settings.Exchange == null ? null : new PeerFiles(settings.Exchange).Folder($"moe-{shape.Name.ToLowerInvariant()}");
-        var cases = new JsonArray();
-        JsonObject? tensors = null;
+        var manifest = new JsonObject();
+        var cases = new Dictionary<int, JsonObject>();
         if (folder != null)
         {
-            tensors = new JsonObject();
+            var tensors = new JsonObject();
             foreach (var name in weights.Names)
             {
                 var w = weights[name];
                 tensors[name] = PeerFiles.Tensor(folder, name + ".f32", w.Data, w.Shape.ToArray());
             }
-        }
 
-        var implementation = $"Wudao ({session.Kind})";
-        var rows = new List<ResultRow>();
-        using var layer = shape.Create(session, weights);
-        var sync = () => session.Accelerator.Synchronize();
-        foreach (var t in shape.Tokens)
-        {
-            var x = BenchData.Inputs(t * info.Dim, seed: (ulong)t + 7);
-            using var input = session.Upload(x, t, info.Dim);
-            var whole = Timing.Measure(() => layer.Forward(input).Dispose(), sync, settings.Warmup, settings.Runs, budgetMs: settings.BudgetMs);
-            var flops = ExpertFlops(info, t);
-            var plan = info.PlanText.Split('\n')[0];
-            var syncs = plan.Contains('(', StringComparison.Ordinal) ? plan[(plan.IndexOf('(', StringComparison.Ordinal) + 1)..].TrimEnd(')') : plan;
-            rows.Add(new ResultRow("moe", shape.Benchmark(t), implementation, ResultsReport.Whole, whole.Median, whole.Min, whole.Ms.Length,
-                flops / (whole.Median * 1e-3) / 1e12, "TFLOP/s", flops / (whole.Median * 1e-3) / 1e12 / settings.PeakTflops, settings.FlopCeiling,
-                Note: $"plan: {syncs}"));
-            rows.AddRange(Stages(session, (IMoeStages)layer, input, t, settings, copyGbps, shape.Benchmark(t), implementation));
-            if (folder != null)
+            foreach (var t in shape.Tokens)
             {
-                using var result = layer.Forward(input);
-                cases.Add(new JsonObject
+                cases[t] = new JsonObject
                 {
                     ["tokens"] = t,
                     ["benchmark"] = shape.Benchmark(t),
-                    ["x"] = PeerFiles.Tensor(folder, $"x-{t}.f32", x, t, info.Dim),
-                    ["wudao_out"] = PeerFiles.Tensor(folder, $"out-{t}.f32", result.Output.ToArray(), t, info.Dim),
-                    ["wudao_ms"] = whole.Median,
-                    ["expert_flops"] = flops,
-                });
+                    ["x"] = PeerFiles.Tensor(folder, $"x-{t}.f32", inputs[t], t, info.Dim),
+                    ["expert_flops"] = ExpertFlops(info, t),
+                };
             }
-        }
 
-        if (folder != null)
-        {
-            PeerFiles.Manifest(folder, new JsonObject
+            manifest = new JsonObject
             {
                 ["kind"] = "moe",
                 ["name"] = shape.Name,
@@ -87,10 +68,35 @@ public static class MoeBench
                 ["hidden"] = info.Hidden,
                 ["activation"] = info.Activation.ToString().ToLowerInvariant(),
                 ["weights"] = tensors,
-                ["cases"] = cases,
+                ["cases"] = new JsonArray(shape.Tokens.Select(t => (JsonNode?)cases[t]).ToArray()),
                 ["peak_tflops"] = settings.PeakTflops,
                 ["flop_ceiling"] = settings.FlopCeiling,
-            });
+            };
+            PeerFiles.Manifest(folder, manifest);
+        }
+
+        var implementation = $"Wudao ({session.Kind})";
+        var rows = new List<ResultRow>();
+        using var layer = shape.Create(session, weights);
+        var sync = () => session.Accelerator.Synchronize();
+        var plan = info.PlanText.Split('\n')[0];
+        var syncs = plan.Contains('(', StringComparison.Ordinal) ? plan[(plan.IndexOf('(', StringComparison.Ordinal) + 1)..].TrimEnd(')') : plan;
+        foreach (var t in shape.Tokens)
+        {
+            using var input = session.Upload(inputs[t], t, info.Dim);
+            var whole = Timing.Measure(() => layer.Forward(input).Dispose(), sync, settings.Warmup, settings.Runs, budgetMs: settings.BudgetMs);
+            var tflops = ExpertFlops(info, t) / (whole.Median * 1e-3) / 1e12;
+            rows.Add(new ResultRow("moe", shape.Benchmark(t), implementation, ResultsReport.Whole, whole.Median, whole.Min, whole.Ms.Length,
+                tflops, "TFLOP/s", tflops / settings.PeakTflops, settings.FlopCeiling, Note: $"plan: {syncs}"));
+            if (folder != null)
+            {
+                using var result = layer.Forward(input);
+                cases[t]["wudao_out"] = PeerFiles.Tensor(folder, $"out-{t}.f32", result.Output.ToArray(), t, info.Dim);
+                cases[t]["wudao_ms"] = whole.Median;
+                PeerFiles.Manifest(folder, manifest);
+            }
+
+            rows.AddRange(Stages(session, (IMoeStages)layer, input, t, settings, copyGbps, shape.Benchmark(t), implementation));
         }
 
         return rows;
