@@ -135,7 +135,8 @@ def run_moe(folder, m, device, args, started, rows, errors, save):
         note = note.format(first=time.monotonic() - begin, top=float("nan") if expected is None else float(expected.abs().max()))
         rows.append(row("moe", case["benchmark"], f"{implementation} ({device.type})", time_ms(call, device, args.warmup, args.runs),
                         case["expert_flops"], m["peak_tflops"], m["flop_ceiling"], diff, note))
-        print(f"  {case['benchmark']} | {rows[-1]['implementation']} | {rows[-1]['median_ms']:.4g} ms | max abs diff {diff} | {note}", flush=True)
+        shown = "none" if diff is None else f"{diff:.3g}"
+        print(f"  {case['benchmark']} | {rows[-1]['implementation']} | {rows[-1]['median_ms']:.4g} ms | max abs diff {shown} | {note}", flush=True)
         save()
 
     for case, x, expected in cases:
