@@ -5,11 +5,12 @@ using Xunit;
 
 namespace Wudao.Runtime.Tests;
 
-/// <summary>Whole layers on ILGPU's CPU accelerator (the GPU kernels, simulated).</summary>
-[Collection(CpuCollection.Name)]
+/// <summary>Whole layers on the test accelerator: ILGPU's CPU accelerator (the GPU kernels, simulated) or CUDA.</summary>
+[Collection(AcceleratorCollection.Name)]
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class IlgpuForwardTests : ForwardTests
 {
-    public IlgpuForwardTests(CpuSession fixture)
+    public IlgpuForwardTests(AcceleratorSession fixture)
         : base(fixture.Session)
     {
     }

@@ -11,12 +11,13 @@ namespace Wudao.Runtime.Tests;
 /// Each generated kernel alone: its inputs come from the reference's previous stage, its
 /// outputs are compared with the reference's next stage. A failure names the kernel at fault.
 /// </summary>
-[Collection(CpuCollection.Name)]
+[Collection(AcceleratorCollection.Name)]
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class KernelStageTests
 {
     private readonly Session _session;
 
-    public KernelStageTests(CpuSession fixture)
+    public KernelStageTests(AcceleratorSession fixture)
     {
         _session = fixture.Session;
     }

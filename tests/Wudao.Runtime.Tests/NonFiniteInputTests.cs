@@ -18,7 +18,7 @@ public sealed class NonFiniteInputTests
         foreach (var name in new[] { nameof(TopK2Gelu), nameof(SwitchRelu), nameof(GShardSilu), nameof(TopK3SwiGlu), nameof(TopK2GeGlu), nameof(NoisyTop2Gelu), nameof(DeepSeekSwiGlu), nameof(HashRelu), nameof(ExpertChoiceSilu) })
         {
             data.Add(name, DeviceKind.Native);
-            data.Add(name, DeviceKind.Cpu);
+            data.Add(name, TestAccelerator.Kind);
         }
 
         return data;
@@ -26,9 +26,10 @@ public sealed class NonFiniteInputTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void A_non_finite_token_comes_out_nan_and_the_others_as_without_it(string name, DeviceKind device)
     {
-        using var session = Session.Create(device, threads: 2);
+        using var session = TestAccelerator.OpenSession(device, threads: 2);
         var (info, create) = Find(name);
         // Two layers of one seed: each run is its first call, so routing noise draws alike.
         using var layer = create(session, 7);
@@ -71,12 +72,14 @@ public sealed class NonFiniteInputTests
         }
     }
 
+    public static TheoryData<DeviceKind> Targets => new(DeviceKind.Native, TestAccelerator.Kind);
+
     [Theory]
-    [InlineData(DeviceKind.Native)]
-    [InlineData(DeviceKind.Cpu)]
+    [MemberData(nameof(Targets))]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Checked_mode_names_the_first_non_finite_token(DeviceKind device)
     {
-        using var session = Session.Create(device, threads: 1);
+        using var session = TestAccelerator.OpenSession(device, threads: 1);
         using var layer = TopK2Gelu.Create(session, 4);
         var x = Numerics.RandomInputs(Tokens * 8, seed: 6);
         using var clean = session.Upload(x, Tokens, 8);

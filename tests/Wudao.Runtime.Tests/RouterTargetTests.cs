@@ -33,12 +33,13 @@ public sealed class RouterTargetTests
 
     [Theory]
     [MemberData(nameof(NamesAndTokens))]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Native_target_matches_the_ilgpu_kernels(string name, int tokens)
     {
         var results = new List<(float[] Output, MoeStats Stats)>();
-        foreach (var kind in new[] { DeviceKind.Cpu, DeviceKind.Native })
+        foreach (var kind in new[] { TestAccelerator.Kind, DeviceKind.Native })
         {
-            using var session = Session.Create(kind, threads: 2);
+            using var session = TestAccelerator.OpenSession(kind, threads: 2);
             using var layer = Routers[name].Create(session, 5);
             var x = Numerics.RandomInputs(tokens * layer.Info.Dim, seed: 11);
             using var input = session.Upload(x, tokens, layer.Info.Dim);

@@ -5,11 +5,12 @@ using Xunit;
 
 namespace Wudao.Runtime.Tests;
 
-/// <summary>Issue #7's routers on ILGPU's CPU accelerator (the GPU kernels, every thread simulated): tiny batches.</summary>
-[Collection(CpuCollection.Name)]
+/// <summary>Issue #7's routers on the test accelerator (ILGPU's CPU accelerator simulates every thread): tiny batches.</summary>
+[Collection(AcceleratorCollection.Name)]
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class IlgpuRouterTests : RouterTests
 {
-    public IlgpuRouterTests(CpuSession fixture)
+    public IlgpuRouterTests(AcceleratorSession fixture)
         : base(fixture.Session, large: 13)
     {
     }

@@ -10,17 +10,28 @@ namespace Wudao.Runtime.Tests;
 /// <summary>Switch Transformer extras: router-input jitter and the router z-loss, on both targets.</summary>
 public sealed class SwitchExtrasTests
 {
+    /// <summary>Each token count on the test accelerator and on the native target.</summary>
+    public static TheoryData<DeviceKind, int> Targets()
+    {
+        var data = new TheoryData<DeviceKind, int>();
+        foreach (var kind in new[] { TestAccelerator.Kind, DeviceKind.Native })
+        {
+            foreach (var tokens in new[] { 0, 1, 23 })
+            {
+                data.Add(kind, tokens);
+            }
+        }
+
+        return data;
+    }
+
     [Theory]
-    [InlineData(DeviceKind.Cpu, 0)]
-    [InlineData(DeviceKind.Cpu, 1)]
-    [InlineData(DeviceKind.Cpu, 23)]
-    [InlineData(DeviceKind.Native, 0)]
-    [InlineData(DeviceKind.Native, 1)]
-    [InlineData(DeviceKind.Native, 23)]
+    [MemberData(nameof(Targets))]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Jitter_and_z_loss_match_the_formulas(DeviceKind kind, int tokens)
     {
         var info = SwitchJitterZ.Info;
-        using var session = Session.Create(kind, threads: 2);
+        using var session = TestAccelerator.OpenSession(kind, threads: 2);
         using var layer = SwitchJitterZ.Create(session, 13);
         var x = Numerics.RandomInputs(tokens * info.Dim, seed: 4);
         using var input = session.Upload(x, tokens, info.Dim);

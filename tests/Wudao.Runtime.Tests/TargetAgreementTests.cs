@@ -8,12 +8,13 @@ public sealed class TargetAgreementTests
 {
     [Theory]
     [MemberData(nameof(Layers.Names), MemberType = typeof(Layers))]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Native_target_matches_the_ilgpu_kernels(string layer)
     {
         var (_, info, create) = Layers.All[layer];
         const int tokens = 45;
         var x = Numerics.RandomInputs(tokens * info.Dim, seed: 31);
-        using var cpu = Session.Create(DeviceKind.Cpu);
+        using var cpu = TestAccelerator.OpenSession();
         using var native = Session.Create(DeviceKind.Native, threads: 2);
         using var a = create(cpu, 9);
         using var b = create(native, 9);

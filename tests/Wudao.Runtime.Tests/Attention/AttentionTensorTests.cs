@@ -26,9 +26,10 @@ public sealed class AttentionTensorTests
     }
 
     [Fact]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Ilgpu_forward_over_device_tensors_matches_the_reference()
     {
-        using var session = Session.Create(DeviceKind.Cpu);
+        using var session = TestAccelerator.OpenSession();
         using var attention = Attention16.Device(session.Accelerator);
         var c = new AttentionCase(4, 2, 16, new[] { 6, 11 }, seed: 4);
         var shape = new AttentionShape(4, 2, 16, causal: true, rope: true);
@@ -46,9 +47,10 @@ public sealed class AttentionTensorTests
     }
 
     [Fact]
+    [Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
     public void Ilgpu_cached_forward_over_device_tensors_matches_the_reference()
     {
-        using var session = Session.Create(DeviceKind.Cpu);
+        using var session = TestAccelerator.OpenSession();
         using var attention = Attention16.Device(session.Accelerator);
         using var cache = new IlgpuKvCache(session.Accelerator, 1, 8, 2, 16);
         var c = new AttentionCase(4, 2, 16, new[] { 7 }, seed: 5);

@@ -12,6 +12,7 @@ namespace Wudao.Runtime.Tests;
 /// A model's attention kernels hold its heads, kv heads, mask, RoPE (base and table) and softmax scale as constants: they run
 /// their own shape and refuse any other by name, on both targets; a standalone kernel takes any.
 /// </summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class FixedShapeAttentionTests : IClassFixture<IlgpuAttentionFixture>
 {
     private readonly IlgpuAttentionFixture _fixture;

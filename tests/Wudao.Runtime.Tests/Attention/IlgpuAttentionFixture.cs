@@ -1,24 +1,18 @@
 using System;
 using ILGPU;
-using ILGPU.Algorithms;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 using Wudao.Attention;
 
 namespace Wudao.Runtime.Tests;
 
-/// <summary>ILGPU's CPU accelerator, opened once for the attention kernel tests (it is slow to start).</summary>
+/// <summary>The test accelerator (<see cref="TestAccelerator"/>), opened once for the attention kernel tests (it is slow to start).</summary>
 public sealed class IlgpuAttentionFixture : IDisposable
 {
-    public IlgpuAttentionFixture()
-    {
-        Context = Context.Create(b => b.Default().EnableAlgorithms());
-        Accelerator = Context.CreateCPUAccelerator(0);
-    }
+    private readonly TestDevice _device = TestDevice.Open();
 
-    public Context Context { get; }
+    public Context Context => _device.Context;
 
-    public Accelerator Accelerator { get; }
+    public Accelerator Accelerator => _device.Accelerator;
 
     private readonly System.Collections.Generic.Dictionary<int, IlgpuAttention> _kernels = new();
 
@@ -68,7 +62,6 @@ public sealed class IlgpuAttentionFixture : IDisposable
             kernel.Dispose();
         }
 
-        Accelerator.Dispose();
-        Context.Dispose();
+        _device.Dispose();
     }
 }

@@ -6,6 +6,7 @@ using Xunit;
 namespace Wudao.Runtime.Tests;
 
 /// <summary>The ILGPU attention kernel on the CPU accelerator, against the reference and the native kernel (tiny shapes).</summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class IlgpuAttentionTests : IClassFixture<IlgpuAttentionFixture>
 {
     private readonly IlgpuAttentionFixture _gpu;

@@ -12,6 +12,7 @@ namespace Wudao.Runtime.Tests;
 /// chunks and decode steps each equal to the matching rows of a full pass over every token so
 /// far, the same as the native cached path, and overflow refused without a change.
 /// </summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class IlgpuKvCacheAttentionTests : IClassFixture<IlgpuAttentionFixture>
 {
     private readonly IlgpuAttentionFixture _gpu;

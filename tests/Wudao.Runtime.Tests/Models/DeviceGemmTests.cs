@@ -10,10 +10,11 @@ using Xunit;
 namespace Wudao.Runtime.Tests.Models;
 
 /// <summary>
-/// The models' tiled device GEMMs, each tile run on ILGPU's CPU accelerator against a plain loop:
+/// The models' tiled device GEMMs, each tile run on the test accelerator against a plain loop:
 /// row counts on both sides of both tiles' boundaries, K and N off every tile, and groups of the
 /// CPU accelerator's 16 threads (the tile's 256 played in turns) and of a GPU's 256.
 /// </summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class DeviceGemmTests
 {
     private static readonly int[] RowCounts = { 0, 1, 7, 8, 9, 63, 65, 130 };
@@ -26,9 +27,10 @@ public sealed class DeviceGemmTests
     public void Every_gemm_tile_matches_a_plain_loop(Type model, int group)
     {
         // A CPU device of 32-thread warps and 8 warps gives the GPU's group; the default one has 16.
-        using var context = group == 16 ? Context.Create(b => b.Default()) : Context.Create(b => b.CPU(new CPUDevice(32, group / 32, 1)));
-        using var accelerator = context.CreateCPUAccelerator(0);
-        Assert.Equal(group, accelerator.MaxNumThreadsPerGroup);
+        // A CUDA device runs either group as it is.
+        using var device = TestDevice.Open(group == 16 ? null : new CPUDevice(32, group / 32, 1));
+        var accelerator = device.Accelerator;
+        Assert.True(accelerator.AcceleratorType != AcceleratorType.CPU || accelerator.MaxNumThreadsPerGroup == group, $"the CPU accelerator's groups hold {accelerator.MaxNumThreadsPerGroup} threads, not {group}");
         var classes = model.GetNestedTypes(BindingFlags.NonPublic).Where(t => t.Name.StartsWith("DeviceLinear", StringComparison.Ordinal)).ToList();
         Assert.NotEmpty(classes);
         foreach (var type in classes)
@@ -40,13 +42,13 @@ public sealed class DeviceGemmTests
                 var kernel = accelerator.LoadStreamKernel(type.GetMethod(method)!.CreateDelegate<Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int>>());
                 foreach (var rows in RowCounts)
                 {
-                    Check(accelerator, kernel, tile, rows, k, n, bias, $"{model.Name}.{type.Name}.{method}, {rows} rows, group {group}");
+                    Check(accelerator, kernel, tile, rows, k, n, bias, group, $"{model.Name}.{type.Name}.{method}, {rows} rows, group {group}");
                 }
             }
         }
     }
 
-    private static void Check(Accelerator accelerator, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> kernel, GemmTile tile, int rows, int k, int n, bool bias, string what)
+    private static void Check(Accelerator accelerator, Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int> kernel, GemmTile tile, int rows, int k, int n, bool bias, int group, string what)
     {
         var x = Numerics.RandomInputs(Math.Max(1, rows * k), rows + k);
         var w = Numerics.RandomInputs(k * n, n);
@@ -60,7 +62,7 @@ public sealed class DeviceGemmTests
         using var db = accelerator.Allocate1D(b);
         using var dy = accelerator.Allocate1D(y);
         var groups = Math.Max(1, (rows + tile.Rows - 1) / tile.Rows) * tile.ColumnTiles(n);
-        kernel(new KernelConfig(groups, accelerator.MaxNumThreadsPerGroup), dx.View, dw.View, db.View, dy.View, rows);
+        kernel(new KernelConfig(groups, group), dx.View, dw.View, db.View, dy.View, rows);
         accelerator.Synchronize();
         var actual = dy.GetAsArray1D();
 

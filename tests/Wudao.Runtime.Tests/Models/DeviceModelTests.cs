@@ -8,8 +8,9 @@ namespace Wudao.Runtime.Tests.Models;
 
 /// <summary>
 /// The device schedule of a model (weights, activations and KV caches on an ILGPU accelerator),
-/// run on ILGPU's CPU accelerator: the same logits as the native schedule, prefill and decode.
+/// run on the test accelerator (ILGPU's CPU accelerator unless the GPU runner asks for CUDA): the same logits as the native schedule, prefill and decode.
 /// </summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class DeviceModelTests
 {
     [Fact]
@@ -26,7 +27,7 @@ public sealed class DeviceModelTests
             nativeStep = lm.Step(ids.AsSpan(5, 1)).Concat(lm.Step(ids.AsSpan(6, 1))).ToArray();
         }
 
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = TinyLm.Create(device, seed: 5);
         var full = dlm.Forward(ids);
         Numerics.Close(nativeFull, full, rtol: 1e-4f, atol: 2e-5f, what: "full-pass logits");
@@ -48,7 +49,7 @@ public sealed class DeviceModelTests
         var sampling = new Sampling(Temperature: 0.9f, TopK: 30, TopP: 0.95f, Seed: 4);
         using var native = Session.Create(DeviceKind.Native, threads: 1);
         using var lm = TinyLm.Create(native, seed: 5);
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = TinyLm.Create(device, seed: 5);
 
         Assert.Equal(lm.Generate(prompt, 6, Sampling.Greedy), dlm.Generate(prompt, 6, Sampling.Greedy));
@@ -61,7 +62,7 @@ public sealed class DeviceModelTests
         var ids = new[] { 1, 2, 3, 49 };
         using var native = Session.Create(DeviceKind.Native, threads: 1);
         using var lm = TinyLayerNormLm.Create(native, seed: 2);
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = TinyLayerNormLm.Create(device, seed: 2);
 
         Numerics.Close(lm.Forward(ids), dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "logits");
@@ -110,7 +111,7 @@ public sealed class DeviceModelTests
             nativeStep = lm.Step(ids.AsSpan(9, 1));
         }
 
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = OddGemmLm.Create(device, seed: 3);
         Numerics.Close(nativeFull, dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "72-token logits");
         dlm.Reset();
@@ -169,7 +170,7 @@ public sealed class DeviceModelTests
 
         using var native = Session.Create(DeviceKind.Native, threads: 2);
         using var lm = QkNormTinyLm.Create(native, weights, 6);
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = QkNormTinyLm.Create(device, weights, 6);
 
         Numerics.Close(lm.Forward(ids), dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "logits");
@@ -181,7 +182,7 @@ public sealed class DeviceModelTests
         var ids = new[] { 3, 1, 4, 1, 5, 9, 2 };
         using var native = Session.Create(DeviceKind.Native, threads: 2);
         using var lm = GeGluTinyLm.Create(native, seed: 5);
-        using var device = Session.Create(DeviceKind.Cpu);
+        using var device = TestAccelerator.OpenSession();
         using var dlm = GeGluTinyLm.Create(device, seed: 5);
 
         Numerics.Close(lm.Forward(ids), dlm.Forward(ids), rtol: 1e-4f, atol: 2e-5f, what: "logits");

@@ -11,9 +11,10 @@ namespace Wudao.Runtime.Tests.Models;
 
 /// <summary>
 /// The sample op's device kernel (greedy: the argmax of a row where the logits are) against the
-/// host's scan from id 0, on ILGPU's CPU accelerator with groups of 1 to 256 threads: ties to the
+/// host's scan from id 0, on the test accelerator with groups of 1 to 256 threads: ties to the
 /// lower id, −0 equal to +0, a NaN never taken unless it is logit 0, rows of −∞ and of NaN.
 /// </summary>
+[Trait(TestAccelerator.Trait, TestAccelerator.Ilgpu)]
 public sealed class DeviceSamplerTests
 {
     private static float[][] Rows(int vocab)
@@ -46,8 +47,8 @@ public sealed class DeviceSamplerTests
     [InlineData(typeof(OddGemmLm), 256)]
     public void Device_argmax_is_the_hosts_scan(Type model, int group)
     {
-        using var context = group == 256 ? Context.Create(b => b.CPU(new CPUDevice(32, 8, 1))) : Context.Create(b => b.Default());
-        using var accelerator = context.CreateCPUAccelerator(0);
+        using var device = TestDevice.Open(group == 256 ? new CPUDevice(32, 8, 1) : null);
+        var accelerator = device.Accelerator;
         var type = model.GetNestedTypes(BindingFlags.NonPublic).Single(t => t.Name.StartsWith("DeviceSampler", StringComparison.Ordinal));
         var vocab = int.Parse(type.Name["DeviceSampler".Length..], System.Globalization.CultureInfo.InvariantCulture);
         var kernel = accelerator.LoadStreamKernel(type.GetMethod("ArgMax")!.CreateDelegate<Action<ArrayView<float>, ArrayView<int>>>());
