@@ -108,6 +108,25 @@ public class InspectCommandTests
         Assert.Contains("unreadable", run.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Every_safetensors_dtype_is_listed_with_its_size()
+    {
+        using var temp = new TempFolder();
+        var file = temp.Path("dtypes.safetensors");
+        var header = "{\"f8\":{\"dtype\":\"F8_E4M3\",\"shape\":[4],\"data_offsets\":[0,4]},\"f8b\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[4,6]},"
+            + "\"u16\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[6,8]},\"u32\":{\"dtype\":\"U32\",\"shape\":[2],\"data_offsets\":[8,16]},\"u64\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[16,24]}}";
+        WriteRaw(file, (ulong)Encoding.UTF8.GetByteCount(header), header, 24);
+
+        var run = ToolRun.Of("inspect", file);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("", run.Error);
+        foreach (var dtype in new[] { "F8_E4M3", "F8_E5M2", "U16", "U32", "U64" })
+        {
+            Assert.Contains(dtype, run.Out, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "tensors 'a' and 'b' overlap")]
     [InlineData("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "tensor 'a' of shape [3] F32 needs 3×4 bytes but its offsets span 8")]

@@ -29,7 +29,9 @@ public sealed class SafeTensorsFile : IDisposable
 
     private static readonly Dictionary<string, int> ElementSizes = new()
     {
-        ["F32"] = 4, ["BF16"] = 2, ["F16"] = 2, ["F64"] = 8, ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1, ["U8"] = 1, ["BOOL"] = 1,
+        // Every dtype of the safetensors format: a file holding any of them opens (and inspects); Wudao computes with F32 and BF16.
+        ["F64"] = 8, ["F32"] = 4, ["BF16"] = 2, ["F16"] = 2, ["F8_E4M3"] = 1, ["F8_E5M2"] = 1,
+        ["I64"] = 8, ["I32"] = 4, ["I16"] = 2, ["I8"] = 1, ["U64"] = 8, ["U32"] = 4, ["U16"] = 2, ["U8"] = 1, ["BOOL"] = 1,
     };
 
     private readonly MemoryMappedFile? _map;
