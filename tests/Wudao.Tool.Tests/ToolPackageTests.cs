@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Text;
@@ -73,57 +74,9 @@ public class ToolPackageTests
     private static string Host() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
     /// <summary>Runs a program; fails the test with its output on a non-zero exit or after <see cref="StepLimit"/>.</summary>
-    private static string Run(string directory, string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        // The test host may run inside `dotnet test`'s MSBuild: its settings must not reach these builds.
-        foreach (var name in new[] { "MSBuildExtensionsPath", "MSBUILD_EXE_PATH", "MSBuildSDKsPath", "MSBuildLoadMicrosoftTargetsReadOnly", "VSTEST_HOST_DEBUG" })
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
+    private static string Run(string directory, string program, params string[] args) =>
         // The installed tool's launcher finds the runtime through DOTNET_ROOT where it is not in a default place.
-        if (DotnetRoot() is { } root)
-        {
-            start.Environment["DOTNET_ROOT"] = root;
-        }
-
-        using var process = Process.Start(start)!;
-        var output = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.ErrorDataReceived += (_, e) => { lock (output) { output.AppendLine(e.Data); } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(StepLimit))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"{program} {string.Join(' ', args)} ran past {StepLimit}:\n{output}");
-        }
-
-        process.WaitForExit();
-        string text;
-        lock (output)
-        {
-            text = output.ToString();
-        }
-
-        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)} exited {process.ExitCode}:\n{text}");
-        return text;
-    }
+        Wudao.Tests.Shared.ChildProcess.Run(directory, program, args, StepLimit, DotnetRoot() is { } root ? new Dictionary<string, string> { ["DOTNET_ROOT"] = root } : null);
 
     /// <summary>The folder of the dotnet host running these tests (links resolved), or null when unknown.</summary>
     private static string? DotnetRoot()
