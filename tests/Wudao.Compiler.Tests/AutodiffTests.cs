@@ -81,7 +81,8 @@ public class AutodiffTests
             new[] { "matmul_tn" },
         }, TestSpecs.KernelOps(b.Plan.Kernels));
         var text = b.ToString();
-        Assert.Contains("  k3 expert_ffn [grouped_matmul_dx, gelu_grad]", text, StringComparison.Ordinal);
+        Assert.Contains("  k3 d_expert_ffn[grouped_matmul_dx, gelu_grad]", text, StringComparison.Ordinal);
+        Assert.Contains("  k0 d_dispatch [combine_grad_rows]", text, StringComparison.Ordinal);
         Assert.Contains("  k4 wgrad      [gelu, grouped_matmul_dw]", text, StringComparison.Ordinal);
         Assert.Contains(b.Plan.Decisions, d => d.Fused && d.Op == "%d_w2 = grouped_matmul_dw" && d.Reason.StartsWith("prologue: the weight-gradient GEMM recomputes the activation", StringComparison.Ordinal));
         Assert.Contains("  not fused: %d_wg = matmul_tn into k10 — a weight's gradient sums over every row that read the weight; row-parallel threads would need atomics and lose determinism, so it runs in tiles of the weight", text, StringComparison.Ordinal);

@@ -64,6 +64,15 @@ internal static class ModelGradOpDefs
             return new[] { t[0] };
         }),
 
+        // A projection's dx = dy·Wᵀ: a dense GEMM, tiled like the forward's (the router's small dx is matmul_nt, per token).
+        new OpDef(Ops.LinearDx, 2, 1, IterationSpace.DenseRows, new AttrDef[0], (n, t) =>
+        {
+            Rows(n, t[0], 2, 0);
+            Weight(n, t[1], 2, 1);
+            Same(n, t[0].Shape[1], t[1].Shape[1], "output dimensions");
+            return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[0]) };
+        }),
+
         // The dense MLP's hidden pre-activation x·W1 + b1, recomputed for its backward.
         new OpDef(Ops.DenseUp, 3, 1, IterationSpace.DenseRows, new AttrDef[0], (n, t) =>
         {

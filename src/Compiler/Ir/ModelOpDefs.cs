@@ -53,10 +53,10 @@ internal static class ModelOpDefs
             return new[] { TensorType.F32(t[0].Shape[0], t[1].Shape[1]) };
         })
         {
-            // As matmul: dx = dy·Wᵀ, dW = xᵀ·dy.
+            // dx = dy·Wᵀ (a GEMM over all rows, as the forward's), dW = xᵀ·dy.
             Gradient = static (n, b) => b.With(0, dy =>
             {
-                b.Accumulate(0, Ops.MatMulNt, new[] { dy, n.Operands[1] });
+                b.Accumulate(0, Ops.LinearDx, new[] { dy, n.Operands[1] });
                 b.Accumulate(1, Ops.MatMulTn, new[] { n.Operands[0], dy });
             }),
         },
@@ -194,10 +194,10 @@ internal static class ModelOpDefs
         var a = b.Temp("a", act.Op, new[] { hb });
         b.Accumulate(4, Ops.SumRows, new[] { dy });
         b.Accumulate(3, Ops.MatMulTn, new[] { a, dy });
-        var da = b.Temp("da", Ops.MatMulNt, new[] { dy, n.Operands[3] });
+        var da = b.Temp("da", Ops.LinearDx, new[] { dy, n.Operands[3] });
         var dhb = b.Temp("dhb", act.GradOp, new[] { hb, da });
         b.Accumulate(2, Ops.SumRows, new[] { dhb });
         b.Accumulate(1, Ops.MatMulTn, new[] { n.Operands[0], dhb });
-        b.Accumulate(0, Ops.MatMulNt, new[] { dhb, n.Operands[1] });
+        b.Accumulate(0, Ops.LinearDx, new[] { dhb, n.Operands[1] });
     });
 }

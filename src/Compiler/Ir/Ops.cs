@@ -50,6 +50,7 @@ public static class Ops
     public const string QkNorm = "qk_norm";
     public const string NonFinite = "nonfinite";
     public const string Sample = "sample";
+    public const string CrossEntropy = "cross_entropy";
 
     // Backward ops: each sits next to the forward op whose gradient rule emits it.
     public const string Add = "add";
@@ -80,8 +81,8 @@ public static class Ops
     public const string AttentionGrad = "attention_grad";
     public const string MoeGrad = "moe_grad";
     public const string DenseUp = "dense_up";
-    public const string CrossEntropy = "cross_entropy";
     public const string CrossEntropyGrad = "cross_entropy_grad";
+    public const string LinearDx = "linear_dx";
     public const string DispatchGrad = "dispatch_grad";
     public const string GroupedMatMulDx = "grouped_matmul_dx";
     public const string GroupedMatMulDw = "grouped_matmul_dw";
@@ -95,6 +96,18 @@ public static class Ops
             .ToDictionary(o => o.Name);
 
     public static IEnumerable<string> Names => Table.Keys;
+
+    /// <summary>Whether <paramref name="op"/> only appears in backward graphs (a gradient rule emits it).</summary>
+    public static bool IsBackward(string op) => Backward.Contains(op);
+
+    private static readonly HashSet<string> Backward = new()
+    {
+        Add, MatMulNt, MatMulTn, SoftmaxGrad, TopKGrad, RenormGrad, SigmoidGrad, AppendSharedGrad, AuxLossGrad, LogSumExpGrad, ZLossGrad,
+        JitterGrad, NoisyGrad, LoadProbGrad, ImportanceLossGrad, LoadLossGrad, ExpertChoiceGrad, EmbedGrad, RmsNormGrad, RmsNormGradWeight,
+        LayerNormGrad, LayerNormGradWeight, SumRows, QkNormGrad, QkNormGradWeight, AttentionGrad, MoeGrad, DenseUp, CrossEntropyGrad, LinearDx,
+        DispatchGrad, GroupedMatMulDx, GroupedMatMulDw, BiasGrad, CombineGradRows, CombineGradGates,
+    };
+
 
     public static bool TryGet(string name, out OpDef info) => Table.TryGetValue(name, out info!);
 

@@ -20,9 +20,16 @@ public sealed class PlannedKernel
 
     public List<Node> Nodes { get; } = new();
 
-    /// <summary>A short name for the kernel's role, from its iteration space.</summary>
-    public string Name => Space switch
+    /// <summary>
+    /// A short name for the kernel's role, from its iteration space; a backward kernel's is its
+    /// forward role's with <c>d_</c> (weight-gradient tiles exist only in backward: <c>wgrad</c>).
+    /// </summary>
+    public string Name => Space != IterationSpace.WeightTiles && Nodes.Any(n => Ops.IsBackward(n.Op)) ? "d_" + Role : Role;
+
+    private string Role => Space switch
     {
+        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op == Ops.CrossEntropyGrad => "loss",
+        IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op is Ops.RmsNormGrad or Ops.LayerNormGrad or Ops.QkNormGrad => "norm",
         IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op == Ops.Embed => "embed",
         IterationSpace.TokenRows when Nodes.Count > 0 && Nodes[0].Op is Ops.RmsNorm or Ops.LayerNorm or Ops.AddRmsNorm or Ops.AddLayerNorm or Ops.QkNorm => "norm",
         IterationSpace.TokenRows => "gate",

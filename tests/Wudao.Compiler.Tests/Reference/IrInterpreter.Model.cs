@@ -12,6 +12,7 @@ internal static partial class IrInterpreter
         Ops.Embed => new[] { new Value(Enumerable.Range(0, v[0].Data.Length).SelectMany(t => Row(v[1], v[0].Int(t))).ToArray(), new[] { v[0].Data.Length, v[1].Width }) },
         Ops.EmbedGrad => new[] { EmbedGrad(v[0], v[1], n.IntAttr("vocab")) },
         Ops.Linear => new[] { MatMul(v[0], v[1], transposeB: false) },
+        Ops.LinearDx => new[] { MatMul(v[0], v[1], transposeB: true) },
         Ops.RmsNorm or Ops.LayerNorm => new[] { Norm(n, v[0], v[1], v.Length > 2 ? v[2] : null) },
         Ops.AddRmsNorm or Ops.AddLayerNorm => AddNorm(n, v),
         Ops.RmsNormGrad or Ops.LayerNormGrad => new[] { Rows2(v[0], v[2], (x, dy) => NormDx(n.Op == Ops.LayerNormGrad, x, v[1].Data, dy, n.FloatAttr("eps"))) },
