@@ -75,6 +75,11 @@ public static class MoeCompiler
         {
             return $"not differentiable yet: {e.Message}\n";
         }
+        catch (System.Exception e) when (e is System.InvalidOperationException or System.ArgumentException or KeyNotFoundException)
+        {
+            // A fault in deriving the backward must not cost the forward its build: it is reported here instead.
+            return $"the backward could not be derived ({e.GetType().Name}: {e.Message}); please report it\n";
+        }
     }
 
     /// <summary>The declaration as the generated <c>MoeLayerInfo</c> repeats it to the user.</summary>
