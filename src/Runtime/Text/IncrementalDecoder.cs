@@ -1,0 +1,72 @@
+using System;
+using System.Collections.Generic;
+
+namespace Wudao.Text;
+
+/// <summary>
+/// Turns ids arriving one at a time into text pieces whose concatenation is the decoding of all
+/// the ids. A character whose UTF-8 bytes are split across tokens is held back until its last byte
+/// arrives, never emitted broken. Each step decodes a short window: the ids since the last emitted
+/// piece, plus the ones before it as context, since SentencePiece decodes a leading "▁" differently
+/// at the start of a text than after a word.
+/// </summary>
+public sealed class IncrementalDecoder
+{
+    private const char Replacement = '\uFFFD';
+
+    private readonly TextTokenizer _tokenizer;
+    private readonly List<int> _ids = new();
+    private int _prefix; // start of the context window
+    private int _read;   // ids up to here have been emitted
+
+    /// <summary>Starts with no ids.</summary>
+    public IncrementalDecoder(TextTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        _tokenizer = tokenizer;
+    }
+
+    /// <summary>Every id pushed so far.</summary>
+    public IReadOnlyList<int> Ids => _ids;
+
+    /// <summary>
+    /// Adds <paramref name="id"/> and returns the text it completes: empty while the text so far ends
+    /// in an incomplete UTF-8 sequence (decoded as U+FFFD), which a later id may complete.
+    /// </summary>
+    public string Push(int id)
+    {
+        _ids.Add(id);
+        var (before, after) = Window();
+        if (after.Length <= before.Length || after[^1] == Replacement)
+        {
+            return string.Empty;
+        }
+
+        _prefix = _read;
+        _read = _ids.Count;
+        return after[before.Length..];
+    }
+
+    /// <summary>
+    /// The text still held back, as it decodes now (an incomplete character as U+FFFD, as decoding
+    /// all the ids at once would give): call when no more ids will come.
+    /// </summary>
+    public string Flush()
+    {
+        if (_read == _ids.Count)
+        {
+            return string.Empty;
+        }
+
+        var (before, after) = Window();
+        _prefix = _read;
+        _read = _ids.Count;
+        return after.Length > before.Length ? after[before.Length..] : string.Empty;
+    }
+
+    private (string Before, string After) Window()
+    {
+        var span = _ids.GetRange(_prefix, _ids.Count - _prefix);
+        return (_tokenizer.Decode(span.GetRange(0, _read - _prefix)), _tokenizer.Decode(span));
+    }
+}
