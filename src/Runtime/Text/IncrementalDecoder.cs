@@ -18,6 +18,7 @@ public sealed class IncrementalDecoder
     private readonly List<int> _ids = new();
     private int _prefix; // start of the context window
     private int _read;   // ids up to here have been emitted
+    private int _pending; // characters past the decoding of [_prefix, _read) already emitted
 
     /// <summary>Starts with no ids.</summary>
     public IncrementalDecoder(TextTokenizer tokenizer)
@@ -30,21 +31,31 @@ public sealed class IncrementalDecoder
     public IReadOnlyList<int> Ids => _ids;
 
     /// <summary>
-    /// Adds <paramref name="id"/> and returns the text it completes: empty while the text so far ends
-    /// in an incomplete UTF-8 sequence (decoded as U+FFFD), which a later id may complete.
+    /// Adds <paramref name="id"/> and returns the text it completes. A text that ends in U+FFFD may end
+    /// in an incomplete UTF-8 sequence that a later id completes: that last character is held back,
+    /// and everything before it is returned (bytes that can never form a character come out as U+FFFD
+    /// once a later one shows it, as decoding all the ids at once would give).
     /// </summary>
     public string Push(int id)
     {
         _ids.Add(id);
         var (before, after) = Window();
-        if (after.Length <= before.Length || after[^1] == Replacement)
+        var open = after.Length > 0 && after[^1] == Replacement;
+        var stable = open ? after.Length - 1 : after.Length;
+        var from = before.Length + _pending;
+        var piece = stable > from ? after[from..stable] : string.Empty;
+        if (open)
         {
-            return string.Empty;
+            _pending = Math.Max(_pending, stable - before.Length);
+        }
+        else if (after.Length > before.Length)
+        {
+            _prefix = _read;
+            _read = _ids.Count;
+            _pending = 0;
         }
 
-        _prefix = _read;
-        _read = _ids.Count;
-        return after[before.Length..];
+        return piece;
     }
 
     /// <summary>
@@ -59,9 +70,11 @@ public sealed class IncrementalDecoder
         }
 
         var (before, after) = Window();
+        var from = before.Length + _pending;
         _prefix = _read;
         _read = _ids.Count;
-        return after.Length > before.Length ? after[before.Length..] : string.Empty;
+        _pending = 0;
+        return after.Length > from ? after[from..] : string.Empty;
     }
 
     private (string Before, string After) Window()

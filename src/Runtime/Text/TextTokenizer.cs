@@ -87,13 +87,14 @@ public sealed class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(path);
         LlamaTokenizer llama;
+        using var stream = File.OpenRead(path);
         try
         {
-            using var stream = File.OpenRead(path);
             llama = LlamaTokenizer.Create(stream, addBeginOfSentence: addBos, addEndOfSentence: false);
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or NotSupportedException)
         {
+            // Protobuf's parse errors are IOExceptions; the library's own checks throw the others.
             throw new TokenizerFormatException(path, "(file)", $"not a SentencePiece model the library can read: {e.Message}", e);
         }
 
