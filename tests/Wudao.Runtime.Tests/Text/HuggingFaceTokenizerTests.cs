@@ -43,6 +43,32 @@ public sealed class HuggingFaceTokenizerTests(TokenizerFiles files) : IClassFixt
     }
 
     [Fact]
+    public void A_split_then_byte_level_pre_tokenizer_as_llama3_writes_it_gives_the_same_ids()
+    {
+        var json = JsonNode.Parse(files.Bpe.Json(pairMerges: true))!;
+        json["pre_tokenizer"] = JsonNode.Parse("""
+            {"type": "Sequence", "pretokenizers": [
+              {"type": "Split", "pattern": {"Regex": "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"}, "behavior": "Isolated", "invert": false},
+              {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}
+            """);
+        var path = files.WriteFile("split.json", json.ToJsonString());
+
+        Assert.Equal(files.Bpe.Encode(MultilingualText.Corpus), TextTokenizer.LoadHuggingFace(path).Encode(MultilingualText.Corpus));
+    }
+
+    [Fact]
+    public void Add_prefix_space_encodes_the_first_word_as_if_a_space_preceded_it()
+    {
+        var json = JsonNode.Parse(files.Bpe.Json(pairMerges: false))!;
+        json["pre_tokenizer"]!["add_prefix_space"] = true;
+        var path = files.WriteFile("prefix-space.json", json.ToJsonString());
+        var tokenizer = TextTokenizer.LoadHuggingFace(path);
+
+        Assert.Equal(files.Bpe.Encode(" the fox"), tokenizer.Encode("the fox"));
+        Assert.Equal(files.Bpe.Encode(" the fox"), tokenizer.Encode(" the fox"));
+    }
+
+    [Fact]
     public void Size_counts_added_tokens_and_bos_eos_are_named_by_the_caller()
     {
         var plain = TextTokenizer.LoadHuggingFace(files.StringMerges);
@@ -68,6 +94,8 @@ public sealed class HuggingFaceTokenizerTests(TokenizerFiles files) : IClassFixt
     [InlineData("model.dropout", 0.1, "model.dropout")]
     [InlineData("model.vocab", null, "model.vocab")]
     [InlineData("model.merges", "Ġ t", "model.merges")]
+    [InlineData("model.ignore_merges", true, "model.ignore_merges")]
+    [InlineData("pre_tokenizer.use_regex", false, "pre_tokenizer.use_regex")]
     [InlineData("decoder.type", "Metaspace", "decoder.type")]
     [InlineData("pre_tokenizer.type", "Whitespace", "pre_tokenizer")]
     [InlineData("normalizer", "NFC", "normalizer")]
@@ -101,6 +129,17 @@ public sealed class HuggingFaceTokenizerTests(TokenizerFiles files) : IClassFixt
 
         var e = Assert.Throws<TokenizerFormatException>(() => TextTokenizer.LoadHuggingFace(path));
         Assert.Equal("model.merges[5]", e.Field);
+    }
+
+    [Fact]
+    public void A_merge_string_that_is_not_two_tokens_is_named_by_its_index()
+    {
+        var json = JsonNode.Parse(files.Bpe.Json(pairMerges: false))!;
+        json["model"]!["merges"]![2] = "th e x";
+        var path = files.WriteFile("bad-merge-string.json", json.ToJsonString());
+
+        var e = Assert.Throws<TokenizerFormatException>(() => TextTokenizer.LoadHuggingFace(path));
+        Assert.Equal("model.merges[2]", e.Field);
     }
 
     [Fact]
