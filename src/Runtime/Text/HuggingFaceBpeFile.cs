@@ -61,7 +61,8 @@ internal static class HuggingFaceBpeFile
             }
 
             var vocab = ReadVocab(path, Property(path, model, "vocab", JsonValueKind.Object, "model.vocab"));
-            var merges = ReadMerges(path, Property(path, model, "merges", JsonValueKind.Array, "model.merges"), vocab);
+            var prefix = OptionalString(path, model, "continuing_subword_prefix", "model.continuing_subword_prefix");
+            var merges = ReadMerges(path, Property(path, model, "merges", JsonValueKind.Array, "model.merges"), vocab, checkMerged: prefix is null);
             var added = ReadAddedTokens(path, root);
             var (pattern, addPrefixSpace) = ReadPreTokenizer(path, root);
             RequireByteLevelDecoder(path, root);
@@ -84,7 +85,7 @@ internal static class HuggingFaceBpeFile
                 SpecialTokens = added.Count > 0 ? added : null,
                 PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), added.Count > 0 ? added : null),
                 UnknownToken = OptionalString(path, model, "unk_token", "model.unk_token"),
-                ContinuingSubwordPrefix = OptionalString(path, model, "continuing_subword_prefix", "model.continuing_subword_prefix"),
+                ContinuingSubwordPrefix = prefix,
                 EndOfWordSuffix = OptionalString(path, model, "end_of_word_suffix", "model.end_of_word_suffix"),
                 FuseUnknownTokens = model.TryGetProperty("fuse_unk", out var fuse) && fuse.ValueKind == JsonValueKind.True,
             };
@@ -147,7 +148,7 @@ internal static class HuggingFaceBpeFile
     }
 
     /// <summary>Merges in either form, <c>"a b"</c> or <c>["a", "b"]</c>, as the library's <c>"a b"</c> strings.</summary>
-    private static List<string> ReadMerges(string path, JsonElement merges, Dictionary<string, int> vocab)
+    private static List<string> ReadMerges(string path, JsonElement merges, Dictionary<string, int> vocab, bool checkMerged)
     {
         var result = new List<string>(merges.GetArrayLength());
         var index = 0;
@@ -181,7 +182,8 @@ internal static class HuggingFaceBpeFile
                 throw new TokenizerFormatException(path, field, $"expected \"a b\" or [\"a\", \"b\"], found {merge.GetRawText()}");
             }
 
-            if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || !vocab.ContainsKey(left + right))
+            // With a continuing-subword prefix the merged token drops the right side's prefix: not checked.
+            if (!vocab.ContainsKey(left) || !vocab.ContainsKey(right) || (checkMerged && !vocab.ContainsKey(left + right)))
             {
                 throw new TokenizerFormatException(path, field, $"\"{left}\", \"{right}\" or their merge \"{left + right}\" is not in model.vocab");
             }

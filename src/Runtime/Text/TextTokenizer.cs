@@ -52,7 +52,9 @@ public sealed class TextTokenizer
     /// Loads a Hugging Face <c>tokenizer.json</c> holding a byte-level BPE (<c>model.type = "BPE"</c>,
     /// <c>model.vocab</c>, <c>model.merges</c> as <c>"a b"</c> or <c>["a", "b"]</c>, <c>added_tokens</c>,
     /// a ByteLevel pre-tokenizer and decoder). The file does not say which tokens are BOS and EOS
-    /// (<c>tokenizer_config.json</c> does): name them in <paramref name="bosToken"/> and <paramref name="eosToken"/>.
+    /// (<c>tokenizer_config.json</c> does): name them in <paramref name="bosToken"/> and <paramref name="eosToken"/>;
+    /// <see cref="Encode"/> does not add BOS (its post-processor is not read), so a model that expects it
+    /// needs it written at the start of the prompt.
     /// Throws <see cref="TokenizerFormatException"/> naming the field for a malformed or unsupported file.
     /// </summary>
     public static TextTokenizer LoadHuggingFace(string path, string? bosToken = null, string? eosToken = null)
