@@ -20,15 +20,21 @@ public sealed class IncrementalDecoder
     private int _read;   // ids up to here have been emitted
     private int _pending; // characters past the decoding of [_prefix, _read) already emitted
 
-    /// <summary>Starts with no ids.</summary>
-    public IncrementalDecoder(TextTokenizer tokenizer)
+    /// <summary>
+    /// Starts after <paramref name="context"/>: ids whose text is not returned (the end of a prompt),
+    /// which the first pieces are decoded after, so that a SentencePiece word keeps its leading space.
+    /// Context must end on a whole character, as the ids of encoded text do.
+    /// </summary>
+    public IncrementalDecoder(TextTokenizer tokenizer, IEnumerable<int>? context = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         _tokenizer = tokenizer;
+        if (context is not null)
+        {
+            _ids.AddRange(context);
+            _read = _ids.Count;
+        }
     }
-
-    /// <summary>Every id pushed so far.</summary>
-    public IReadOnlyList<int> Ids => _ids;
 
     /// <summary>
     /// Adds <paramref name="id"/> and returns the text it completes. A text that ends in U+FFFD may end

@@ -10,6 +10,8 @@ namespace Wudao.Text;
 /// <summary>Text in, text out: <see cref="TextGeneration.Generate"/> with a tokenizer at both ends.</summary>
 public static class TextGenerationExtensions
 {
+    private const int ContextIds = 4;
+
     /// <summary>
     /// Encodes <paramref name="prompt"/>, generates up to <paramref name="maxNewTokens"/> tokens after it
     /// (stopping at the tokenizer's EOS, where it has one, as well as at <paramref name="sampling"/>'s
@@ -35,10 +37,13 @@ public static class TextGenerationExtensions
             sampling = sampling with { StopTokens = [.. sampling.StopTokens ?? [], id] };
         }
 
-        var decoder = new IncrementalDecoder(tokenizer);
+        var ids = tokenizer.Encode(prompt);
+
+        // The prompt's last ids as context: SentencePiece drops a word's leading space at the start of a text.
+        var decoder = new IncrementalDecoder(tokenizer, ids[Math.Max(0, ids.Length - ContextIds)..]);
         var text = new StringBuilder();
         var sink = new PieceSink(decoder, eos, text, onText);
-        TextGeneration.Generate(model, tokenizer.Encode(prompt), maxNewTokens, sampling, sink, cancellationToken);
+        TextGeneration.Generate(model, ids, maxNewTokens, sampling, sink, cancellationToken);
         sink.Emit(decoder.Flush());
         return text.ToString();
     }
