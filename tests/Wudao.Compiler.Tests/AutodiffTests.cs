@@ -238,6 +238,8 @@ public class AutodiffTests
         Assert.Equal(new[] { "d_loss" }, b.Seeds);
         Assert.Equal(2, b.Graph.Nodes.Count(n => n.Op == Ops.MoeGrad));
         Assert.Equal(4, b.Graph.Nodes.Count(n => n.Op == Ops.AttentionGrad));
+        Assert.Contains("l0_att_lse", b.Saved); // attention's LSE is kept from the forward, P recomputed from it
+        Assert.DoesNotContain(b.Graph.Nodes, n => n.Op == Ops.AttentionLse);
         Assert.Empty(b.NoGradient);
         var work = b.Graph.Nodes.Where(n => n.Op != Ops.Param).Select(n => $"{n.Op} {string.Join(",", n.Operands)} {string.Join(",", n.Attributes)}").ToList();
         Assert.Equal(work.Count, work.Distinct().Count());

@@ -81,6 +81,19 @@ public class GradientCheckTests
         Assert.Contains(backward.Graph.Nodes, n => n.Op == Ops.AttentionGrad);
     }
 
+    [Fact]
+    public void Attention_outside_a_training_graph_recomputes_its_lse_and_matches_finite_differences()
+    {
+        var rng = new Random(11);
+        var (backward, _) = Check(IrParser.Parse(
+            "graph g(%x: f32[T,8]) -> (%y)\n" +
+            "  %w = param {name=w, fan_in=8} : f32[8,32]\n" +
+            "  %qkv = linear %x, %w\n" +
+            "  %y = attention %qkv {heads=2, kv_heads=1, head_dim=8, causal=1, rope=1, rope_base=100}\n"), rng, new Dictionary<string, Value> { ["x"] = Random(rng, 4, 8) });
+
+        Assert.Contains(backward.Graph.Nodes, n => n.Op == Ops.AttentionLse);
+    }
+
     /// <summary>
     /// Runs the forward and its derived backward in the interpreter with random weights and seeds,
     /// and checks every element of every gradient against central differences of

@@ -48,14 +48,18 @@ internal static class ModelGradOpDefs
             return new[] { TensorType.F32(width / (n.IntAttr("heads") + (2 * n.IntAttr("kv_heads")))) };
         }),
 
-        // dQ, dK, dV in qkv's layout from the output's cotangent; RoPE's rotation undone on dQ and dK.
-        new OpDef(Ops.AttentionGrad, 3, 1, IterationSpace.Sequences, Attention, (n, t) =>
+        // dQ, dK, dV in qkv's layout from (qkv, out, lse, d out): P = exp(S − LSE) recomputed tile by tile; RoPE's rotation undone on dQ and dK.
+        new OpDef(Ops.AttentionGrad, 4, 1, IterationSpace.Sequences, Attention, (n, t) =>
         {
             var qkv = Rows(n, t[0], 2, 0);
-            SameShape(n, Rows(n, t[1], 2, 1), t[2]);
+            SameShape(n, Rows(n, t[1], 2, 1), t[3]);
             Same(n, qkv.Shape[0], t[1].Shape[0], "token dimensions");
+            Same(n, Rows(n, t[2], 2, 2).Shape[1], n.IntAttr("heads"), "LSE columns and heads");
             return new[] { qkv };
         }),
+
+        // Each query row's log-sum-exp of its scaled scores, per head: recomputed when the forward kept none.
+        new OpDef(Ops.AttentionLse, 1, 1, IterationSpace.Sequences, Attention, (n, t) => new[] { TensorType.F32(Rows(n, t[0], 2, 0).Shape[0], n.IntAttr("heads")) }),
 
         // The MoE sub-layer's backward: its own derived backward, returning dx; its weights' gradients stay inside it.
         new OpDef(Ops.MoeGrad, 2, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false), AttrDef.Flag("balance_bias", required: false) }, (n, t) =>

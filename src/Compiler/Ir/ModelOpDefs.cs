@@ -62,21 +62,25 @@ internal static class ModelOpDefs
         },
 
         // qkv [T, (heads + 2·kv_heads)·head_dim] → [T, heads·head_dim]; RoPE, when declared, on load.
-        new OpDef(Ops.Attention, 1, 1, IterationSpace.Sequences, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Int("head_dim"), AttrDef.Flag("causal"), AttrDef.Flag("rope"), AttrDef.Float("rope_base", required: false), AttrDef.Int("max_seq", required: false) }, (n, t) =>
+        new OpDef(Ops.Attention, 1, 1, IterationSpace.Sequences, AttentionAttributes, (n, t) => new[] { AttentionOutput(n, t) })
         {
-            var qkv = Rows(n, t[0], 2, 0);
-            int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads"), hd = n.IntAttr("head_dim");
-            if (heads < 1 || kv < 1 || heads % kv != 0)
+            // Differentiated outside training graphs: its LSE is recomputed first, then as attention_train.
+            Gradient = static (n, b) => b.With(0, dout =>
             {
-                throw new CompileException($"%{n.Name} = attention: kv_heads={kv} must divide heads={heads}");
-            }
+                var lse = b.Temp("lse", Ops.AttentionLse, new[] { n.Operands[0] }, Attributes(n));
+                b.Accumulate(0, Ops.AttentionGrad, new[] { n.Operands[0], n.Results[0], lse, dout }, Attributes(n));
+            }),
+        },
 
-            Same(n, qkv.Shape[1], (heads + (2 * kv)) * hd, "qkv width");
-            return new[] { TensorType.F32(qkv.Shape[0], heads * hd) };
+        // Attention in a training graph: it also writes each query row's log-sum-exp per head, which the
+        // backward keeps so that it recomputes P = exp(S − LSE) tile by tile and never stores it (FlashAttention-2).
+        new OpDef(Ops.AttentionTrain, 1, 2, IterationSpace.Sequences, AttentionAttributes, (n, t) =>
+        {
+            var output = AttentionOutput(n, t);
+            return new[] { output, TensorType.F32(output.Shape[0], n.IntAttr("heads")) };
         })
         {
-            // Q, K and V's cotangents from the output's; P is recomputed from Q and K (FlashAttention-2), not saved.
-            Gradient = static (n, b) => b.With(0, dout => b.Accumulate(0, Ops.AttentionGrad, new[] { n.Operands[0], n.Results[0], dout }, n.Attributes.Select(a => (a.Key, (object)a.Value)).ToArray())),
+            Gradient = static (n, b) => b.With(0, dout => b.Accumulate(0, Ops.AttentionGrad, new[] { n.Operands[0], n.Results[0], n.Results[1], dout }, Attributes(n))),
         },
         // Per-head RMSNorm of the query and key heads of fused qkv rows (own γ each, [head_dim]); the value heads pass unchanged.
         new OpDef(Ops.QkNorm, 3, 1, IterationSpace.TokenRows, new[] { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Float("eps") }, (n, t) =>
@@ -107,7 +111,7 @@ internal static class ModelOpDefs
         // The sub-layer's backward is its own derived backward (its Info.TrainPlanText); its weights' gradients stay inside it.
         new OpDef(Ops.Moe, 1, 1, IterationSpace.SubLayer, new[] { AttrDef.Text("layer"), AttrDef.Text("weights", required: false), AttrDef.Flag("by_ids", required: false), AttrDef.Flag("balance_bias", required: false) }, (n, t) => new[] { Rows(n, t[0], 2, 0) })
         {
-            Gradient = static (n, b) => b.With(0, dy => b.Accumulate(0, Ops.MoeGrad, new[] { n.Operands[0], dy }, n.Attributes.Select(a => (a.Key, (object)a.Value)).ToArray())),
+            Gradient = static (n, b) => b.With(0, dy => b.Accumulate(0, Ops.MoeGrad, new[] { n.Operands[0], dy }, Attributes(n))),
         },
 
         // up (+ bias), activation, down (+ bias): a dense expert, one fused MLP.
@@ -145,6 +149,24 @@ internal static class ModelOpDefs
             Gradient = static (n, b) => b.With(0, dl => b.Accumulate(0, Ops.CrossEntropyGrad, new[] { n.Operands[0], n.Operands[1], dl })),
         },
     };
+
+    private static readonly AttrDef[] AttentionAttributes = { AttrDef.Int("heads"), AttrDef.Int("kv_heads"), AttrDef.Int("head_dim"), AttrDef.Flag("causal"), AttrDef.Flag("rope"), AttrDef.Float("rope_base", required: false), AttrDef.Int("max_seq", required: false) };
+
+    private static (string, object)[] Attributes(Node n) => n.Attributes.Select(a => (a.Key, (object)a.Value)).ToArray();
+
+    /// <summary>qkv [T, (heads + 2·kv_heads)·head_dim] → [T, heads·head_dim].</summary>
+    private static TensorType AttentionOutput(Node n, IReadOnlyList<TensorType> t)
+    {
+        var qkv = Rows(n, t[0], 2, 0);
+        int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads"), hd = n.IntAttr("head_dim");
+        if (heads < 1 || kv < 1 || heads % kv != 0)
+        {
+            throw new CompileException($"%{n.Name} = {n.Op}: kv_heads={kv} must divide heads={heads}");
+        }
+
+        Same(n, qkv.Shape[1], (heads + (2 * kv)) * hd, "qkv width");
+        return TensorType.F32(qkv.Shape[0], heads * hd);
+    }
 
     /// <summary>A norm's input and weight cotangents: dx through the norm, dγ (and dβ) summed over the tokens.</summary>
     private static void NormGradient(Node n, IGradientBuilder b, string dy)

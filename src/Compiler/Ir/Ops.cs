@@ -51,6 +51,7 @@ public static class Ops
     public const string NonFinite = "nonfinite";
     public const string Sample = "sample";
     public const string CrossEntropy = "cross_entropy";
+    public const string AttentionTrain = "attention_train";
 
     // Backward ops: each sits next to the forward op whose gradient rule emits it.
     public const string Add = "add";
@@ -79,6 +80,7 @@ public static class Ops
     public const string QkNormGrad = "qk_norm_grad";
     public const string QkNormGradWeight = "qk_norm_grad_weight";
     public const string AttentionGrad = "attention_grad";
+    public const string AttentionLse = "attention_lse";
     public const string MoeGrad = "moe_grad";
     public const string DenseUp = "dense_up";
     public const string CrossEntropyGrad = "cross_entropy_grad";
@@ -104,7 +106,7 @@ public static class Ops
     {
         Add, MatMulNt, MatMulTn, SoftmaxGrad, TopKGrad, RenormGrad, SigmoidGrad, AppendSharedGrad, AuxLossGrad, LogSumExpGrad, ZLossGrad,
         JitterGrad, NoisyGrad, LoadProbGrad, ImportanceLossGrad, LoadLossGrad, ExpertChoiceGrad, EmbedGrad, RmsNormGrad, RmsNormGradWeight,
-        LayerNormGrad, LayerNormGradWeight, SumRows, QkNormGrad, QkNormGradWeight, AttentionGrad, MoeGrad, DenseUp, CrossEntropyGrad, LinearDx,
+        LayerNormGrad, LayerNormGradWeight, SumRows, QkNormGrad, QkNormGradWeight, AttentionGrad, AttentionLse, MoeGrad, DenseUp, CrossEntropyGrad, LinearDx,
         DispatchGrad, GroupedMatMulDx, GroupedMatMulDw, BiasGrad, CombineGradRows, CombineGradGates,
     };
 

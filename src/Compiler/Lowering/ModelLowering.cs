@@ -108,11 +108,13 @@ public static class ModelLowering
 
     /// <summary>
     /// The training graph of a lowered model: the sampler replaced by the next-token loss,
-    /// <c>%loss = cross_entropy %logits, %targets</c>, the targets an input beside the ids.
+    /// <c>%loss = cross_entropy %logits, %targets</c>, the targets an input beside the ids; each
+    /// attention also writes its log-sum-exp (<c>attention_train</c>), which the backward keeps.
     /// </summary>
     public static Graph Training(Graph forward)
     {
-        var nodes = forward.Nodes.Where(n => n.Op != Ops.Sample).ToList();
+        var nodes = forward.Nodes.Where(n => n.Op != Ops.Sample)
+            .Select(n => n.Op == Ops.Attention ? new Node(Ops.AttentionTrain, new[] { n.Results[0], n.Results[0] + "_lse" }, n.Operands, n.Attributes) : n).ToList();
         nodes.Add(N(Ops.CrossEntropy, "loss", "logits", "targets"));
         var inputs = forward.Inputs.Append(new KeyValuePair<string, TensorType>("targets", TensorType.I32(Dim.Sym("T")))).ToList();
         return new Graph(forward.Name, inputs, nodes, new[] { "loss" });

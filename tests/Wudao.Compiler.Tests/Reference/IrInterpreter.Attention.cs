@@ -5,12 +5,13 @@ namespace Wudao.Compiler.Tests.Reference;
 
 /// <summary>
 /// The interpreter's attention: one sequence at positions 0..T−1, qkv rows [q heads | k heads | v heads],
-/// rotate-half RoPE, softmax scale 1/√hd, optional causal mask, GQA groups; and its backward
-/// written from the chain rule (P recomputed, then dV, dP, dS, dQ, dK, RoPE undone).
+/// rotate-half RoPE, softmax scale 1/√hd, optional causal mask, GQA groups, with each row's LSE
+/// per head; and its backward written from the chain rule (P recomputed from the given LSE as
+/// exp(S − LSE), then dV, dP, dS, dQ, dK, RoPE undone).
 /// </summary>
 internal static partial class IrInterpreter
 {
-    private static (Value Output, Value? Dqkv) Attention(Node n, Value qkv, Value? output, Value? dout)
+    private static (Value Output, Value Lse, Value? Dqkv) Attention(Node n, Value qkv, Value? output, Value? lse, Value? dout)
     {
         int heads = n.IntAttr("heads"), kv = n.IntAttr("kv_heads"), hd = n.IntAttr("head_dim"), t = qkv.Rows, w = qkv.Width;
         var causal = n.Attr("causal") == "1";
@@ -30,6 +31,7 @@ internal static partial class IrInterpreter
         }
 
         var o = Value.Of(new[] { t, heads * hd });
+        var lses = Value.Of(new[] { t, heads });
         var dqkv = dout == null ? null : Value.Of(qkv.Shape);
         for (var h = 0; h < heads; h++)
         {
@@ -55,13 +57,16 @@ internal static partial class IrInterpreter
                 double sum = 0;
                 for (var j = 0; j <= last; j++)
                 {
-                    p[j] = Math.Exp(p[j] - max);
-                    sum += p[j];
+                    sum += Math.Exp(p[j] - max);
                 }
 
+                lses.Data[(i * heads) + h] = max + Math.Log(sum);
+
+                // The backward takes P from the LSE it is given, as its kernel will.
+                var norm = lse == null ? lses.Data[(i * heads) + h] : lse.Data[(i * heads) + h];
                 for (var j = 0; j <= last; j++)
                 {
-                    p[j] /= sum;
+                    p[j] = Math.Exp(p[j] - norm);
                     for (var c = 0; c < hd; c++)
                     {
                         o.Data[(i * heads * hd) + qAt + c] += p[j] * qkv.Data[(j * w) + vAt + c];
@@ -112,7 +117,7 @@ internal static partial class IrInterpreter
             }
         }
 
-        return (o, dqkv);
+        return (o, lses, dqkv);
     }
 
     private static void Rotate(double[] data, int at, int hd, int position, double ropeBase, bool inverse)
