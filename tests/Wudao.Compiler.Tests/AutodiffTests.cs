@@ -32,6 +32,9 @@ public class AutodiffTests
 
         Assert.Equal(new[] { "d_out", "d_aux" }, b.Seeds);
         Assert.Equal(new[] { "x", "probs", "top_e", "top_w", "gates", "experts", "slots", "offsets", "rows", "hb", "y" }, b.Saved);
+
+        // probs 8 + five [T,2] values of 2 → 18·4 bytes a token; rows, hb, y: (64 + 128 + 64)·4 a row; offsets 9·4.
+        Assert.Contains("  memory the forward keeps for it: 1,024·S + 72·T + 36 bytes\n", b.ToString(), StringComparison.Ordinal);
         Assert.Equal(new[]
         {
             "graph L_backward(%d_out: f32[T,64], %d_aux: f32[], %x: f32[T,64], %probs: f32[T,8], %top_e: i32[T,2], %top_w: f32[T,2], %gates: f32[T,2], %experts: i32[T,2], %slots: i32[T,2], %offsets: i32[9], %rows: f32[S,64], %hb: f32[S,128], %y: f32[S,64]) -> (%d_x_sum2, %d_wg, %d_w1, %d_b1, %d_w2, %d_b2)",
