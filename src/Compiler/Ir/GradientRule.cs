@@ -17,9 +17,6 @@ public interface IGradientBuilder
     /// <summary>The type of a value of the forward graph (an operand's, say).</summary>
     TensorType Type(string value);
 
-    /// <summary>Whether the loss depends on operand <paramref name="operand"/> through a float path (a weight or activation that learns).</summary>
-    bool Needs(int operand);
-
     /// <summary>
     /// Emits <c>%name = op operands {attributes}</c> as the next contribution to operand
     /// <paramref name="operand"/>'s cotangent; several contributions are summed in the order
@@ -40,9 +37,6 @@ public static class Gradients
 {
     /// <summary>No gradient flows: the results are integers (indices, counts) or statistics the loss does not read.</summary>
     public static readonly GradientRule None = static (_, _) => { };
-
-    /// <summary>The first operand's cotangent is the first result's (an identity on the first operand).</summary>
-    public static readonly GradientRule PassFirst = static (n, b) => b.With(0, dy => b.Pass(0, dy));
 
     /// <summary>Runs <paramref name="emit"/> with result <paramref name="result"/>'s cotangent, when one reaches it.</summary>
     public static void With(this IGradientBuilder b, int result, System.Action<string> emit)

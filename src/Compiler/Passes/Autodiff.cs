@@ -191,8 +191,6 @@ public static class Autodiff
 
         public TensorType Type(string value) => _types[value];
 
-        public bool Needs(int operand) => _learns.Contains(Node.Operands[operand]);
-
         public string? Accumulate(int operand, string op, IReadOnlyList<string> operands, params (string Key, object Value)[] attributes)
         {
             var v = Node.Operands[operand];
