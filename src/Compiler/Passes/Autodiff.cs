@@ -70,11 +70,12 @@ public static class Autodiff
             }
         }
 
-        recomputed.Sort((a, b) => IndexOf(forward, a).CompareTo(IndexOf(forward, b)));
+        var position = Positions(forward);
+        recomputed.Sort((a, b) => position[a.Results[0]].CompareTo(position[b.Results[0]]));
         var recomputedValues = new HashSet<string>(recomputed.SelectMany(n => n.Results));
         var parameters = forward.Nodes.Where(n => n.Op == Ops.Param && needed.Contains(n.Results[0])).ToList();
         var saved = needed.Where(v => !recomputedValues.Contains(v) && !parameters.Any(p => p.Results[0] == v))
-            .OrderBy(v => Position(forward, v)).Select(v => new KeyValuePair<string, TensorType>(v, types[v])).ToList();
+            .OrderBy(v => position[v]).Select(v => new KeyValuePair<string, TensorType>(v, types[v])).ToList();
 
         var graph = new Graph(forward.Name + "_backward", seeds.Concat(saved).ToList(), Order(parameters, recomputed, live), outputs);
         ShapeInference.Run(graph);
@@ -156,12 +157,19 @@ public static class Autodiff
 
     private static Node Copy(Node n) => new(n.Op, n.Results, n.Operands, n.Attributes, n.Types);
 
-    private static int IndexOf(Graph g, Node n) => g.Nodes.ToList().IndexOf(n);
-
-    private static int Position(Graph g, string value)
+    /// <summary>Each forward value's place in program order: inputs first (negative), then each node's results at its index.</summary>
+    private static Dictionary<string, int> Positions(Graph g)
     {
-        var input = g.Inputs.Select(i => i.Key).ToList().IndexOf(value);
-        return input >= 0 ? input - g.Inputs.Count : g.Nodes.ToList().FindIndex(n => n.Results.Contains(value));
+        var position = g.Inputs.Select((input, i) => (input.Key, i - g.Inputs.Count)).ToDictionary(p => p.Key, p => p.Item2);
+        for (var i = 0; i < g.Nodes.Count; i++)
+        {
+            foreach (var r in g.Nodes[i].Results)
+            {
+                position[r] = i;
+            }
+        }
+
+        return position;
     }
 
     /// <summary>The builder the rules write through: cotangents by value, contributions summed in the order written.</summary>
