@@ -52,7 +52,7 @@ public static class ModelCompiler
 
         // The model's plan and its GEMM tiles, then the MoE layer's (each MoE block runs that plan).
         var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + "\nMoE blocks run " + spec.Moe.ClassName + ":\n" + moe.PlanText;
-        var trainPlanText = MoeCompiler.TrainPlan(ModelLowering.Training(graph));
+        var trainPlanText = Autodiff.Describe(ModelLowering.Training(graph));
         var source = ModelEmitter.Emit(Declaration(spec), plan, IrPrinter.Print(graph), planText, trainPlanText);
         return new CompiledModel(graph, plan, planText, source, moe, trainPlanText);
     }

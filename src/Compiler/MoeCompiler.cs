@@ -58,28 +58,9 @@ public static class MoeCompiler
             planText += ExpertPartition.Print(plan, ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks);
         }
 
-        var trainPlanText = TrainPlan(graph);
+        var trainPlanText = Autodiff.Describe(graph);
         var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText, trainPlanText);
         return new CompiledLayer(graph, plan, kernels, planText, source, trainPlanText);
-    }
-
-    /// <summary>The backward of a forward graph (types inferred here where missing), or the reason there is none yet.</summary>
-    public static string TrainPlan(Graph graph)
-    {
-        try
-        {
-            ShapeInference.Run(graph);
-            return Autodiff.Run(graph).ToString();
-        }
-        catch (CompileException e)
-        {
-            return $"not differentiable yet: {e.Message}\n";
-        }
-        catch (System.Exception e) when (e is System.InvalidOperationException or System.ArgumentException or KeyNotFoundException)
-        {
-            // A fault in deriving the backward must not cost the forward its build: it is reported here instead.
-            return $"the backward could not be derived ({e.GetType().Name}: {e.Message}); please report it\n";
-        }
     }
 
     /// <summary>The declaration as the generated <c>MoeLayerInfo</c> repeats it to the user.</summary>

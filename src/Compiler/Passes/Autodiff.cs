@@ -87,6 +87,28 @@ public static class Autodiff
         return new BackwardGraph(graph, plan, seeds.Select(s => s.Key).ToList(), saved.Select(s => s.Key).ToList(), recomputed.Select(n => (n, policy.Reason(n, types))).ToList(), gradients, none, forward);
     }
 
+    /// <summary>
+    /// The train plan a layer's or model's <c>Info.TrainPlanText</c> shows: the backward of
+    /// <paramref name="forward"/> (types inferred where missing), or why there is none.
+    /// </summary>
+    public static string Describe(Graph forward)
+    {
+        try
+        {
+            ShapeInference.Run(forward);
+            return Run(forward).ToString();
+        }
+        catch (CompileException e)
+        {
+            return $"not differentiable yet: {e.Message}\n";
+        }
+        catch (System.Exception e) when (e is System.InvalidOperationException or System.ArgumentException or KeyNotFoundException)
+        {
+            // A fault in deriving the backward must not cost the forward its build: it is reported here instead.
+            return $"the backward could not be derived ({e.GetType().Name}: {e.Message}); please report it\n";
+        }
+    }
+
     /// <summary>Values the loss can differentiate: float inputs, weights, and float results of anything they reach.</summary>
     private static HashSet<string> Learning(Graph forward, IReadOnlyDictionary<string, TensorType> types)
     {
