@@ -47,29 +47,6 @@ public sealed class BackwardGraph
 
     public Graph Forward { get; }
 
-    /// <summary>
-    /// Bytes of <paramref name="types"/> as a sum of terms in the symbolic dims (e.g.
-    /// <c>4,160·T + 10,240·S + 68 bytes</c>): exact for every batch, with no bound on S assumed.
-    /// </summary>
-    public static string Bytes(IEnumerable<TensorType> types)
-    {
-        var terms = new SortedDictionary<string, long>(System.StringComparer.Ordinal);
-        foreach (var t in types)
-        {
-            var symbols = string.Join("·", t.Shape.Where(d => d.IsSymbolic).Select(d => d.Symbol).OrderBy(s => s, System.StringComparer.Ordinal));
-            var size = t.Shape.Where(d => !d.IsSymbolic).Aggregate((long)t.DType.Size(), (a, d) => a * d.Value);
-            terms[symbols] = (terms.TryGetValue(symbols, out var sum) ? sum : 0) + size;
-        }
-
-        var parts = terms.Where(kv => kv.Key.Length > 0).Select(kv => $"{kv.Value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}·{kv.Key}").ToList();
-        if (terms.TryGetValue("", out var constant) || parts.Count == 0)
-        {
-            parts.Add(constant.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
-        }
-
-        return string.Join(" + ", parts) + " bytes";
-    }
-
     /// <summary>The train plan: the decisions, the backward graph in IR text, then its kernels.</summary>
     public override string ToString()
     {
@@ -80,7 +57,7 @@ public sealed class BackwardGraph
         sb.Append("backward ").Append(Forward.Name).Append(": seeds ").Append(string.Join(", ", Seeds.Select(s => $"%{s}: {Graph.Inputs.First(i => i.Key == s).Value}"))).Append('\n');
         var inputs = new HashSet<string>(Forward.Inputs.Select(i => i.Key));
         sb.Append("  saved for backward: ").Append(Saved.Count == 0 ? "nothing" : string.Join(", ", Saved.Select(v => $"%{v}: {types[v]}{(inputs.Contains(v) ? " (input)" : "")}"))).Append('\n');
-        sb.Append("  memory the forward keeps for it: ").Append(Bytes(Saved.Where(v => !inputs.Contains(v)).Select(v => types[v]!))).Append('\n');
+        sb.Append("  memory the forward keeps for it: ").Append(BufferMemory.Symbolic(Saved.Where(v => !inputs.Contains(v)).Select(v => types[v]!))).Append('\n');
         foreach (var (node, reason) in Recomputed)
         {
             sb.Append("  recomputed: ").Append(IrPrinter.PrintNode(node)).Append(" — ").Append(reason).Append('\n');

@@ -68,6 +68,29 @@ public static class BufferMemory
         return bounds;
     }
 
+    /// <summary>
+    /// Bytes of <paramref name="types"/> as a sum of terms in the symbolic dims (e.g.
+    /// <c>4,160·T + 10,240·S + 68 bytes</c>): exact for every batch, with no bound on S assumed.
+    /// </summary>
+    public static string Symbolic(IEnumerable<TensorType> types)
+    {
+        var terms = new SortedDictionary<string, long>(System.StringComparer.Ordinal);
+        foreach (var t in types)
+        {
+            var symbols = string.Join("·", t.Shape.Where(d => d.IsSymbolic).Select(d => d.Symbol).OrderBy(s => s, System.StringComparer.Ordinal));
+            var size = t.Shape.Where(d => !d.IsSymbolic).Aggregate((long)t.DType.Size(), (a, d) => a * d.Value);
+            terms[symbols] = (terms.TryGetValue(symbols, out var sum) ? sum : 0) + size;
+        }
+
+        var parts = terms.Where(kv => kv.Key.Length > 0).Select(kv => $"{kv.Value.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}·{kv.Key}").ToList();
+        if (terms.TryGetValue("", out var constant) || parts.Count == 0)
+        {
+            parts.Add(constant.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return string.Join(" + ", parts) + " bytes";
+    }
+
     /// <summary>Elements of <paramref name="type"/> with its symbols bound; throws for a symbol without a bound.</summary>
     public static long Elements(TensorType type, IReadOnlyDictionary<string, long> bounds) =>
         type.Shape.Aggregate(1L, (n, d) => checked(n * (d.Symbol == null ? d.Value
