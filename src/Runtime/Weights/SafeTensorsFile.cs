@@ -57,6 +57,9 @@ public sealed class SafeTensorsFile : IDisposable
     /// <summary>The header's <c>__metadata__</c> strings.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>Where the tensor data starts: after the 8-byte length field and the JSON header.</summary>
+    public long DataStart => _dataStart;
+
     /// <summary>Opens and maps <paramref name="path"/> read-only after checking its header; throws <see cref="SafeTensorsException"/> when the file is malformed.</summary>
     public static SafeTensorsFile Open(string path)
     {

@@ -34,9 +34,8 @@ public sealed record ShardCheck(string Path, long FileBytes, long HeaderBytes, I
         try
         {
             using var file = SafeTensorsFile.Open(path);
-            var header = HeaderLength(path);
             var entries = file.Entries.Values.OrderBy(e => e.Begin).ThenBy(e => e.End).ThenBy(e => e.Name, StringComparer.Ordinal).ToList();
-            return new ShardCheck(path, length, header, entries, file.Metadata, Holes(path, entries, length - 8 - header).ToList());
+            return new ShardCheck(path, length, file.DataStart - 8, entries, file.Metadata, Holes(path, entries, length - file.DataStart).ToList());
         }
         catch (SafeTensorsException e)
         {
@@ -54,15 +53,6 @@ public sealed record ShardCheck(string Path, long FileBytes, long HeaderBytes, I
 
     private static ShardCheck Broken(string path, long length, long header, string problem) =>
         new(path, length, header, Array.Empty<SafeTensorEntry>(), new Dictionary<string, string>(), new[] { problem });
-
-    /// <summary>The header's length field; Open has already checked that it fits the file.</summary>
-    private static long HeaderLength(string path)
-    {
-        using var stream = File.OpenRead(path);
-        Span<byte> prefix = stackalloc byte[8];
-        stream.ReadExactly(prefix);
-        return (long)BitConverter.ToUInt64(prefix);
-    }
 
     /// <summary>Ranges of the data section no tensor covers: a gap between tensors, before the first, or after the last.</summary>
     private static IEnumerable<string> Holes(string path, IReadOnlyList<SafeTensorEntry> entries, long dataLength)
