@@ -49,7 +49,8 @@ public static class MoeCompiler
 
         var graph = MoeLowering.Lower(spec);
         var plan = PassPipeline.Run(graph);
-        var kernels = IlgpuKernelEmitter.Emit(plan, KernelReading.ReadAll(plan));
+        var training = Training(plan, Autodiff.TryRun(graph, out var trainPlanText));
+        var kernels = IlgpuKernelEmitter.Emit(plan, KernelReading.ReadAll(plan, training.Saves));
         var planText = PlanPrinter.Print(plan) + IlgpuSchedule.Describe(plan) + NativeSchedule.Describe(plan);
         if (spec.Ranks > 0)
         {
@@ -58,9 +59,28 @@ public static class MoeCompiler
             planText += ExpertPartition.Print(plan, ExpertPartition.Run(plan, experts, spec.Ranks), experts, spec.Ranks);
         }
 
-        var trainPlanText = Autodiff.Describe(graph);
-        var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText, trainPlanText);
+        var source = LauncherEmitter.Emit(Declaration(spec), plan, kernels, IrPrinter.Print(graph), planText, trainPlanText, training);
         return new CompiledLayer(graph, plan, kernels, planText, source, trainPlanText);
+    }
+
+    /// <summary>How the layer trains on the native target, or why it cannot yet (its forward builds either way).</summary>
+    private static TrainingPlan Training(KernelPlan plan, BackwardGraph? backward)
+    {
+        if (backward == null)
+        {
+            return TrainingPlan.Refused("its backward cannot be derived (see Info.TrainPlanText)");
+        }
+
+        try
+        {
+            NativeBackwardEmitter.Check(backward);
+        }
+        catch (KernelAssemblyException e)
+        {
+            return TrainingPlan.Refused($"the native backward cannot be emitted yet: {e.Message}");
+        }
+
+        return TrainingPlan.Of(plan, backward);
     }
 
     /// <summary>The declaration as the generated <c>MoeLayerInfo</c> repeats it to the user.</summary>

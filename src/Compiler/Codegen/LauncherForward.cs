@@ -9,8 +9,9 @@ namespace Wudao.Compiler.Codegen;
 /// <summary>The layer's Forward: binds buffers, runs the plan on the session's target, reads the statistics back once.</summary>
 public static partial class LauncherEmitter
 {
-    private static void EmitForward(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels)
+    private static void EmitForward(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, TrainingPlan training)
     {
+        var expertChoice = plan.Graph.Nodes.Any(n => n.Op == Ops.ExpertChoice);
         var packed = new HashSet<string>(CpuKernelEmitter.PackedWeights(Readings(kernels)));
         var output = plan.Graph.Outputs[0];
         var hash = plan.Graph.Nodes.Any(n => n.Op == Ops.HashRoute);
@@ -50,7 +51,15 @@ public static partial class LauncherEmitter
         w.Line("    global::Wudao.MoeLayerRuntime.RequireFinite(x, Info);");
         w.Line("}");
         w.Line("var args = new global::Wudao.LayerArgs(t, Kernels.Capacity(t), _seed, Step++, training: Training);");
-        w.Line("using var scope = _session.Pool.BeginScope();");
+        if (training.Backward != null)
+        {
+            // A training forward keeps its buffers as the tape until Backward; an older tape goes first.
+            w.Line("ReleaseTape();");
+            w.Line("bool keep = RequiresGrad && _cpu != null;");
+        }
+
+        w.Line("var scope = _session.Pool.BeginScope();");
+        w.Open("try");
         w.Line("var meta = scope.I32(Kernels.MetaLength);");
         if (hash)
         {
@@ -59,7 +68,7 @@ public static partial class LauncherEmitter
 
         foreach (var m in plan.Materialized.Where(m => m.Type.Shape.Any(d => d.IsSymbolic) && m.Value != output))
         {
-            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type, plan.Graph.Nodes.Any(n => n.Op == Ops.ExpertChoice))});");
+            w.Line($"var v_{m.Value} = scope.{(m.Type.DType == DType.F32 ? "F32" : "I32")}({Length(m.Type, expertChoice)});");
         }
 
         w.Line($"var v_{output} = _session.Pool.RentTensor(t, Kernels.D);");
@@ -71,13 +80,20 @@ public static partial class LauncherEmitter
         }
 
         w.Line("_cpu.scratch = scope.F32((long)_session.Workers!.Threads * CpuKernels.ScratchFloats);");
+        EmitSaves(w, plan, training, expertChoice);
         if (NativeSchedule.For(plan).CombineWeightInEpilogue.Fuse)
         {
-            w.Line("_cpu.rowsScaled = true;");
+            // The backward reads the expert rows before the gate: a training forward keeps it in combine.
+            w.Line(training.Backward != null ? "_cpu.rowsScaled = !keep;" : "_cpu.rowsScaled = true;");
             w.Line("_cpu.rowgates = scope.F32((long)t * Kernels.K);");
         }
 
         w.Line("_cpu.Launch(_session.Workers, t);");
+        if (training.Backward != null)
+        {
+            w.Line("_cpu.saving = false;");
+        }
+
         w.Close();
         w.Open("else if (t > 0)");
         foreach (var k in kernels)
@@ -96,12 +112,18 @@ public static partial class LauncherEmitter
 
         w.Close();
         w.Line("var stats = scope.ReadBack(meta, ran: t > 0);");
-        w.Line($"return new global::Wudao.MoeResult(v_{output}, ReadStats(stats, t, args.Capacity));");
+        w.Line($"var result = new global::Wudao.MoeResult(v_{output}, ReadStats(stats, t, args.Capacity));");
+        EmitTape(w, plan, training, expertChoice);
+        w.Line("return result;");
         w.Close();
         w.Open("catch");
         w.Line("// The output never reaches the caller: give its memory back.");
         w.Line($"v_{output}.Dispose();");
         w.Line("throw;");
+        w.Close();
+        w.Close();
+        w.Open("finally");
+        w.Line(training.Backward != null ? "if (!_taped) scope.Dispose();" : "scope.Dispose();");
         w.Close();
         w.Close();
         w.Line();
@@ -133,6 +155,11 @@ public static partial class LauncherEmitter
         w.Close();
         w.Line();
         w.Open("public void Dispose()");
+        if (training.Backward != null)
+        {
+            w.Line("ReleaseTape();");
+        }
+
         foreach (var b in plan.Weights)
         {
             w.Line($"_w_{b.Value}{(packed.Contains(b.Value) ? "?" : "")}.Dispose();");

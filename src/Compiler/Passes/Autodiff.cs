@@ -93,20 +93,31 @@ public static class Autodiff
     /// </summary>
     public static string Describe(Graph forward)
     {
+        TryRun(forward, out var text);
+        return text;
+    }
+
+    /// <summary>The backward, or null; <paramref name="text"/> is its train plan, or why it cannot be derived.</summary>
+    public static BackwardGraph? TryRun(Graph forward, out string text)
+    {
         try
         {
             ShapeInference.Run(forward);
-            return Run(forward).ToString();
+            var backward = Run(forward);
+            text = backward.ToString();
+            return backward;
         }
         catch (CompileException e)
         {
-            return $"not differentiable yet: {e.Message}\n";
+            text = $"not differentiable yet: {e.Message}\n";
         }
         catch (System.Exception e) when (e is System.InvalidOperationException or System.ArgumentException or KeyNotFoundException)
         {
             // A fault in deriving the backward must not cost the forward its build: it is reported here instead.
-            return $"the backward could not be derived ({e.GetType().Name}: {e.Message}); please report it\n";
+            text = $"the backward could not be derived ({e.GetType().Name}: {e.Message}); please report it\n";
         }
+
+        return null;
     }
 
     /// <summary>Values the loss can differentiate: float inputs, weights, and float results of anything they reach.</summary>

@@ -24,6 +24,16 @@ public static class MoeLayerRuntime
         return tokens;
     }
 
+    /// <summary>Checks that a backward's output cotangent matches the forward it backpropagates: [tokens, Dim].</summary>
+    public static void RequireCotangent(DeviceTensor dOutput, int tokens, MoeLayerInfo info)
+    {
+        ArgumentNullException.ThrowIfNull(dOutput);
+        if (dOutput.Shape.Count != 2 || dOutput.Shape[0] != tokens || dOutput.Shape[1] != info.Dim)
+        {
+            throw new ArgumentException($"{info.Name}.Backward expects dOutput of shape [{tokens}, {info.Dim}] (the last Forward's output), got [{string.Join(", ", dOutput.Shape)}]", nameof(dOutput));
+        }
+    }
+
     /// <summary>The opt-in checked mode: throws naming the first token (and column) holding a NaN or an infinity.</summary>
     public static void RequireFinite(DeviceTensor x, MoeLayerInfo info)
     {

@@ -32,6 +32,19 @@ public sealed class MoeWeights
         ? t
         : throw new KeyNotFoundException($"no weight named '{name}' (have: {string.Join(", ", _tensors.Keys)})");
 
+    /// <summary>All-zero tensors named and shaped as <paramref name="specs"/>: gradients before any backward, or optimizer state.</summary>
+    public static MoeWeights Zeros(IEnumerable<WeightSpec> specs) =>
+        new(specs.Select(s => new HostTensor(s.Name, new float[BufferPool.Elements(s.Shape)], s.Shape.ToArray())));
+
+    /// <summary>Sets every element of every tensor to zero.</summary>
+    public void Clear()
+    {
+        foreach (var t in _tensors.Values)
+        {
+            Array.Clear(t.Data);
+        }
+    }
+
     /// <summary>
     /// Deterministic weights: element i of each tensor is a pure function of (seed, name, i), so
     /// the same seed gives the same layer on every machine and device.

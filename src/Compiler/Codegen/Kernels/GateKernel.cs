@@ -17,7 +17,15 @@ public sealed class GateKernel : KernelReading
         ScratchRows = token.ScratchRows;
         LogitWeights = token.LogitWeights;
         GemvLoad = token.GemvLoad;
+        Saves = token.Saves;
+        SavingBody = token.SavingBody;
     }
+
+    /// <summary>The buffers a training forward writes for backward; empty when the gate saves nothing.</summary>
+    public IReadOnlyList<KernelParam> Saves { get; }
+
+    /// <summary>The token body that also writes <see cref="Saves"/>; null when it saves nothing.</summary>
+    public string? SavingBody { get; }
 
     /// <summary>The gate's body for token <c>ti</c>.</summary>
     public string TokenBody { get; }
@@ -38,5 +46,5 @@ public sealed class GateKernel : KernelReading
     /// <summary>The shared per-token method's name.</summary>
     public string TokenMethod => $"K{Index}Token";
 
-    public static GateKernel From(PlannedKernel k, KernelPlan plan) => new(k, RouterTokenFragments.Read(k, plan));
+    public static GateKernel From(PlannedKernel k, KernelPlan plan, IReadOnlyCollection<string>? saved = null) => new(k, RouterTokenFragments.Read(k, plan, saved));
 }

@@ -37,8 +37,12 @@ public abstract class KernelReading
     /// <summary>What the kernel binds, in order; buffers are device views on every target.</summary>
     public IReadOnlyList<KernelParam> Parameters { get; }
 
-    /// <summary>Reads every kernel of a MoE layer's plan; a kernel no reading fits is a <see cref="KernelAssemblyException"/>.</summary>
-    public static IReadOnlyList<KernelReading> ReadAll(KernelPlan plan) => plan.Kernels.Select(k => Read(k, plan)).ToList();
+    /// <summary>
+    /// Reads every kernel of a MoE layer's plan; a kernel no reading fits is a
+    /// <see cref="KernelAssemblyException"/>. <paramref name="saved"/>: values a training forward
+    /// writes for backward that the plan otherwise keeps inside a kernel.
+    /// </summary>
+    public static IReadOnlyList<KernelReading> ReadAll(KernelPlan plan, IReadOnlyCollection<string>? saved = null) => plan.Kernels.Select(k => Read(k, plan, saved)).ToList();
 
     /// <summary>Name of the constant holding a value's offset in the statistics block.</summary>
     public static string Meta(string value) => "Meta_" + value;
@@ -49,12 +53,12 @@ public abstract class KernelReading
     internal static KernelAssemblyException Unfused(PlannedKernel k, string expected = "") =>
         new($"k{k.Index}: no fragment set fuses [{string.Join(", ", k.OpNames)}]{(expected.Length > 0 ? $" (expected [{expected}])" : "")}");
 
-    private static KernelReading Read(PlannedKernel k, KernelPlan plan) => k.Space switch
+    private static KernelReading Read(PlannedKernel k, KernelPlan plan, IReadOnlyCollection<string>? saved) => k.Space switch
     {
-        IterationSpace.TokenRows => GateKernel.From(k, plan),
+        IterationSpace.TokenRows => GateKernel.From(k, plan, saved),
         IterationSpace.TokenScan => RouteKernel.From(k, plan),
         IterationSpace.Choices => DispatchKernel.From(k),
-        IterationSpace.ExpertRows => ExpertKernel.From(k, plan),
+        IterationSpace.ExpertRows => ExpertKernel.From(k, plan, saved),
         IterationSpace.TokenGather => CombineKernel.From(k),
         _ => throw Unfused(k),
     };

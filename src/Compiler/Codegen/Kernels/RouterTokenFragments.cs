@@ -20,7 +20,14 @@ public static class RouterTokenFragments
     /// how a schedule that batches those GEMVs loads their row (<see cref="TokenFrame.Load(string, string, string, string, string)"/>
     /// for the row they read; null when they read the input as it is).
     /// </summary>
-    public sealed record TokenGate(IReadOnlyList<KernelParam> Parameters, string Body, int ScratchRows, IReadOnlyList<string> LogitWeights, System.Func<string, string, string, string, string>? GemvLoad);
+    public sealed record TokenGate(IReadOnlyList<KernelParam> Parameters, string Body, int ScratchRows, IReadOnlyList<string> LogitWeights, System.Func<string, string, string, string, string>? GemvLoad)
+    {
+        /// <summary>The buffers a training forward saves for backward (values the gate otherwise keeps in scratch or rewrites in place).</summary>
+        public IReadOnlyList<KernelParam> Saves { get; init; } = new KernelParam[0];
+
+        /// <summary>The body that also writes <see cref="Saves"/>, each right after the op that makes it; null when the gate saves nothing.</summary>
+        public string? SavingBody { get; init; }
+    }
 
     /// <summary>
     /// The top-k every gate runs (per token, k passes): each pass takes the largest value below the
@@ -61,7 +68,7 @@ for (int j = 0; j < {k}; j++)
     /// A gate assembled from its ops' fragments in node order. An op with no fragment is a
     /// <see cref="KernelAssemblyException"/> naming it.
     /// </summary>
-    public static TokenGate Read(PlannedKernel k, KernelPlan plan)
+    public static TokenGate Read(PlannedKernel k, KernelPlan plan, IReadOnlyCollection<string>? saved = null)
     {
         var frame = TokenFrame.Of(k, plan);
         var body = new StringBuilder();
@@ -71,9 +78,19 @@ for (int j = 0; j < {k}; j++)
         }
 
         body.Append($"long co = (long)ti * {frame.Choices};\n");
+        var saving = new StringBuilder(body.ToString());
+        var saves = new List<KernelParam>();
         foreach (var n in k.Nodes)
         {
-            body.Append('\n').Append(RouterOpFragments.Render(k, n, frame));
+            var fragment = RouterOpFragments.Render(k, n, frame);
+            body.Append('\n').Append(fragment);
+            saving.Append('\n').Append(fragment);
+            foreach (var r in n.Results.Where(r => saved != null && saved.Contains(r)))
+            {
+                var save = new KernelParam(BindingKind.Buffer, r, frame.IsInt(r) ? KernelReading.I : KernelReading.F, "save_" + r);
+                saves.Add(save);
+                saving.Append($"// %{r} saved for backward.\n").Append(frame.Save(r, save.Name)).Append('\n');
+            }
         }
 
         // Every gate takes the layer's args (training, seed, step, token base), so every gate kernel has one signature shape.
@@ -83,7 +100,11 @@ for (int j = 0; j < {k}; j++)
         var gemvLoad = frame.GemvInput is { } row && frame.LoadsThrough(row)
             ? (token, d, args, element) => frame.Load(row, token, d, args, element)
             : (System.Func<string, string, string, string, string>?)null;
-        return new TokenGate(parameters, body.ToString().TrimEnd(), frame.ScratchRows, frame.LogitWeights, gemvLoad);
+        return new TokenGate(parameters, body.ToString().TrimEnd(), frame.ScratchRows, frame.LogitWeights, gemvLoad)
+        {
+            Saves = saves,
+            SavingBody = saves.Count == 0 ? null : saving.ToString().TrimEnd(),
+        };
     }
 
     /// <summary>The shared method of a per-token gate, emitted once into the <c>Kernels</c> class.</summary>
@@ -91,7 +112,9 @@ for (int j = 0; j < {k}; j++)
     {
         var parameters = string.Join(", ", gate.Parameters.Select(p => $"{p.CsType} {p.Name}"));
         return $"/// <summary>k{gate.Index} {gate.Role} for one token; <paramref name=\"s\"/> is its scratch row ({gate.ScratchRows}·ER floats), holding the router logits already when <paramref name=\"ready\"/>.</summary>\n"
-            + $"public static void {gate.TokenMethod}(int ti, {parameters}, {KernelReading.F} s, bool ready)\n{{\n{Indent(gate.TokenBody!)}\n}}";
+            + $"public static void {gate.TokenMethod}(int ti, {parameters}, {KernelReading.F} s, bool ready)\n{{\n{Indent(gate.TokenBody!)}\n}}"
+            + (gate.SavingBody == null ? "" : $"\n\n/// <summary>k{gate.Index} {gate.Role} for one token of a training forward: also writes what the backward reads.</summary>\n"
+                + $"public static void {gate.TokenMethod}Saving(int ti, {parameters}, {string.Join(", ", gate.Saves.Select(p => $"{p.CsType} {p.Name}"))}, {KernelReading.F} s, bool ready)\n{{\n{Indent(gate.SavingBody)}\n}}");
     }
 
     internal static string Indent(string text) => string.Join("\n", text.Split('\n').Select(l => l.Length == 0 ? l : "    " + l));

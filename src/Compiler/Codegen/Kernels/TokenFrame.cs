@@ -177,6 +177,21 @@ internal sealed class TokenFrame
     /// <summary>Choice <paramref name="j"/> of a [T, k] value, as an lvalue in its buffer.</summary>
     public string Choice(string value, string j) => $"{_names[value]}[co + {j}]";
 
+    public bool IsInt(string value) => _types[value].DType == DType.I32;
+
+    /// <summary>Copies this token's <paramref name="value"/> (a router row, choice values, or a value per token) to the buffer <paramref name="buffer"/>.</summary>
+    public string Save(string value, string buffer)
+    {
+        if (_types[value].Shape.Count == 1)
+        {
+            return $"{buffer}[ti] = {Row(value, "0")};";
+        }
+
+        var width = Width(value);
+        var element = IsChoice(value) ? Choice(value, "j") : Row(value, "j");
+        return $"for (int j = 0; j < {width}; j++)\n{{\n    {buffer}[((long)ti * {width}) + j] = {element};\n}}";
+    }
+
     private static string Cs(TensorType t) => t.DType == DType.I32 ? KernelReading.I : KernelReading.F;
 
     /// <summary>The parameter an outside operand is bound to.</summary>

@@ -22,12 +22,15 @@ internal static class CpuGateEmitter
         var rows = g.ScratchRows;
         var scratch = rows == 0 ? "default(global::ILGPU.ArrayView<float>)" : $"this.scratch.SubView((long)worker * ScratchFloats, {rows} * Kernels.ER)";
         var args = string.Join(", ", g.Parameters.Select(p => "this." + CpuKernelEmitter.Field(p)));
+        string Call(string scratchRows, string ready) => g.SavingBody == null
+            ? $"Kernels.{g.TokenMethod}(t, {args}, {scratchRows}, {ready});"
+            : $"if (this.saving) Kernels.{g.TokenMethod}Saving(t, {args}, {string.Join(", ", g.Saves.Select(p => "this." + p.Name))}, {scratchRows}, {ready}); else Kernels.{g.TokenMethod}(t, {args}, {scratchRows}, {ready});";
         if (g.LogitWeights.Count == 0)
         {
             return $@"int t1 = global::System.Math.Min(this.args.Tokens, (item + 1) * TokenChunk);
 for (int t = item * TokenChunk; t < t1; t++)
 {{
-    Kernels.{g.TokenMethod}(t, {args}, {scratch}, false);
+    {Call(scratch, "false")}
 }}
 ";
         }
@@ -77,7 +80,7 @@ for (int t = t0; t < t1; t++)
             sb.Append($"    {M}.CreateReadOnlySpan(ref {U}.Add(ref batch, ({i} * LogitRows * Kernels.ER) + (r * Kernels.ER)), Kernels.ER).CopyTo({M}.CreateSpan(ref {U}.Add(ref row, {i} * Kernels.ER), Kernels.ER));").Append('\n');
         }
 
-        sb.Append($"    Kernels.{g.TokenMethod}(t, {args}, s, true);").Append('\n').Append('}').Append('\n');
+        sb.Append($"    {Call("s", "true")}").Append('\n').Append('}').Append('\n');
         return sb.ToString();
     }
 }

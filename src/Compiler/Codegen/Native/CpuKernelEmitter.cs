@@ -25,6 +25,11 @@ public static class CpuKernelEmitter
         _ => "args",
     };
 
+    /// <summary>The buffers a training forward writes for backward, beyond the plan's own.</summary>
+    public static IEnumerable<KernelParam> Saves(IReadOnlyList<KernelReading> kernels) =>
+        kernels.OfType<GateKernel>().SelectMany(g => g.Saves)
+            .Concat(kernels.OfType<ExpertKernel>().Where(x => x.SavedHidden != null).Select(x => new KernelParam(BindingKind.Buffer, x.SavedHidden!, KernelReading.F, "save_" + x.SavedHidden)));
+
     /// <summary>Weights the expert kernel reads as packed GEMM panels.</summary>
     public static IEnumerable<string> PackedWeights(IReadOnlyList<KernelReading> kernels) =>
         kernels.OfType<ExpertKernel>().SelectMany(k => k.GemmWeights);
@@ -56,6 +61,13 @@ public static class CpuKernelEmitter
         foreach (var value in PackedWeights(kernels))
         {
             w.Line($"public float[] p_{value} = global::System.Array.Empty<float>();");
+        }
+
+        w.Line("/// <summary>A training forward: the kernels also write what the backward reads into the save_ buffers.</summary>");
+        w.Line("public bool saving;");
+        foreach (var save in Saves(kernels))
+        {
+            w.Line($"public {save.CsType} {save.Name};");
         }
 
         w.Line("public global::ILGPU.ArrayView<float> scratch;");

@@ -45,6 +45,13 @@ for (int c = c0; c < c1; c++)
     ActivateRow(ref hrow, ref hrow);
 }
 ";
+        var save = x.SavedHidden == null ? "" : $@"if (this.saving)
+{{
+    // Training: the hidden rows before the activation are kept for backward, which recomputes the activation.
+    global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref h, n * Kernels.H1).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.save_{x.SavedHidden}), start * Kernels.H1), n * Kernels.H1));
+}}
+
+";
         string Bias(Node? bias, string param, string width) => bias != null ? $"ref global::System.Runtime.CompilerServices.Unsafe.Add(ref {param}, e * {width})" : "ref Zeros[0]";
         return $@"// This tile: rows [start, start + n) of expert e (tiles are numbered expert by expert).
 int tile = item;
@@ -76,7 +83,7 @@ if (e < 0)
 // Fused MLP: the hidden tile [n, H1] lives in this worker's scratch, never in shared buffers.
 ref float h = ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(scratch), worker * ScratchFloats);
 Gemm(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref rows, start * Kernels.D), Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w1, e * PanelStride(Kernels.D, Kernels.H1)), Kernels.D, Kernels.H1, ref h, Kernels.H1, n, {Bias(mlp.UpBias, "b1", "Kernels.H1")}, false, ref h, 0, (Kernels.H1 + NR - 1) / NR);
-{activation}
+{save}{activation}
 Gemm(ref h, Kernels.H1, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref w2, e * PanelStride(Kernels.H, Kernels.D)), Kernels.H, Kernels.D, ref global::System.Runtime.CompilerServices.Unsafe.Add(ref y, start * Kernels.D), Kernels.D, n, {Bias(mlp.DownBias, "b2", "Kernels.D")}, {scale}, 0, (Kernels.D + NR - 1) / NR);
 ";
     }

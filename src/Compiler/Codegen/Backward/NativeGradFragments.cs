@@ -1,0 +1,192 @@
+using System.Collections.Generic;
+using System.Linq;
+using Wudao.Compiler.Ir;
+using Wudao.Compiler.Ir.Math;
+using Wudao.Compiler.Plan;
+using static Wudao.Compiler.Codegen.BackwardFrame;
+
+namespace Wudao.Compiler.Codegen;
+
+/// <summary>
+/// The native target's fragment of each op a backward graph holds (the gradient ops, and the
+/// forward ops it recomputes), over the part of its iteration space one work item covers:
+/// tokens <c>[t0, t1)</c>; an expert tile, rows <c>[start, start + n)</c> of expert <c>e</c>; a
+/// weight tile, rows <c>[i0, i1)</c> of expert <c>e</c>'s gradient summed over its rows
+/// <c>[start, end)</c>; or the whole batch. Every value is read and written through the
+/// <see cref="BackwardFrame"/>. A new backward op is one entry here (and in
+/// <see cref="NativeRouterGradFragments"/> for the router's), beside nothing else.
+/// </summary>
+internal static class NativeGradFragments
+{
+    /// <summary>An op's fragment: what it computes, and its body for the kernel it sits in.</summary>
+    public sealed record Fragment(string What, System.Func<Node, BackwardFrame, PlannedKernel, string> Body);
+
+    private static readonly Dictionary<string, Fragment> Table = new Dictionary<string, Fragment>
+    {
+        [Ops.CombineGradRows] = new("each kept choice's row gets its gate times its token's cotangent", CombineGradRows),
+        [Ops.CombineGradGates] = new("each kept choice's gate gets ⟨d out[t], y[row]⟩; a dropped choice gets 0", CombineGradGates),
+        [Ops.DispatchGrad] = new("each token sums the cotangents of its kept rows, in choice order (a gather, no atomics)", DispatchGrad),
+        [Ops.GroupedMatMulDx] = new("the tile's rows times its expert's weight transposed: dX[r, m] = ⟨dY[r], W_e[m]⟩", GroupedDx),
+        [Ops.GroupedMatMulDw] = new("rows [i0, i1) of expert e's weight gradient, Σ over its rows of X[r, i]·dY[r], in row order", GroupedDw),
+        [Ops.BiasGrad] = new("columns [i0, i1) of expert e's bias gradient, Σ over its rows in row order", BiasGrad),
+    }.Concat(NativeRouterGradFragments.All)
+     .Concat(Activations.All.SelectMany(a => new[]
+     {
+         new KeyValuePair<string, Fragment>(a.Op, new($"{a.Op} recomputed from its saved input", (n, f, k) => Activate(a, n, f, k))),
+         new KeyValuePair<string, Fragment>(a.GradOp, new($"{a.Op}′ from the formula, times the cotangent", (n, f, k) => ActivationGrad(a, n, f, k))),
+     }))
+     .ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    public static bool Has(string op) => Table.ContainsKey(op);
+
+    public static Fragment Get(PlannedKernel k, Node n) => Table.TryGetValue(n.Op, out var f)
+        ? f
+        : throw new KernelAssemblyException($"k{k.Index}: the native backward has no fragment for %{n.Name} = {n.Op} in [{string.Join(", ", k.OpNames)}]");
+
+    /// <summary>The op's fragment in a block of its own, under its IR line and what it computes.</summary>
+    public static string Render(PlannedKernel k, Node n, BackwardFrame f)
+    {
+        var op = Get(k, n);
+        var line = $"// {string.Join(", ", n.Results.Select(r => "%" + r))} = {n.Op} {string.Join(", ", n.Operands.Select(o => "%" + o))}: {op.What}.";
+        return $"{line}\n{{\n{RouterTokenFragments.Indent(op.Body(n, f, k))}\n}}";
+    }
+
+    /// <summary>Writes or, for a weight's gradient, adds.</summary>
+    internal static string Set(BackwardFrame f, string value) => f.Accumulates(value) ? "+=" : "=";
+
+    private static string CombineGradRows(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string dout = n.Operands[0], experts = n.Operands[1], gates = n.Operands[2], slots = n.Operands[3], dy = n.Results[0];
+        int kk = f.Width(experts), d = f.Width(dout);
+        return $@"for (int c = t0 * {I(kk)}; c < t1 * {I(kk)}; c++)
+{{
+    int slot = {f.At(slots, "c")};
+    if (slot < 0)
+    {{
+        continue;
+    }}
+
+    long row = {f.Offset(f.At(experts, "c"))} + slot;
+    Scale({f.RefAt(dout, $"(long)(c / {I(kk)}) * {I(d)}")}, {f.At(gates, "c")}, {f.RefAt(dy, $"row * {I(d)}")}, {I(d)});
+}}";
+    }
+
+    private static string CombineGradGates(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string dout = n.Operands[0], y = n.Operands[1], experts = n.Operands[2], slots = n.Operands[3], dg = n.Results[0];
+        int kk = f.Width(experts), d = f.Width(dout);
+        return $@"for (int c = t0 * {I(kk)}; c < t1 * {I(kk)}; c++)
+{{
+    int slot = {f.At(slots, "c")};
+    {f.At(dg, "c")} = slot < 0 ? 0f : Dot({f.RefAt(dout, $"(long)(c / {I(kk)}) * {I(d)}")}, {f.RefAt(y, $"({f.Offset(f.At(experts, "c"))} + (long)slot) * {I(d)}")}, {I(d)});
+}}";
+    }
+
+    private static string DispatchGrad(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string drows = n.Operands[0], experts = n.Operands[1], slots = n.Operands[2], dx = n.Results[0];
+        int kk = f.Width(experts), d = f.Width(drows);
+        return $@"for (int t = t0; t < t1; t++)
+{{
+    Clear({f.RefAt(dx, $"(long)t * {I(d)}")}, {I(d)});
+    for (int j = 0; j < {I(kk)}; j++)
+    {{
+        int c = (t * {I(kk)}) + j;
+        int slot = {f.At(slots, "c")};
+        if (slot >= 0)
+        {{
+            Accumulate({f.RefAt(drows, $"({f.Offset(f.At(experts, "c"))} + (long)slot) * {I(d)}")}, {f.RefAt(dx, $"(long)t * {I(d)}")}, {I(d)});
+        }}
+    }}
+}}";
+    }
+
+    private static string GroupedDx(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string dy = n.Operands[0], w = n.Operands[1], dx = n.Results[0];
+        int m = f.Dim(w, 1), nn = f.Dim(w, 2);
+        return $@"for (int i = 0; i < {I(m)}; i++)
+{{
+    ref float wrow = {f.RefAt(w, $"(((long)e * {I(m)}) + i) * {I(nn)}")};
+    for (int r = start; r < start + n; r++)
+    {{
+        {f.At(dx, $"((long)r * {I(m)}) + i")} = Dot({f.RefAt(dy, $"(long)r * {I(nn)}")}, ref wrow, {I(nn)});
+    }}
+}}";
+    }
+
+    private static string GroupedDw(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string a = n.Operands[0], dy = n.Operands[1], dw = n.Results[0];
+        int m = f.Width(a), nn = f.Width(dy);
+        var clear = f.Accumulates(dw) ? "" : $"Clear({f.RefAt(dw, $"(((long)e * {I(m)}) + i0) * {I(nn)}")}, (i1 - i0) * {I(nn)});\n";
+        return $@"{clear}for (int r = start; r < end; r++)
+{{
+    for (int i = i0; i < i1; i++)
+    {{
+        Axpy({f.At(a, $"((long)r * {I(m)}) + i")}, {f.RefAt(dy, $"(long)r * {I(nn)}")}, {f.RefAt(dw, $"(((long)e * {I(m)}) + i) * {I(nn)}")}, {I(nn)});
+    }}
+}}";
+    }
+
+    private static string BiasGrad(Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string dy = n.Operands[0], db = n.Results[0];
+        var w = f.Width(dy);
+        var clear = f.Accumulates(db) ? "" : $"Clear({f.RefAt(db, $"((long)e * {I(w)}) + i0")}, i1 - i0);\n";
+        return $@"{clear}for (int r = start; r < end; r++)
+{{
+    Accumulate({f.RefAt(dy, $"((long)r * {I(w)}) + i0")}, {f.RefAt(db, $"((long)e * {I(w)}) + i0")}, i1 - i0);
+}}";
+    }
+
+    /// <summary>
+    /// The recomputed activation: over the tile's rows in an expert tile; in a weight tile, over
+    /// the columns [i0, i1) the gradient GEMM reads of it (a gated one reads gate and up halves).
+    /// </summary>
+    private static string Activate(ActivationDef a, Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string x = n.Operands[0], y = n.Results[0];
+        int width = f.Width(y), inWidth = f.Width(x);
+        var (rows, cols) = k.Space == IterationSpace.WeightTiles ? ("r = start; r < end", "c = i0; c < i1") : ("r = start; r < start + n", $"c = 0; c < {I(width)}");
+        var up = a.Gated ? $"\n        float u = {f.At(x, $"((long)r * {I(inWidth)}) + {I(width)} + c")};" : "";
+        return $@"for (int {rows}; r++)
+{{
+    for (int {cols}; c++)
+    {{
+        float v = {f.At(x, $"((long)r * {I(inWidth)}) + c")};{up}
+        {f.At(y, $"((long)r * {I(width)}) + c")} = {a.Render(MathDialect.Native, "v", "u")};
+    }}
+}}";
+    }
+
+    /// <summary>d x = f′(x)·d a; gated, d gate = f′(gate)·up·d a and d up = f(gate)·d a. An epilogue over the tile's rows.</summary>
+    private static string ActivationGrad(ActivationDef a, Node n, BackwardFrame f, PlannedKernel k)
+    {
+        string x = n.Operands[0], da = n.Operands[1], dx = n.Results[0];
+        int width = f.Width(da), inWidth = f.Width(x);
+        var prime = a.Derivative.Apply(E.V("v")).Render(MathDialect.Native);
+        var body = a.Gated
+            ? $@"float u = {f.At(x, $"((long)r * {I(inWidth)}) + {I(width)} + c")};
+{f.At(dx, $"((long)r * {I(inWidth)}) + c")} = {prime} * u * g;
+{f.At(dx, $"((long)r * {I(inWidth)}) + {I(width)} + c")} = {a.Function.Apply(E.V("v")).Render(MathDialect.Native)} * g;"
+            : $"{f.At(dx, $"((long)r * {I(inWidth)}) + c")} = {prime} * g;";
+        return $@"for (int r = start; r < start + n; r++)
+{{
+    for (int c = 0; c < {I(width)}; c++)
+    {{
+        float v = {f.At(x, $"((long)r * {I(inWidth)}) + c")};
+        float g = {f.At(da, $"((long)r * {I(width)}) + c")};
+{RouterTokenFragments.Indent(RouterTokenFragments.Indent(body))}
+    }}
+}}";
+    }
+
+    /// <summary>The functions the activations and their derivatives in <paramref name="ops"/> call, declared once each, callees first.</summary>
+    public static string Functions(IEnumerable<string> ops)
+    {
+        var used = Activations.All.Where(a => ops.Contains(a.Op) || ops.Contains(a.GradOp)).ToList();
+        var roots = used.Select(a => a.Function).Concat(used.Where(a => ops.Contains(a.GradOp)).Select(a => a.Derivative));
+        return string.Join("\n", roots.SelectMany(r => r.WithDependencies()).Distinct().Select(r => r.Declare(MathDialect.Native)));
+    }
+}
