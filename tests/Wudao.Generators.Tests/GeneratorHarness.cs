@@ -22,6 +22,8 @@ internal static class GeneratorHarness
         MetadataReference.CreateFromFile(typeof(Session).Assembly.Location),
         MetadataReference.CreateFromFile(typeof(ILGPU.Context).Assembly.Location),
         MetadataReference.CreateFromFile(typeof(ILGPU.Algorithms.XMath).Assembly.Location),
+        // The native backward kernels call TensorPrimitives (a dependency of the runtime, so of every user).
+        MetadataReference.CreateFromFile(typeof(System.Numerics.Tensors.TensorPrimitives).Assembly.Location),
     ];
 
     private static readonly CSharpCompilationOptions Options = new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary)
