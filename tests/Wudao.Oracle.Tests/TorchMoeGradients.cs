@@ -65,3 +65,55 @@ public static partial class TorchMoe
     /// <summary>A leaf's gradient, or zeros of its shape and dtype where autograd left none.</summary>
     internal static Tensor GradientOf(Tensor leaf) => leaf.grad is { } grad ? grad : torch.zeros_like(leaf);
 }
+
+/// <summary>
+/// What libtorch autograd computed for noisy top-k's L = Σ(out ⊙ dOut) + Σ_name dLoss[name]·loss[name]:
+/// the forward values (as <see cref="TorchRouters.NoisyTopK"/> gives them), dL/dx and dL/dW per weight name.
+/// </summary>
+public sealed record TorchRouterGradients(float[] Output, IReadOnlyDictionary<string, float> Losses, float[] DX, IReadOnlyDictionary<string, float[]> Weights);
+
+public static partial class TorchRouters
+{
+    /// <summary>
+    /// The gradient oracle for noisy top-k: x and every weight (gate.weight, gate.noise and the
+    /// experts') become float32 leaves and autograd differentiates L, where each loss (importance,
+    /// load: weight·cv²) has its own upstream seed in <paramref name="dLosses"/> (a name left out
+    /// counts 0). ε is a constant; the choice of experts and capacity drops carry no gradient.
+    /// </summary>
+    public static TorchRouterGradients NoisyTopKGradients(MoeLayerInfo info, MoeWeights weights, float[] x, int tokens, float[] epsilon, float[] dOut, IReadOnlyDictionary<string, float> dLosses)
+    {
+        TorchMoe.Initialise();
+        using var scope = torch.NewDisposeScope();
+        var xt = torch.tensor(x, new[] { (long)tokens, info.Dim }).requires_grad_(true);
+        var w = Weights(weights);
+        foreach (var leaf in w.Values)
+        {
+            leaf.requires_grad_(true);
+        }
+
+        var g = NoisyGraph(info, xt, w, torch.tensor(epsilon, new[] { (long)tokens, info.Experts }));
+        var loss = Objective(g, torch.tensor(dOut, new[] { (long)tokens, info.Dim }), dLosses);
+        if (loss.requires_grad)
+        {
+            loss.backward();
+        }
+
+        return new TorchRouterGradients(
+            TorchMoe.Floats(g.Output),
+            g.Losses.ToDictionary(l => l.Key, l => l.Value.Weight * (float)l.Value.Cv.item<double>()),
+            TorchMoe.Floats(TorchMoe.GradientOf(xt)),
+            w.ToDictionary(kv => kv.Key, kv => TorchMoe.Floats(TorchMoe.GradientOf(kv.Value))));
+    }
+
+    /// <summary>L = Σ(out ⊙ dOut) + Σ dLoss·weight·cv², in float64.</summary>
+    internal static Tensor Objective(RouterGraph g, Tensor dOut, IReadOnlyDictionary<string, float> dLosses)
+    {
+        var loss = (g.Output * dOut).sum().to(ScalarType.Float64);
+        foreach (var (name, (cv, weight)) in g.Losses)
+        {
+            loss = loss + (cv * ((double)weight * dLosses.GetValueOrDefault(name)));
+        }
+
+        return loss;
+    }
+}
