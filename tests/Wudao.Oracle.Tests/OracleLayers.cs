@@ -73,6 +73,29 @@ public partial class OracleGShardSwiGluOverflow
 {
 }
 
+// Tiny layers for the gradient oracle's finite-difference checks (TorchMoeGradientTests): small
+// enough to perturb every element, smooth activations (no ReLU kink for a difference to straddle),
+// a weighty aux loss so its gradient is visible, and overflowing capacities so drops are covered.
+// Not in All: the forward oracle does not run them.
+
+[MoeLayer(Dim = 6, Experts = 4, TopK = 2, Hidden = 5, Activation = Activation.SwiGlu, AuxLossWeight = 0.5f)]
+[Router(RouterKind.TopK)]
+public partial class GradTopK2SwiGlu
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 4, TopK = 1, Hidden = 5, Activation = Activation.Silu, AuxLossWeight = 0.5f)]
+[Router(RouterKind.Switch, CapacityFactor = 1.0f)]
+public partial class GradSwitchSilu
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 4, TopK = 2, Hidden = 5, Activation = Activation.Gelu, AuxLossWeight = 0.5f)]
+[Router(RouterKind.GShard, CapacityFactor = 0.5f)]
+public partial class GradGShardGeluOverflow
+{
+}
+
 /// <summary>The oracle layers by name, so theories range over all of them.</summary>
 public static class OracleLayers
 {

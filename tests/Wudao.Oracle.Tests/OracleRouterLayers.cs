@@ -45,6 +45,21 @@ public partial class OracleDeepSeekSiluTight
 {
 }
 
+// Tiny noisy top-k layers for the gradient oracle's finite differences (TorchMoeGradientTests):
+// k < E with an overflowing capacity, and k = E (no "if in" threshold). Not in All.
+
+[MoeLayer(Dim = 6, Experts = 4, TopK = 2, Hidden = 5, Activation = Activation.Silu)]
+[Router(RouterKind.NoisyTopK, CapacityFactor = 0.5f, ImportanceWeight = 0.5f, LoadWeight = 0.5f)]
+public partial class GradNoisyTop2SiluOverflow
+{
+}
+
+[MoeLayer(Dim = 6, Experts = 3, TopK = 3, Hidden = 4, Activation = Activation.Gelu)]
+[Router(RouterKind.NoisyTopK, ImportanceWeight = 0.5f, LoadWeight = 0.5f)]
+public partial class GradNoisyTop3Gelu
+{
+}
+
 /// <summary>The router oracle layers by name, with weights (DeepSeek's with a nonzero bias) and inputs without near ties.</summary>
 public static class OracleRouterLayers
 {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using TorchSharp;
@@ -10,13 +11,19 @@ namespace Wudao.Oracle.Tests;
 public sealed record TorchMoeResult(float[] Output, float[] Probs, int[] Experts, float[] Gates, int[] Slots, int[] Kept, int Dropped, float AuxLoss, int Capacity);
 
 /// <summary>
+/// The layer's tensors: Chosen the top-k indices, Experts the same after GShard's drop (-1),
+/// Slots the capacity slots (-1: dropped), Aux the weighted load-balancing loss (float64 scalar).
+/// </summary>
+internal sealed record MoeGraph(Tensor Output, Tensor Probs, Tensor Chosen, Tensor Experts, Tensor Gates, Tensor Slots, Tensor Kept, long Dropped, Tensor Aux, int Capacity);
+
+/// <summary>
 /// The MoE layer written again with libtorch operations (TorchSharp), as an oracle independent of
 /// both the generated kernels and the plain C# reference: matmul, softmax and topk for routing,
 /// one-hot cumulative sums for capacity, index_select / mm / index_add_ for the experts. It shares
 /// with Wudao only the weights and the counter-based RNG that decides GShard's second expert
 /// (host-drawn uniforms, made into a tensor).
 /// </summary>
-public static class TorchMoe
+public static partial class TorchMoe
 {
     private static int _initialised;
 
@@ -38,20 +45,58 @@ public static class TorchMoe
     {
         Initialise();
         using var scope = torch.NewDisposeScope();
-        long t = tokens, d = info.Dim, e = info.Experts, k = info.TopK;
-        var xt = torch.tensor(x, new[] { t, d });
+        var xt = torch.tensor(x, new[] { (long)tokens, info.Dim });
+        var g = Graph(info, xt, WeightNames.ToDictionary(n => n, n => Weight(weights, n)), seed, step);
+        return new TorchMoeResult(
+            Floats(g.Output),
+            Floats(g.Probs),
+            Ints(g.Experts),
+            Floats(g.Gates),
+            Ints(g.Slots),
+            Ints(g.Kept),
+            (int)g.Dropped,
+            (float)g.Aux.item<double>(),
+            g.Capacity);
+    }
+
+    /// <summary>The weights the layer reads (TopK, Switch, GShard), in the layout of <see cref="MoeWeights"/>.</summary>
+    internal static readonly string[] WeightNames = { "gate.weight", "experts.w1", "experts.b1", "experts.w2", "experts.b2" };
+
+    /// <summary>
+    /// The layer as a graph of torch operations on <paramref name="xt"/> [tokens, Dim] and the weights,
+    /// in their dtype (float32 for the oracle, float64 for finite differences), so it can run on
+    /// leaves that require grad: <see cref="Forward"/> and <see cref="Gradients"/> share it.
+    /// Routing (top-k indices, GShard's drop, capacity) is integer and carries no gradient; the
+    /// gates carry it through the top-k values. <paramref name="routing"/>, when given, replaces the
+    /// decisions (top-k indices and the experts after GShard's drop) by earlier ones, so a finite
+    /// difference can perturb the inputs without a near tie flipping a choice.
+    /// </summary>
+    internal static MoeGraph Graph(MoeLayerInfo info, Tensor xt, IReadOnlyDictionary<string, Tensor> w, CounterSeed seed, int step, (Tensor Chosen, Tensor Experts)? routing = null)
+    {
+        long t = xt.shape[0], d = info.Dim, e = info.Experts, k = info.TopK;
+        var tokens = (int)t;
 
         // Router: logits = x·Wg, softmax over experts, the k largest (sorted, so column 0 is the first choice).
-        var probs = xt.mm(Weight(weights, "gate.weight")).softmax(1);
+        var probs = xt.mm(w["gate.weight"]).softmax(1);
         var (top, chosen) = probs.topk((int)k, dim: 1, largest: true, sorted: true);
+        if (routing is { } fixedRouting)
+        {
+            chosen = fixedRouting.Chosen;
+            top = probs.gather(1, chosen);
+        }
+
         var gates = info.Router == RouterKind.Switch ? top : top / top.sum(1, keepdim: true);
         var experts = chosen;
 
         // GShard: the second expert is kept with probability min(1, 2·g2), i.e. dropped when u ≥ 2·g2.
-        if (info.Router == RouterKind.GShard)
+        if (routing is { } given)
         {
-            var u = torch.tensor(Enumerable.Range(0, tokens).Select(i => CounterRng.Uniform(seed.Lo, seed.Hi, step, i)).ToArray(), new[] { t });
-            var second = torch.where(u >= gates.select(1, 1) * 2f, torch.full_like(experts.select(1, 1), -1), experts.select(1, 1));
+            experts = given.Experts;
+        }
+        else if (info.Router == RouterKind.GShard)
+        {
+            var u = torch.tensor(Enumerable.Range(0, tokens).Select(i => CounterRng.Uniform(seed.Lo, seed.Hi, step, i)).ToArray(), new[] { t }).to(gates.dtype);
+            var second = torch.where(u >= gates.select(1, 1).detach() * 2f, torch.full_like(experts.select(1, 1), -1), experts.select(1, 1));
             experts = torch.stack(new[] { experts.select(1, 0), second }, 1);
         }
 
@@ -82,19 +127,21 @@ public static class TorchMoe
         var kept = capacity > 0 ? filled.clamp_max(capacity) : filled;
         var dropped = (filled.sum() - kept.sum()).item<long>();
 
-        // Load-balancing loss α·E·Σ f_i·P_i: f_i = share of tokens whose first choice is i, P_i = mean probability.
+        // Load-balancing loss α·E·Σ f_i·P_i: f_i = share of tokens whose first choice is i (a count,
+        // no gradient), P_i = mean probability (differentiable). Summed in float64, like the reference;
+        // α·E is formed in float, as the reference's float·long product is.
         var perToken = Math.Max(1, tokens);
         var f = torch.nn.functional.one_hot(experts.select(1, 0), e).sum(dim: 0).to(ScalarType.Float64) / perToken;
         var p = probs.to(ScalarType.Float64).sum(dim: 0) / perToken;
-        var aux = (float)(info.AuxLossWeight * e * (f * p).sum().item<double>());
+        var aux = (f * p).sum() * (double)(info.AuxLossWeight * e);
 
         // Experts: each gathers its kept rows, runs act(x·W1 + b1)·W2 + b2, and adds them back gate-weighted.
-        var (w1, b1, w2, b2) = (Weight(weights, "experts.w1"), Weight(weights, "experts.b1"), Weight(weights, "experts.w2"), Weight(weights, "experts.b2"));
+        var (w1, b1, w2, b2) = (w["experts.w1"], w["experts.b1"], w["experts.w2"], w["experts.b2"]);
         var tokenOfChoice = torch.arange(t, ScalarType.Int64).unsqueeze(1).expand(t, k).reshape(-1);
         var expertOfChoice = experts.reshape(-1);
         var keptChoice = slots.reshape(-1).ge(0);
         var gateOfChoice = gates.reshape(-1);
-        var output = torch.zeros(new[] { t, d }, ScalarType.Float32);
+        var output = torch.zeros(new[] { t, d }, xt.dtype);
         for (var ex = 0; ex < e; ex++)
         {
             var mine = keptChoice.logical_and(expertOfChoice.eq(ex)).nonzero().reshape(-1);
@@ -107,19 +154,10 @@ public static class TorchMoe
             var hidden = xt.index_select(0, rows).mm(w1[ex]) + b1[ex];
             var activated = Activate(info, hidden);
             var y = activated.mm(w2[ex]) + b2[ex];
-            output.index_add_(0, rows, y * gateOfChoice.index_select(0, mine).unsqueeze(1), 1.0);
+            output = output.index_add(0, rows, y * gateOfChoice.index_select(0, mine).unsqueeze(1), 1.0);
         }
 
-        return new TorchMoeResult(
-            Floats(output),
-            Floats(probs),
-            Ints(experts),
-            Floats(gates),
-            Ints(slots),
-            Ints(kept),
-            (int)dropped,
-            aux,
-            capacity);
+        return new MoeGraph(output, probs, chosen, experts, gates, slots, kept, dropped, aux, capacity);
     }
 
     /// <summary>
