@@ -49,8 +49,37 @@ public static partial class LauncherEmitter
         }
     }
 
-    private static void EmitTrainingMembers(SourceWriter w, TrainingPlan training)
+    private static void EmitTrainingMembers(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, TrainingPlan training)
     {
+        var packed = new HashSet<string>(CpuKernelEmitter.PackedWeights(Readings(kernels)));
+        var noGradient = training.Backward == null ? new List<string>() : training.Backward.NoGradient.Select(v => plan.Weights.First(b => b.Value == v).Name).ToList();
+        w.Line("/// <summary>The optimizer's update rules, compiled with this layer.</summary>");
+        w.Line("public global::Wudao.IOptimizerKernels OptimizerKernels => OptimizerKernelSet.Instance;");
+        w.Line();
+        w.Line("/// <summary>Weights no gradient reaches; an optimizer leaves them alone.</summary>");
+        w.Line($"public global::System.Collections.Generic.IReadOnlyCollection<string> NoGradient {{ get; }} = new string[] {{ {string.Join(", ", noGradient.Select(n => "\"" + n + "\""))} }};");
+        w.Line();
+        w.Line("/// <summary>Copies <see cref=\"Weights\"/> again into what the kernels read (device tensors, packed GEMM panels) after they changed.</summary>");
+        w.Open("public void WeightsChanged()");
+        w.Open("lock (_calls)");
+        foreach (var b in plan.Weights)
+        {
+            w.Line($"_w_{b.Value}{(packed.Contains(b.Value) ? "?" : "")}.CopyFrom(Weights[\"{b.Name}\"].Data);");
+        }
+
+        w.Open("if (_cpu != null)");
+        foreach (var value in packed)
+        {
+            var shape = plan.Weights.First(b => b.Value == value).Type.Shape;
+            w.Line($"_cpu.p_{value} = CpuKernels.Pack(Weights[\"{plan.Weights.First(b => b.Value == value).Name}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
+        }
+
+        w.Close();
+        w.Close();
+        w.Close();
+        w.Line();
+        OptimizerEmitter.Emit(w);
+        w.Line();
         w.Line("/// <summary>The gradient of the loss with respect to each weight, by weight name, added to by every Backward; see <see cref=\"ZeroGradients\"/>.</summary>");
         w.Line("public global::Wudao.MoeWeights Gradients { get; } = global::Wudao.MoeWeights.Zeros(Info.Weights);");
         w.Line();

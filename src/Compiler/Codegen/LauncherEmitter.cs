@@ -41,7 +41,7 @@ public static partial class LauncherEmitter
         }
 
         EmitFields(w, spec, plan, kernels, training);
-        EmitTrainingMembers(w, training);
+        EmitTrainingMembers(w, plan, kernels, training);
         EmitForward(w, plan, kernels, training);
         if (plan.Graph.Nodes.FirstOrDefault(n => n.Op == Ops.TopKBiased) is { } biased)
         {

@@ -60,6 +60,21 @@ public sealed class DeviceTensor : IDisposable
         }
     }
 
+    /// <summary>Overwrites the tensor with <paramref name="source"/> (of exactly <see cref="Length"/> floats).</summary>
+    public void CopyFrom(ReadOnlySpan<float> source)
+    {
+        if (source.Length != Length)
+        {
+            throw new ArgumentException($"the source holds {source.Length} floats, the tensor {Length}", nameof(source));
+        }
+
+        if (Length > 0)
+        {
+            _pool.Accelerator.Synchronize();
+            View.BaseView.CopyFromCPU(_pool.Accelerator.DefaultStream, source);
+        }
+    }
+
     /// <summary>Returns the memory to the session's pool; later disposals do nothing.</summary>
     public void Dispose()
     {

@@ -3,13 +3,13 @@ using System;
 namespace Wudao;
 
 /// <summary>What every generated MoE layer offers.</summary>
-public interface IMoeLayer : IDisposable
+public interface IMoeLayer : ITrainable, IDisposable
 {
     /// <summary>The layer as declared: sizes, router, weight specs.</summary>
     MoeLayerInfo Info { get; }
 
     /// <summary>The layer's weights, by name.</summary>
-    MoeWeights Weights { get; }
+    new MoeWeights Weights { get; }
 
     /// <summary>Counter of the routing RNG; each forward call uses it, then increments it.</summary>
     int Step { get; set; }
@@ -24,7 +24,7 @@ public interface IMoeLayer : IDisposable
     bool RequiresGrad { get; set; }
 
     /// <summary>The loss's gradient with respect to each weight, by name, added to by every <see cref="Backward"/>.</summary>
-    MoeWeights Gradients { get; }
+    new MoeWeights Gradients { get; }
 
     /// <summary>Backpropagates the last Forward: returns dL/dx and adds each weight's gradient into <see cref="Gradients"/>; the auxiliary losses count with weight <paramref name="auxLossWeight"/>.</summary>
     DeviceTensor Backward(DeviceTensor dOutput, float auxLossWeight = 1f);
