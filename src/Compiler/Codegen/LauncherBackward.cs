@@ -47,6 +47,18 @@ public static partial class LauncherEmitter
         {
             w.Line($"_backward.{f.Field(g.Value)} = Gradients[\"{names[g.Key]}\"].Data;");
         }
+
+        PackTransposes(w, f, names, "weights");
+    }
+
+    /// <summary>The backward's packed transposes of the expert weights, made again whenever the weights change.</summary>
+    private static void PackTransposes(SourceWriter w, BackwardFrame f, IReadOnlyDictionary<string, string> names, string weights)
+    {
+        foreach (var t in f.TransposedWeights)
+        {
+            var shape = f.Type(t).Shape;
+            w.Line($"_backward.{BackwardFrame.Transposed(t)} = CpuBackward.PackTransposed({weights}[\"{names[t]}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
+        }
     }
 
     private static void EmitTrainingMembers(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, TrainingPlan training)
@@ -72,6 +84,11 @@ public static partial class LauncherEmitter
         {
             var shape = plan.Weights.First(b => b.Value == value).Type.Shape;
             w.Line($"_cpu.p_{value} = CpuKernels.Pack(Weights[\"{plan.Weights.First(b => b.Value == value).Name}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
+        }
+
+        if (training.Backward != null)
+        {
+            PackTransposes(w, new BackwardFrame(training.Backward), plan.Weights.ToDictionary(b => b.Value, b => b.Name), "Weights");
         }
 
         w.Close();
@@ -134,7 +151,7 @@ public static partial class LauncherEmitter
 
         w.Line($"_backward.{f.Field(dx)} = dx.View;");
         w.Line("using var scope = _session.Pool.BeginScope();");
-        w.Line("_backward.Rent(scope);");
+        w.Line("_backward.Rent(scope, _session.Workers!.Threads);");
         w.Line("_backward.Launch(_session.Workers!);");
         w.Close();
         w.Line("return dx;");

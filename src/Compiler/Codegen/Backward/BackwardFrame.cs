@@ -34,6 +34,12 @@ internal sealed class BackwardFrame
 
     public BackwardGraph Backward { get; }
 
+    /// <summary>The field holding a weight's per-expert transposes, packed in GEMM panels (what dX = dY·Wᵀ streams).</summary>
+    public static string Transposed(string weight) => "pt_" + weight;
+
+    /// <summary>The expert weights whose transposes the backward's GEMMs read.</summary>
+    public IEnumerable<string> TransposedWeights => Backward.Graph.Nodes.Where(n => n.Op == Ops.GroupedMatMulDx).Select(n => n.Operands[1]).Distinct();
+
     /// <summary>The expert row offsets [E + 1] the grouped ops read; null for a graph with no experts.</summary>
     public string? Offsets { get; }
 

@@ -16,8 +16,8 @@ namespace Wudao.Compiler.Codegen;
 /// </summary>
 public static class NativeBackwardEmitter
 {
-    /// <summary>Rows of a weight gradient one work item owns: the block of dW it accumulates stays in cache.</summary>
-    public const int WeightRows = 16;
+    /// <summary>Rows of a weight gradient one work item owns (a multiple of the micro-kernel's rows): the block of dW it accumulates stays in cache.</summary>
+    public const int WeightRows = 96;
 
     /// <summary>Columns of a bias gradient one work item owns.</summary>
     public const int BiasColumns = 256;
@@ -51,6 +51,17 @@ public static class NativeBackwardEmitter
         w.Line();
         w.Line($"public const int TokenChunk = {NativeSchedule.TokenChunk};");
         w.Line($"public const int TileRows = {NativeSchedule.TileRows};");
+        w.Line($"public const int WeightRows = {WeightRows};");
+        GemmFragments.Constants(w);
+        var widest = g.Nodes.Where(n => n.Op is Ops.GroupedMatMulDw or Ops.MatMulTn).Select(n => f.Width(n.Operands[1])).DefaultIfEmpty(0).Max();
+        w.Line("/// <summary>Scratch floats per worker: a weight tile's block of Xᵀ and a block of dY packed in panels.</summary>");
+        w.Line($"public static int ScratchFloats => (WeightRows * KC) + (KC * (({I(widest)} + NR - 1) / NR) * NR);");
+        w.Line("public global::ILGPU.ArrayView<float> scratch;");
+        foreach (var t in f.TransposedWeights)
+        {
+            w.Line($"public float[] {BackwardFrame.Transposed(t)} = global::System.Array.Empty<float>();");
+        }
+
         w.Line("/// <summary>Tokens of the call the backward runs for.</summary>");
         w.Line("public int tokens;");
         w.Line("/// <summary>The bound on kept rows its row buffers are sized for.</summary>");
@@ -66,15 +77,16 @@ public static class NativeBackwardEmitter
         w.Open("switch (kernel)");
         foreach (var k in kernels)
         {
-            w.Line($"case {k.Index}: K{k.Index}(item); break;");
+            w.Line($"case {k.Index}: K{k.Index}(item, worker); break;");
         }
 
         w.Line("default: throw new global::System.ArgumentOutOfRangeException(nameof(kernel));");
         w.Close();
         w.Close();
         w.Line();
-        w.Line("/// <summary>Rents the backward's own values (every value no caller binds) from <paramref name=\"scope\"/>, sized for <see cref=\"tokens\"/> and <see cref=\"rowBound\"/>.</summary>");
-        w.Open("public void Rent(global::Wudao.ForwardScope scope)");
+        w.Line("/// <summary>Rents the backward's own values (every value no caller binds) and <paramref name=\"threads\"/> workers' scratch from <paramref name=\"scope\"/>, sized for <see cref=\"tokens\"/> and <see cref=\"rowBound\"/>.</summary>");
+        w.Open("public void Rent(global::Wudao.ForwardScope scope, int threads)");
+        w.Line("scratch = scope.F32((long)threads * ScratchFloats);");
         foreach (var v in g.Nodes.Where(n => n.Op != Ops.Param).SelectMany(n => n.Results).Where(r => !g.Outputs.Contains(r)))
         {
             w.Line($"{f.Field(v)} = scope.{(f.IsInt(v) ? "I32" : "F32")}({f.Length(v)});");
@@ -91,6 +103,8 @@ public static class NativeBackwardEmitter
 
         w.Line();
         w.Lines(Helpers(f));
+        w.Lines(GemmFragments.Members);
+        w.Lines(GemmHelpers);
         var functions = NativeGradFragments.Functions(g.Nodes.Select(n => n.Op));
         if (functions.Length > 0)
         {
@@ -108,7 +122,7 @@ public static class NativeBackwardEmitter
         foreach (var k in kernels)
         {
             w.Line("start = global::System.Diagnostics.Stopwatch.GetTimestamp();");
-            w.Line(k.Space == IterationSpace.TokenScan ? $"K{k.Index}(0);" : $"workers.For(this, {k.Index}, {Items(f, k)});");
+            w.Line(k.Space == IterationSpace.TokenScan ? $"K{k.Index}(0, 0);" : $"workers.For(this, {k.Index}, {Items(f, k)});");
             w.Line($"ElapsedTicks[{k.Index}] += global::System.Diagnostics.Stopwatch.GetTimestamp() - start;");
         }
 
@@ -127,7 +141,7 @@ public static class NativeBackwardEmitter
     private static void EmitKernel(SourceWriter w, BackwardFrame f, PlannedKernel k)
     {
         w.Line($"/// <summary>k{k.Index} {k.Name}: [{string.Join(", ", k.OpNames)}].</summary>");
-        w.Open($"private void K{k.Index}(int item)");
+        w.Open($"private void K{k.Index}(int item, int worker)");
         var used = k.Nodes.SelectMany(n => n.Operands.Concat(n.Results)).Distinct().ToList();
         foreach (var v in used)
         {
@@ -197,6 +211,94 @@ public static class NativeBackwardEmitter
     }
 
     private static int Blocks(BackwardFrame f, WeightAnchor a) => (a.Axis(f) + a.Block - 1) / a.Block;
+
+    /// <summary>The GEMM pieces only the backward needs: an accumulating driver, dY rows packed into panels, and weights' packed transposes.</summary>
+    private const string GemmHelpers = @"/// <summary>C[m, n] += A[m, k]·B over B's packed panels, KC deep at a time (the micro-kernel starting from C).</summary>
+private static void GemmAccumulate(ref float a, int lda, ref float b, int k, int n, ref float c, int ldc, int m)
+{
+    global::System.Span<float> edge = stackalloc float[MR * 32];
+    global::System.Span<float> none = stackalloc float[1];
+    for (int k0 = 0; k0 < k; k0 += KC)
+    {
+        int kc = global::System.Math.Min(KC, k - k0);
+        for (int p = 0; p * NR < n; p++)
+        {
+            ref float bp = ref At(ref b, ((long)(p * k) + k0) * NR);
+            int cols = global::System.Math.Min(NR, n - (p * NR));
+            for (int r0 = 0; r0 < m; r0 += MR)
+            {
+                int mr = global::System.Math.Min(MR, m - r0);
+                ref float ar = ref At(ref a, ((long)r0 * lda) + k0);
+                ref float cr = ref At(ref c, ((long)r0 * ldc) + (p * NR));
+                if (cols == NR)
+                {
+                    Micro(ref ar, lda, ref bp, kc, ref cr, ldc, mr, false, ref none[0], false, ref none[0]);
+                    continue;
+                }
+
+                for (int r = 0; r < mr; r++)
+                {
+                    for (int j = 0; j < NR; j++)
+                    {
+                        edge[(r * NR) + j] = j < cols ? At(ref cr, ((long)r * ldc) + j) : 0f;
+                    }
+                }
+
+                Micro(ref ar, lda, ref bp, kc, ref edge[0], NR, mr, false, ref none[0], false, ref none[0]);
+                for (int r = 0; r < mr; r++)
+                {
+                    for (int j = 0; j < cols; j++)
+                    {
+                        At(ref cr, ((long)r * ldc) + j) = edge[(r * NR) + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// <summary>Rows [k, n] of a row-major matrix into NR-wide panels [panel][k][NR], zero padded.</summary>
+private static void PackRows(ref float src, int k, int n, ref float dst)
+{
+    for (int p = 0; p * NR < n; p++)
+    {
+        int cols = global::System.Math.Min(NR, n - (p * NR));
+        for (int r = 0; r < k; r++)
+        {
+            ref float row = ref At(ref dst, ((long)(p * k) + r) * NR);
+            global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref At(ref src, ((long)r * n) + (p * NR)), cols).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref row, NR));
+            global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref At(ref row, cols), NR - cols).Clear();
+        }
+    }
+}
+
+/// <summary>Each expert's [rows, cols] weight transposed to [cols, rows] and packed in panels: the B of dX = dY·Wᵀ.</summary>
+public static float[] PackTransposed(float[] w, int experts, int rows, int cols)
+{
+    int stride = PanelStride(cols, rows);
+    var packed = global::Wudao.WeightMemory.Floats((long)experts * stride);
+    for (int e = 0; e < experts; e++)
+    {
+        for (int p = 0; p * NR < rows; p++)
+        {
+            int lanes = global::System.Math.Min(NR, rows - (p * NR));
+            for (int j = 0; j < lanes; j++)
+            {
+                long from = ((long)e * rows * cols) + ((long)((p * NR) + j) * cols);
+                long to = ((long)e * stride) + ((long)p * cols * NR) + j;
+                for (int r = 0; r < cols; r++)
+                {
+                    packed[to + ((long)r * NR)] = w[from + r];
+                }
+            }
+        }
+    }
+
+    return packed;
+}
+
+private ref float Scratch(int worker) => ref At(ref global::Wudao.CpuMemory.Ref(this.scratch), (long)worker * ScratchFloats);
+";
 
     private static string Helpers(BackwardFrame f)
     {

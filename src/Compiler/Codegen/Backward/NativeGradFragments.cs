@@ -101,33 +101,44 @@ internal static class NativeGradFragments
 }}";
     }
 
+    /// <summary>dX = dY·W_eᵀ for the tile's rows: the packed GEMM over W_eᵀ's panels (packed when the weights are set).</summary>
     private static string GroupedDx(Node n, BackwardFrame f, PlannedKernel k)
     {
         string dy = n.Operands[0], w = n.Operands[1], dx = n.Results[0];
         int m = f.Dim(w, 1), nn = f.Dim(w, 2);
-        return $@"for (int i = 0; i < {I(m)}; i++)
+        return $@"Clear({f.RefAt(dx, $"(long)start * {I(m)}")}, n * {I(m)});
+GemmAccumulate({f.RefAt(dy, $"(long)start * {I(nn)}")}, {I(nn)}, ref At(ref global::System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(this.{BackwardFrame.Transposed(w)}), (long)e * PanelStride({I(nn)}, {I(m)})), {I(nn)}, {I(m)}, {f.RefAt(dx, $"(long)start * {I(m)}")}, {I(m)}, n);";
+    }
+
+    /// <summary>
+    /// Rows [i0, i1) of expert e's dW = Xᵀ·dY over its rows, KC rows of X at a time: the block of
+    /// Xᵀ is transposed and the block of dY packed into the worker's scratch, then the packed GEMM
+    /// accumulates into dW (a weight's gradient adds; an intermediate is cleared first).
+    /// </summary>
+    internal static string GemmDw(BackwardFrame f, string a, string dy, string dw, string dwRow)
+    {
+        int m = f.Width(a), nn = f.Width(dy);
+        var clear = f.Accumulates(dw) ? "" : $"Clear({f.RefAt(dw, dwRow)}, (i1 - i0) * {I(nn)});\n";
+        return $@"{clear}ref float at = ref Scratch(worker);
+ref float bp = ref At(ref at, WeightRows * KC);
+for (int r0 = start; r0 < end; r0 += KC)
 {{
-    ref float wrow = {f.RefAt(w, $"(((long)e * {I(m)}) + i) * {I(nn)}")};
-    for (int r = start; r < start + n; r++)
+    int kc = global::System.Math.Min(KC, end - r0);
+    for (int kk = 0; kk < kc; kk++)
     {{
-        {f.At(dx, $"((long)r * {I(m)}) + i")} = Dot({f.RefAt(dy, $"(long)r * {I(nn)}")}, ref wrow, {I(nn)});
+        for (int i = i0; i < i1; i++)
+        {{
+            At(ref at, ((long)(i - i0) * kc) + kk) = {f.At(a, $"((long)(r0 + kk) * {I(m)}) + i")};
+        }}
     }}
+
+    PackRows({f.RefAt(dy, $"(long)r0 * {I(nn)}")}, kc, {I(nn)}, ref bp);
+    GemmAccumulate(ref at, kc, ref bp, kc, {I(nn)}, {f.RefAt(dw, dwRow)}, {I(nn)}, i1 - i0);
 }}";
     }
 
-    private static string GroupedDw(Node n, BackwardFrame f, PlannedKernel k)
-    {
-        string a = n.Operands[0], dy = n.Operands[1], dw = n.Results[0];
-        int m = f.Width(a), nn = f.Width(dy);
-        var clear = f.Accumulates(dw) ? "" : $"Clear({f.RefAt(dw, $"(((long)e * {I(m)}) + i0) * {I(nn)}")}, (i1 - i0) * {I(nn)});\n";
-        return $@"{clear}for (int r = start; r < end; r++)
-{{
-    for (int i = i0; i < i1; i++)
-    {{
-        Axpy({f.At(a, $"((long)r * {I(m)}) + i")}, {f.RefAt(dy, $"(long)r * {I(nn)}")}, {f.RefAt(dw, $"(((long)e * {I(m)}) + i) * {I(nn)}")}, {I(nn)});
-    }}
-}}";
-    }
+    private static string GroupedDw(Node n, BackwardFrame f, PlannedKernel k) =>
+        GemmDw(f, n.Operands[0], n.Operands[1], n.Results[0], $"(((long)e * {I(f.Width(n.Operands[0]))}) + i0) * {I(f.Width(n.Operands[1]))}");
 
     private static string BiasGrad(Node n, BackwardFrame f, PlannedKernel k)
     {

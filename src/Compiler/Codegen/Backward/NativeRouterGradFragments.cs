@@ -65,19 +65,8 @@ internal static class NativeRouterGradFragments
 }}";
     }
 
-    private static string MatMulTn(Node n, BackwardFrame f, PlannedKernel k)
-    {
-        string x = n.Operands[0], dl = n.Operands[1], dw = n.Results[0];
-        int m = f.Width(x), e = f.Width(dl);
-        var clear = f.Accumulates(dw) ? "" : $"Clear({f.RefAt(dw, $"(long)i0 * {I(e)}")}, (i1 - i0) * {I(e)});\n";
-        return $@"{clear}for (int r = start; r < end; r++)
-{{
-    for (int i = i0; i < i1; i++)
-    {{
-        Axpy({f.At(x, $"((long)r * {I(m)}) + i")}, {f.RefAt(dl, $"(long)r * {I(e)}")}, {f.RefAt(dw, $"(long)i * {I(e)}")}, {I(e)});
-    }}
-}}";
-    }
+    private static string MatMulTn(Node n, BackwardFrame f, PlannedKernel k) =>
+        NativeGradFragments.GemmDw(f, n.Operands[0], n.Operands[1], n.Results[0], $"(long)i0 * {I(f.Width(n.Operands[1]))}");
 
     private static string SoftmaxGrad(Node n, BackwardFrame f, PlannedKernel k)
     {
