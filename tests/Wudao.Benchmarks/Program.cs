@@ -15,7 +15,13 @@ var quick = Array.IndexOf(args, "--short") >= 0;
 var medium = Array.IndexOf(args, "--medium") >= 0;
 var job = (quick ? Job.ShortRun : medium ? Job.MediumRun : Job.Default).WithToolchain(InProcessEmitToolchain.Instance);
 var config = DefaultConfig.Instance.AddJob(job.AsDefault()).WithOptions(ConfigOptions.DisableOptimizationsValidator);
-var rest = Array.FindAll(args, a => a is not ("--short" or "--medium" or "--breakdown" or "--decode-breakdown"));
+var rest = Array.FindAll(args, a => a is not ("--short" or "--medium" or "--breakdown" or "--decode-breakdown" or "--train-breakdown"));
+if (Array.IndexOf(args, "--train-breakdown") >= 0)
+{
+    Wudao.Benchmarks.TrainBreakdown.Print(steps: 5);
+    return;
+}
+
 if (Array.IndexOf(args, "--decode-breakdown") >= 0)
 {
     Wudao.Benchmarks.MixtralDecodeBenchmarks.Breakdown();

@@ -105,10 +105,11 @@ public static class NativeBackwardEmitter
         w.Lines(Helpers(f));
         w.Lines(GemmFragments.Members);
         w.Lines(GemmHelpers);
-        var functions = NativeGradFragments.Functions(g.Nodes.Select(n => n.Op));
-        if (functions.Length > 0)
+        var activations = ActivationGradEmitter.Emit(g.Nodes.Select(n => n.Op));
+        if (activations.Length > 0)
         {
-            w.Lines(functions);
+            w.Lines(ActivationGradEmitter.Loads);
+            w.Lines(activations);
         }
 
         w.Close();

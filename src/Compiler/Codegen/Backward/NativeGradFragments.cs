@@ -159,15 +159,10 @@ for (int r0 = start; r0 < end; r0 += KC)
     {
         string x = n.Operands[0], y = n.Results[0];
         int width = f.Width(y), inWidth = f.Width(x);
-        var (rows, cols) = k.Space == IterationSpace.WeightTiles ? ("r = start; r < end", "c = i0; c < i1") : ("r = start; r < start + n", $"c = 0; c < {I(width)}");
-        var up = a.Gated ? $"\n        float u = {f.At(x, $"((long)r * {I(inWidth)}) + {I(width)} + c")};" : "";
+        var (rows, c0, count) = k.Space == IterationSpace.WeightTiles ? ("r = start; r < end", "i0", "i1 - i0") : ("r = start; r < start + n", "0", I(width));
         return $@"for (int {rows}; r++)
 {{
-    for (int {cols}; c++)
-    {{
-        float v = {f.At(x, $"((long)r * {I(inWidth)}) + c")};{up}
-        {f.At(y, $"((long)r * {I(width)}) + c")} = {a.Render(MathDialect.Native, "v", "u")};
-    }}
+    {ActivationGradEmitter.Activate(a)}({f.RefAt(x, $"((long)r * {I(inWidth)}) + {c0}")}, {f.RefAt(x, $"((long)r * {I(inWidth)}) + {(a.Gated ? I(width) + " + " : "")}{c0}")}, {f.RefAt(y, $"((long)r * {I(width)}) + {c0}")}, {count});
 }}";
     }
 
@@ -176,28 +171,10 @@ for (int r0 = start; r0 < end; r0 += KC)
     {
         string x = n.Operands[0], da = n.Operands[1], dx = n.Results[0];
         int width = f.Width(da), inWidth = f.Width(x);
-        var prime = a.Derivative.Apply(E.V("v")).Render(MathDialect.Native);
-        var body = a.Gated
-            ? $@"float u = {f.At(x, $"((long)r * {I(inWidth)}) + {I(width)} + c")};
-{f.At(dx, $"((long)r * {I(inWidth)}) + c")} = {prime} * u * g;
-{f.At(dx, $"((long)r * {I(inWidth)}) + {I(width)} + c")} = {a.Function.Apply(E.V("v")).Render(MathDialect.Native)} * g;"
-            : $"{f.At(dx, $"((long)r * {I(inWidth)}) + c")} = {prime} * g;";
+        string Row(string v, int w, int offset) => f.RefAt(v, $"((long)r * {I(w)}) + {I(offset)}");
         return $@"for (int r = start; r < start + n; r++)
 {{
-    for (int c = 0; c < {I(width)}; c++)
-    {{
-        float v = {f.At(x, $"((long)r * {I(inWidth)}) + c")};
-        float g = {f.At(da, $"((long)r * {I(width)}) + c")};
-{RouterTokenFragments.Indent(RouterTokenFragments.Indent(body))}
-    }}
+    {ActivationGradEmitter.Gradient(a)}({Row(x, inWidth, 0)}, {Row(x, inWidth, a.Gated ? width : 0)}, {Row(da, width, 0)}, {Row(dx, inWidth, 0)}, {Row(dx, inWidth, a.Gated ? width : 0)}, {I(width)});
 }}";
-    }
-
-    /// <summary>The functions the activations and their derivatives in <paramref name="ops"/> call, declared once each, callees first.</summary>
-    public static string Functions(IEnumerable<string> ops)
-    {
-        var used = Activations.All.Where(a => ops.Contains(a.Op) || ops.Contains(a.GradOp)).ToList();
-        var roots = used.Select(a => a.Function).Concat(used.Where(a => ops.Contains(a.GradOp)).Select(a => a.Derivative));
-        return string.Join("\n", roots.SelectMany(r => r.WithDependencies()).Distinct().Select(r => r.Declare(MathDialect.Native)));
     }
 }
