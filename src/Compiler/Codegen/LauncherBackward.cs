@@ -80,17 +80,27 @@ public static partial class LauncherEmitter
         }
 
         w.Open("if (_cpu != null)");
-        foreach (var value in packed)
+        w.Line("var cpu = _cpu;");
+        w.Line("// Each packing is a pass over one weight: they run side by side, into the arrays they fill already.");
+        w.Line("global::System.Threading.Tasks.Parallel.Invoke(");
+        var packs = packed.Select(value =>
         {
             var shape = plan.Weights.First(b => b.Value == value).Type.Shape;
-            w.Line($"_cpu.p_{value} = CpuKernels.Pack(Weights[\"{plan.Weights.First(b => b.Value == value).Name}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
-        }
-
+            return $"() => CpuKernels.PackInto(Weights[\"{plan.Weights.First(b => b.Value == value).Name}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value}, cpu.p_{value})";
+        }).ToList();
         if (training.Backward != null)
         {
-            PackTransposes(w, new BackwardFrame(training.Backward), plan.Weights.ToDictionary(b => b.Value, b => b.Name), "Weights");
+            var frame = new BackwardFrame(training.Backward);
+            var names = plan.Weights.ToDictionary(b => b.Value, b => b.Name);
+            packs.AddRange(frame.TransposedWeights.Select(t =>
+            {
+                var shape = frame.Type(t).Shape;
+                return $"() => CpuBackward.PackTransposed(Weights[\"{names[t]}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value}, _backward!.{BackwardFrame.Transposed(t)})";
+            }));
         }
 
+        packs.Add("() => { }");
+        w.Lines(string.Join(",\n", packs.Select(p => "    " + p)) + ");");
         w.Close();
         w.Close();
         w.Close();

@@ -22,7 +22,7 @@ public readonly record struct SgdStep(float LearningRate, float WeightDecay, flo
 /// </summary>
 public interface IOptimizerKernels
 {
-    /// <summary>Σ g², accumulated in double in element order (deterministic).</summary>
+    /// <summary>Σ g², summed in a fixed order (deterministic).</summary>
     double SumOfSquares(ReadOnlySpan<float> g);
 
     /// <summary>One AdamW update of <paramref name="w"/> with its moments.</summary>

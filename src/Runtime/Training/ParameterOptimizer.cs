@@ -77,14 +77,33 @@ public sealed class ParameterOptimizer
     /// <summary>Restores the step counter (with <see cref="State"/>'s arrays filled) when resuming.</summary>
     public void Resume(long steps) => Steps = steps >= 0 ? steps : throw new ArgumentOutOfRangeException(nameof(steps));
 
+    /// <summary>The trainable weights cut into pieces of at most 1 Mi elements: the unit of parallel work (the kernels are elementwise).</summary>
+    private IEnumerable<(string Name, int Start, int Length)> Chunks()
+    {
+        const int Piece = 1 << 20;
+        foreach (var name in Trainable)
+        {
+            var length = _target.Weights[name].Data.Length;
+            for (var start = 0; start < length; start += Piece)
+            {
+                yield return (name, start, Math.Min(Piece, length - start));
+            }
+        }
+    }
+
     /// <summary>One update from the accumulated gradients, which are then zeroed.</summary>
     public OptimizerStepStats Step()
     {
         var kernels = _target.OptimizerKernels;
+        var chunks = Chunks().ToList();
+
+        // Chunks run in parallel; their sums are added in chunk order, so the norm is deterministic.
+        var sums = new double[chunks.Count];
+        System.Threading.Tasks.Parallel.For(0, chunks.Count, i => sums[i] = kernels.SumOfSquares(_target.Gradients[chunks[i].Name].Data.AsSpan(chunks[i].Start, chunks[i].Length)));
         var sum = 0.0;
-        foreach (var name in Trainable)
+        foreach (var s in sums)
         {
-            sum += kernels.SumOfSquares(_target.Gradients[name].Data);
+            sum += s;
         }
 
         var norm = Math.Sqrt(sum);
@@ -96,26 +115,25 @@ public sealed class ParameterOptimizer
         var clip = MaxGradNorm > 0 ? Math.Min(1.0, MaxGradNorm / (norm + 1e-6)) : 1.0;
         Steps++;
         var lr = (float)(Optimizer.LearningRate * Schedule.Factor(Steps));
-        foreach (var name in Trainable)
+        var adam = Optimizer is AdamW a
+            ? new AdamWStep(1f - (lr * a.WeightDecay), a.Beta1, a.Beta2, a.Eps, (float)(lr / (1 - Math.Pow(a.Beta1, Steps))), (float)Math.Sqrt(1 - Math.Pow(a.Beta2, Steps)), (float)clip)
+            : default;
+        var sgd = Optimizer is Sgd plain ? new SgdStep(lr, plain.WeightDecay, plain.Momentum, Steps == 1, (float)clip) : default;
+        System.Threading.Tasks.Parallel.For(0, chunks.Count, i =>
         {
-            var (w, g, state) = (_target.Weights[name].Data, _target.Gradients[name].Data, _state[name]);
-            switch (Optimizer)
+            var (name, start, length) = chunks[i];
+            var w = _target.Weights[name].Data.AsSpan(start, length);
+            var g = _target.Gradients[name].Data.AsSpan(start, length);
+            var state = _state[name];
+            if (Optimizer is AdamW)
             {
-                case AdamW a:
-                    var step = new AdamWStep(
-                        1f - (lr * a.WeightDecay), a.Beta1, a.Beta2, a.Eps,
-                        (float)(lr / (1 - Math.Pow(a.Beta1, Steps))),
-                        (float)Math.Sqrt(1 - Math.Pow(a.Beta2, Steps)),
-                        (float)clip);
-                    kernels.AdamW(w, g, state[0], state[1], step);
-                    break;
-                case Sgd s:
-                    kernels.Sgd(w, g, state.Length > 0 ? state[0] : Span<float>.Empty, new SgdStep(lr, s.WeightDecay, s.Momentum, Steps == 1, (float)clip));
-                    break;
-                default:
-                    throw new NotSupportedException($"no kernels for {Optimizer.GetType().Name}");
+                kernels.AdamW(w, g, state[0].AsSpan(start, length), state[1].AsSpan(start, length), adam);
             }
-        }
+            else
+            {
+                kernels.Sgd(w, g, state.Length > 0 ? state[0].AsSpan(start, length) : Span<float>.Empty, sgd);
+            }
+        });
 
         _target.WeightsChanged();
         _target.Gradients.Clear();

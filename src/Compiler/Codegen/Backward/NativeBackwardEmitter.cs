@@ -274,10 +274,10 @@ private static void PackRows(ref float src, int k, int n, ref float dst)
 }
 
 /// <summary>Each expert's [rows, cols] weight transposed to [cols, rows] and packed in panels: the B of dX = dY·Wᵀ.</summary>
-public static float[] PackTransposed(float[] w, int experts, int rows, int cols)
+public static float[] PackTransposed(float[] w, int experts, int rows, int cols, float[]? into = null)
 {
     int stride = PanelStride(cols, rows);
-    var packed = global::Wudao.WeightMemory.Floats((long)experts * stride);
+    var packed = into ?? global::Wudao.WeightMemory.Floats((long)experts * stride);
     for (int e = 0; e < experts; e++)
     {
         for (int p = 0; p * NR < rows; p++)

@@ -18,10 +18,13 @@ public static int PanelStride(int k, int n) => ((n + NR - 1) / NR) * k * NR;
 /// padded: the micro-kernel then streams B contiguously. Done once, when the layer is created, into
 /// weight memory (huge pages: a decode step streams all of it, and 4 KiB pages slow that stream).
 /// </summary>
-public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, int k, int n)
+public static float[] Pack(global::System.ReadOnlySpan<float> w, int experts, int k, int n) =>
+    PackInto(w, experts, k, n, global::Wudao.WeightMemory.Floats((long)experts * PanelStride(k, n)));
+
+/// <summary>Packs again into <paramref name=""packed""/> (after an optimizer step: no new memory); padding stays zero.</summary>
+public static float[] PackInto(global::System.ReadOnlySpan<float> w, int experts, int k, int n, float[] packed)
 {
     int stride = PanelStride(k, n);
-    var packed = global::Wudao.WeightMemory.Floats((long)experts * stride);
     for (int e = 0; e < experts; e++)
     {
         for (int p = 0; p * NR < n; p++)
