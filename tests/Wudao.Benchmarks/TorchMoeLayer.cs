@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +18,8 @@ public sealed class TorchMoeLayer : IDisposable
     private readonly Tensor[] _b2;
     private readonly int _k;
 
-    public TorchMoeLayer(MoeLayerInfo info, MoeWeights w)
+    /// <summary>The layer's weights; with <paramref name="trainable"/>, each a leaf that autograd fills <c>.grad</c> of.</summary>
+    public TorchMoeLayer(MoeLayerInfo info, MoeWeights w, bool trainable = false)
     {
         int d = info.Dim, e = info.Experts, h = info.Hidden;
         _k = info.TopK;
@@ -37,7 +39,20 @@ public sealed class TorchMoeLayer : IDisposable
             _w2[i] = w2[i].contiguous();
             _b2[i] = b2[i].contiguous();
         }
+
+        if (trainable)
+        {
+            Parameters = new[] { _wg }.Concat(_w1).Concat(_b1).Concat(_w2).Concat(_b2).Select(t => new TorchSharp.Modules.Parameter(t, requires_grad: true)).ToArray();
+            _wg = Parameters[0];
+            for (var i = 0; i < e; i++)
+            {
+                (_w1[i], _b1[i], _w2[i], _b2[i]) = (Parameters[1 + i], Parameters[1 + e + i], Parameters[1 + (2 * e) + i], Parameters[1 + (3 * e) + i]);
+            }
+        }
     }
+
+    /// <summary>The trainable leaves (router weight, then each expert's w1, b1, w2, b2), when trainable.</summary>
+    public TorchSharp.Modules.Parameter[] Parameters { get; } = Array.Empty<TorchSharp.Modules.Parameter>();
 
     public Tensor Forward(Tensor x)
     {
