@@ -121,11 +121,11 @@ public static partial class LauncherEmitter
         {
             w.Open("public bool RequiresGrad");
             w.Line("get => false;");
-            w.Line($"set => throw new global::System.NotSupportedException(\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
+            w.Line($"set => throw new global::System.NotSupportedException($\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
             w.Close();
             w.Line();
             w.Line("/// <summary>Not available for this layer yet; the message says why.</summary>");
-            w.Line($"public global::Wudao.DeviceTensor Backward(global::Wudao.DeviceTensor dOutput, float auxLossWeight = 1f) => throw new global::System.NotSupportedException(\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
+            w.Line($"public global::Wudao.DeviceTensor Backward(global::Wudao.DeviceTensor dOutput, float auxLossWeight = 1f) => throw new global::System.NotSupportedException($\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
             w.Line();
             return;
         }
