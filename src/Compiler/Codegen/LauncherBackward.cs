@@ -48,17 +48,17 @@ public static partial class LauncherEmitter
             w.Line($"_backward.{f.Field(g.Value)} = Gradients[\"{names[g.Key]}\"].Data;");
         }
 
-        PackTransposes(w, f, names, "weights");
-    }
-
-    /// <summary>The backward's packed transposes of the expert weights, made again whenever the weights change.</summary>
-    private static void PackTransposes(SourceWriter w, BackwardFrame f, IReadOnlyDictionary<string, string> names, string weights)
-    {
         foreach (var t in f.TransposedWeights)
         {
-            var shape = f.Type(t).Shape;
-            w.Line($"_backward.{BackwardFrame.Transposed(t)} = CpuBackward.PackTransposed({weights}[\"{names[t]}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value});");
+            w.Line($"_backward.{BackwardFrame.Transposed(t)} = {PackTransposed(f, t, names[t], "weights", into: "")};");
         }
+    }
+
+    /// <summary>The call packing an expert weight's transposes for the backward's dX GEMM: at creation, and again (into the same array) whenever the weights change.</summary>
+    private static string PackTransposed(BackwardFrame f, string weight, string name, string weights, string into)
+    {
+        var shape = f.Type(weight).Shape;
+        return $"CpuBackward.PackTransposed({weights}[\"{name}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value}{into})";
     }
 
     private static void EmitTrainingMembers(SourceWriter w, KernelPlan plan, IReadOnlyList<EmittedKernel> kernels, TrainingPlan training)
@@ -92,14 +92,9 @@ public static partial class LauncherEmitter
         {
             var frame = new BackwardFrame(training.Backward);
             var names = plan.Weights.ToDictionary(b => b.Value, b => b.Name);
-            packs.AddRange(frame.TransposedWeights.Select(t =>
-            {
-                var shape = frame.Type(t).Shape;
-                return $"() => CpuBackward.PackTransposed(Weights[\"{names[t]}\"].Data, {shape[0].Value}, {shape[1].Value}, {shape[2].Value}, _backward!.{BackwardFrame.Transposed(t)})";
-            }));
+            packs.AddRange(frame.TransposedWeights.Select(t => "() => " + PackTransposed(frame, t, names[t], "Weights", $", _backward!.{BackwardFrame.Transposed(t)}")));
         }
 
-        packs.Add("() => { }");
         w.Lines(string.Join(",\n", packs.Select(p => "    " + p)) + ");");
         w.Close();
         w.Close();
@@ -119,20 +114,20 @@ public static partial class LauncherEmitter
         w.Line("/// </summary>");
         if (training.Backward == null)
         {
+            var refuse = $"throw new global::System.NotSupportedException($\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)})";
             w.Open("public bool RequiresGrad");
             w.Line("get => false;");
-            w.Line($"set => throw new global::System.NotSupportedException($\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
+            w.Line($"set => {refuse};");
             w.Close();
             w.Line();
             w.Line("/// <summary>Not available for this layer yet; the message says why.</summary>");
-            w.Line($"public global::Wudao.DeviceTensor Backward(global::Wudao.DeviceTensor dOutput, float auxLossWeight = 1f) => throw new global::System.NotSupportedException($\"{{Info.Name}} cannot train yet: \" + {CSharpNames.Verbatim(training.Refusal!)});");
+            w.Line($"public global::Wudao.DeviceTensor Backward(global::Wudao.DeviceTensor dOutput, float auxLossWeight = 1f) => {refuse};");
             w.Line();
             return;
         }
 
         var backward = training.Backward;
         var f = new BackwardFrame(backward);
-        var output = backward.Forward.Outputs[0];
         var dx = backward.Gradients[backward.Forward.Inputs[0].Key];
         w.Line("public bool RequiresGrad { get; set; }");
         w.Line();
@@ -203,8 +198,8 @@ public static partial class LauncherEmitter
         w.Open("if (keep)");
         foreach (var v in backward.Saved)
         {
-            var source = inputs.Contains(v) ? (v == "x" ? "x.View" : v)
-                : training.Saves.Contains(v) ? $"_cpu!.save_{v}"
+            var source = inputs.Contains(v) ? InputView(v)
+                : training.Saves.Contains(v) ? $"_cpu!.{KernelReading.SaveBuffer(v)}"
                 : fixedSize.Contains(v) ? $"meta.SubView(Kernels.{KernelReading.Meta(v)}, {f.Length(v)})"
                 : $"v_{v}";
             w.Line($"_backward!.{f.Field(v)} = {source};");
@@ -213,7 +208,7 @@ public static partial class LauncherEmitter
         w.Line("_tape = scope;");
         w.Line("_taped = true;");
         w.Line("_tapeTokens = t;");
-        w.Line(expertChoice ? "_tapeRows = args.Capacity * Kernels.E;" : "_tapeRows = t * Kernels.K;");
+        w.Line($"_tapeRows = {RowBound(expertChoice)};");
         w.Close();
     }
 
@@ -230,7 +225,7 @@ public static partial class LauncherEmitter
         foreach (var v in training.Saves)
         {
             var type = types[v]!;
-            w.Line($"_cpu.save_{v} = keep ? scope.{(type.DType == DType.F32 ? "F32" : "I32")}({Length(type, expertChoice)}) : default;");
+            w.Line($"_cpu.{KernelReading.SaveBuffer(v)} = keep ? scope.{(type.DType == DType.F32 ? "F32" : "I32")}({Length(type, expertChoice)}) : default;");
         }
     }
 }

@@ -171,7 +171,7 @@ public static partial class LauncherEmitter
     /// <summary>What the launcher passes for a kernel parameter (on either target).</summary>
     private static string Argument(KernelParam p, string output, ICollection<string> packed) => p.Kind switch
     {
-        BindingKind.Input => p.Value == "x" ? "x.View" : p.Value,
+        BindingKind.Input => InputView(p.Value),
         BindingKind.Weight => WeightView(p.Value, packed),
         BindingKind.Meta => "meta",
         BindingKind.Partials => "meta.SubView(Kernels.PartialsAt, Kernels.PartialsLength)",
@@ -212,11 +212,20 @@ public static partial class LauncherEmitter
     /// Element count of a materialized value at launch: T is the token count, S (kept rows) is
     /// bounded by T·k — by E·C under expert choice, where every expert keeps exactly C rows.
     /// </summary>
-    private static string Length(TensorType type, bool expertChoice = false) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
+    private static string Length(TensorType type, bool expertChoice = false) => Elements(type, "(long)t", $"(long){RowBound(expertChoice)}");
+
+    /// <summary>The bound on kept rows S at launch: T·k, or E·C under expert choice.</summary>
+    private static string RowBound(bool expertChoice) => expertChoice ? "args.Capacity * Kernels.E" : "t * Kernels.K";
+
+    /// <summary>A type's element count as a C# expression, T and S given by <paramref name="tokens"/> and <paramref name="rows"/>.</summary>
+    internal static string Elements(TensorType type, string tokens, string rows) => string.Join(" * ", type.Shape.Select(d => d.Symbol switch
     {
-        "T" => "(long)t",
-        "S" => expertChoice ? "(long)args.Capacity * Kernels.E" : "(long)t * Kernels.K",
+        "T" => tokens,
+        "S" => rows,
         null => d.Value.ToString(CultureInfo.InvariantCulture),
         _ => throw new CompileException($"no launch bound for dimension {d.Symbol}"),
     }));
+
+    /// <summary>The launcher's view of a forward input: the token rows, or an uploaded input by its name (token ids).</summary>
+    private static string InputView(string value) => value == "x" ? "x.View" : value;
 }

@@ -91,13 +91,7 @@ internal sealed class BackwardFrame
     public bool TokenRows(string value) => _types[value].Rank > 0 && _types[value].Shape[0].Symbol == "T";
 
     /// <summary>Element count of a value at launch: T is the call's tokens, S its kept rows.</summary>
-    public string Length(string value) => string.Join(" * ", _types[value].Shape.Select(d => d.Symbol switch
-    {
-        "T" => "(long)tokens",
-        "S" => "(long)rowBound",
-        null => d.Value.ToString(CultureInfo.InvariantCulture),
-        _ => throw new KernelAssemblyException($"%{value}: no launch bound for dimension {d.Symbol}"),
-    }));
+    public string Length(string value) => LauncherEmitter.Elements(_types[value], "(long)tokens", "(long)rowBound");
 
     private static int Constant(Ir.Dim d, string value) => d.IsSymbolic
         ? throw new KernelAssemblyException($"%{value}: dimension {d.Symbol} where the backward kernel needs a constant")

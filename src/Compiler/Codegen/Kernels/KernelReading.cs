@@ -44,6 +44,9 @@ public abstract class KernelReading
     /// </summary>
     public static IReadOnlyList<KernelReading> ReadAll(KernelPlan plan, IReadOnlyCollection<string>? saved = null) => plan.Kernels.Select(k => Read(k, plan, saved)).ToList();
 
+    /// <summary>The buffer a training forward writes a saved value to (a kernel field or parameter).</summary>
+    public static string SaveBuffer(string value) => "save_" + value;
+
     /// <summary>Name of the constant holding a value's offset in the statistics block.</summary>
     public static string Meta(string value) => "Meta_" + value;
 

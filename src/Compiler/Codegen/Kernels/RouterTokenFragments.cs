@@ -87,7 +87,7 @@ for (int j = 0; j < {k}; j++)
             saving.Append('\n').Append(fragment);
             foreach (var r in n.Results.Where(r => saved != null && saved.Contains(r)))
             {
-                var save = new KernelParam(BindingKind.Buffer, r, frame.IsInt(r) ? KernelReading.I : KernelReading.F, "save_" + r);
+                var save = new KernelParam(BindingKind.Buffer, r, frame.IsInt(r) ? KernelReading.I : KernelReading.F, KernelReading.SaveBuffer(r));
                 saves.Add(save);
                 saving.Append($"// %{r} saved for backward.\n").Append(frame.Save(r, save.Name)).Append('\n');
             }

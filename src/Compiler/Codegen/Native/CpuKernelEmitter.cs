@@ -28,7 +28,7 @@ public static class CpuKernelEmitter
     /// <summary>The buffers a training forward writes for backward, beyond the plan's own.</summary>
     public static IEnumerable<KernelParam> Saves(IReadOnlyList<KernelReading> kernels) =>
         kernels.OfType<GateKernel>().SelectMany(g => g.Saves)
-            .Concat(kernels.OfType<ExpertKernel>().Where(x => x.SavedHidden != null).Select(x => new KernelParam(BindingKind.Buffer, x.SavedHidden!, KernelReading.F, "save_" + x.SavedHidden)));
+            .Concat(kernels.OfType<ExpertKernel>().Where(x => x.SavedHidden != null).Select(x => new KernelParam(BindingKind.Buffer, x.SavedHidden!, KernelReading.F, KernelReading.SaveBuffer(x.SavedHidden!))));
 
     /// <summary>Weights the expert kernel reads as packed GEMM panels.</summary>
     public static IEnumerable<string> PackedWeights(IReadOnlyList<KernelReading> kernels) =>

@@ -48,7 +48,7 @@ for (int c = c0; c < c1; c++)
         var save = x.SavedHidden == null ? "" : $@"if (this.saving)
 {{
     // Training: the hidden rows before the activation are kept for backward, which recomputes the activation.
-    global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref h, n * Kernels.H1).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.save_{x.SavedHidden}), start * Kernels.H1), n * Kernels.H1));
+    global::System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref h, n * Kernels.H1).CopyTo(global::System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref global::System.Runtime.CompilerServices.Unsafe.Add(ref global::Wudao.CpuMemory.Ref(this.{KernelReading.SaveBuffer(x.SavedHidden)}), start * Kernels.H1), n * Kernels.H1));
 }}
 
 ";
