@@ -22,6 +22,10 @@ public sealed class ParameterOptimizer
     private readonly ITrainable _target;
     private readonly HashSet<string> _frozen;
     private readonly Dictionary<string, float[][]> _state = new();
+    private readonly string[] _trainable;
+
+    // The unit of parallel work, fixed with the weights: every step reuses it.
+    private readonly (string Name, int Start, int Length)[] _chunks;
 
     /// <summary>An optimizer of <paramref name="target"/>'s weights; <paramref name="maxGradNorm"/> 0 means no clipping; <paramref name="frozen"/> weights never change.</summary>
     public ParameterOptimizer(ITrainable target, Optimizer optimizer, LearningRateSchedule? schedule = null, float maxGradNorm = 0f, IEnumerable<string>? frozen = null)
@@ -41,11 +45,14 @@ public sealed class ParameterOptimizer
             throw new ArgumentException($"cannot freeze '{name}': no such weight (have: {string.Join(", ", target.Weights.Names)})", nameof(frozen));
         }
 
-        foreach (var name in Trainable)
+        _trainable = target.Weights.Names.Where(n => !_frozen.Contains(n) && !target.NoGradient.Contains(n)).OrderBy(n => n, StringComparer.Ordinal).ToArray();
+        foreach (var name in _trainable)
         {
             var length = target.Weights[name].Data.Length;
             _state[name] = Enumerable.Range(0, optimizer.StateTensors).Select(_ => new float[length]).ToArray();
         }
+
+        _chunks = Chunks().ToArray();
     }
 
     /// <summary>The update rule and its hyperparameters.</summary>
@@ -64,7 +71,7 @@ public sealed class ParameterOptimizer
     public IReadOnlyCollection<string> Frozen => _frozen;
 
     /// <summary>The weights this optimizer updates, in name order: all but the frozen ones and those no gradient reaches.</summary>
-    public IEnumerable<string> Trainable => _target.Weights.Names.Where(n => !_frozen.Contains(n) && !_target.NoGradient.Contains(n)).OrderBy(n => n, StringComparer.Ordinal);
+    public IReadOnlyList<string> Trainable => _trainable;
 
     /// <summary>Parameters updated over all parameters: e.g. the trainable fraction under prompt tuning.</summary>
     public double TrainableFraction => (double)Trainable.Sum(n => (long)_target.Weights[n].Data.Length) / Math.Max(1, _target.Weights.Names.Sum(n => (long)_target.Weights[n].Data.Length));
@@ -81,7 +88,7 @@ public sealed class ParameterOptimizer
     private IEnumerable<(string Name, int Start, int Length)> Chunks()
     {
         const int Piece = 1 << 20;
-        foreach (var name in Trainable)
+        foreach (var name in _trainable)
         {
             var length = _target.Weights[name].Data.Length;
             for (var start = 0; start < length; start += Piece)
@@ -95,11 +102,11 @@ public sealed class ParameterOptimizer
     public OptimizerStepStats Step()
     {
         var kernels = _target.OptimizerKernels;
-        var chunks = Chunks().ToList();
+        var chunks = _chunks;
 
         // Chunks run in parallel; their sums are added in chunk order, so the norm is deterministic.
-        var sums = new double[chunks.Count];
-        System.Threading.Tasks.Parallel.For(0, chunks.Count, i => sums[i] = kernels.SumOfSquares(_target.Gradients[chunks[i].Name].Data.AsSpan(chunks[i].Start, chunks[i].Length)));
+        var sums = new double[chunks.Length];
+        System.Threading.Tasks.Parallel.For(0, chunks.Length, i => sums[i] = kernels.SumOfSquares(_target.Gradients[chunks[i].Name].Data.AsSpan(chunks[i].Start, chunks[i].Length)));
         var sum = 0.0;
         foreach (var s in sums)
         {
@@ -119,7 +126,7 @@ public sealed class ParameterOptimizer
             ? new AdamWStep(1f - (lr * a.WeightDecay), a.Beta1, a.Beta2, a.Eps, (float)(lr / (1 - Math.Pow(a.Beta1, Steps))), (float)Math.Sqrt(1 - Math.Pow(a.Beta2, Steps)), (float)clip)
             : default;
         var sgd = Optimizer is Sgd plain ? new SgdStep(lr, plain.WeightDecay, plain.Momentum, Steps == 1, (float)clip) : default;
-        System.Threading.Tasks.Parallel.For(0, chunks.Count, i =>
+        System.Threading.Tasks.Parallel.For(0, chunks.Length, i =>
         {
             var (name, start, length) = chunks[i];
             var w = _target.Weights[name].Data.AsSpan(start, length);
